@@ -1,0 +1,46 @@
+"""Generate the MNIST-1D dataset (Greydanus 2020) with the pinned `mnist1d` package.
+
+Writes an uncompressed .npz whose bytes depend only on the data: every zip entry gets a fixed
+timestamp, so the file's sha256 can be pinned in the catalog (src/data/catalog.rs).
+
+Usage: python scripts/make_mnist1d.py OUT.npz
+"""
+import io
+import sys
+import zipfile
+
+import numpy as np
+from mnist1d.data import get_dataset_args, make_dataset
+
+
+def write_npz(path, arrays):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: make_mnist1d.py OUT.npz")
+    args = get_dataset_args()
+    args.seed = 42
+    data = make_dataset(args)
+    arrays = {
+        "x": data["x"].astype(np.float32),
+        "y": data["y"].astype(np.int64),
+        "x_test": data["x_test"].astype(np.float32),
+        "y_test": data["y_test"].astype(np.int64),
+    }
+    write_npz(sys.argv[1], arrays)
+    print(
+        f"mnist1d: train {arrays['x'].shape} test {arrays['x_test'].shape} "
+        f"classes {len(np.unique(arrays['y']))} -> {sys.argv[1]}"
+    )
+
+
+if __name__ == "__main__":
+    main()

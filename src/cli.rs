@@ -1,0 +1,346 @@
+//! Command-line interface: clap definitions, the commands, printing, and exit codes.
+//!
+//! Exit codes: 0 ok, 1 a gate failed (or a run failed), 2 bad input (spec, data, flags).
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::data::{self, DataError};
+use crate::runner::{self, DeviceKind, LocalOptions, RunError};
+use crate::spec::{self, Spec};
+use crate::store::Store;
+use crate::{audit, provenance, report};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "repro",
+    version,
+    about = "Reproduce papers' claims and audit strong baselines, on libtorch"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check spec files; every problem is reported with file:line:col.
+    Validate {
+        /// Spec files or directories (default: papers/ baselines/).
+        paths: Vec<PathBuf>,
+    },
+    /// Train every arm × seed of the given specs (skipping finished runs) and audit the claims.
+    Run {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        /// Worker processes (default: one per CPU core on cpu, 1 on cuda).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Retrain runs that are already done.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the claims table from the store without training anything.
+    Report {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Environment check: libtorch, CUDA, cuDNN, threads, git state, datasets.
+    Doctor {
+        #[arg(long, env = "REPRO_DATA", default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Train the single run whose config.json is in DIR (used by `repro run`).
+    #[command(hide = true)]
+    Worker {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        threads: i32,
+        #[arg(long, env = "REPRO_DATA", default_value = "data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Common {
+    /// Apply each spec's `quick:` overrides (fewer steps and seeds).
+    #[arg(long)]
+    quick: bool,
+    /// Run store directory [env: REPRO_STORE] [default: runs]
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    #[arg(long, env = "REPRO_DATA", default_value = "data")]
+    data_dir: PathBuf,
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    fn bad_input(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    fn failed(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Failure {
+        match e {
+            RunError::Data(_) | RunError::Config { .. } | RunError::Device(..) => {
+                Failure::bad_input(e.to_string())
+            }
+            RunError::Train(crate::train::TrainError::Model(_)) => {
+                Failure::bad_input(e.to_string())
+            }
+            _ => Failure::failed(e.to_string()),
+        }
+    }
+}
+
+impl From<DataError> for Failure {
+    fn from(e: DataError) -> Failure {
+        Failure::bad_input(e.to_string())
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Validate { paths } => validate(&paths),
+        Command::Run {
+            specs,
+            common,
+            jobs,
+            force,
+        } => run_specs(&specs, &common, jobs, force),
+        Command::Report { specs, common } => report_specs(&specs, &common),
+        Command::Doctor { data_dir } => {
+            doctor(&data_dir);
+            Ok(())
+        }
+        Command::Worker {
+            dir,
+            threads,
+            data_dir,
+        } => runner::worker(&dir, threads, &data_dir)
+            .map(|_| ())
+            .map_err(Failure::from),
+    }
+}
+
+fn load_specs(paths: &[PathBuf]) -> Result<Vec<Spec>, Failure> {
+    spec::load_all(paths).map_err(|errors| {
+        Failure::bad_input(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
+}
+
+fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("papers"), PathBuf::from("baselines")]
+            .into_iter()
+            .filter(|p| p.exists())
+            .collect()
+    } else {
+        paths.to_vec()
+    };
+    let specs = load_specs(&paths)?;
+    for s in &specs {
+        let runs: usize = s.arms.len() * s.seeds.count as usize;
+        println!(
+            "ok  {}  {} (v{}, {} arms, {} runs, {})",
+            s.path.display(),
+            s.id,
+            s.version,
+            s.arms.len(),
+            runs,
+            &s.file_sha256[..12]
+        );
+    }
+    Ok(())
+}
+
+fn device_kind(name: &str) -> Result<DeviceKind, Failure> {
+    DeviceKind::parse(name)
+        .ok_or_else(|| Failure::bad_input(format!("--device must be cpu or cuda, found `{name}`")))
+}
+
+fn plan(specs: &[Spec], common: &Common) -> Result<(Store, Vec<runner::PlannedRun>), Failure> {
+    let device = device_kind(&common.device)?;
+    if device == DeviceKind::Cuda && !tch::Cuda::is_available() {
+        return Err(Failure::bad_input(
+            "--device cuda: no CUDA device is available (see `repro doctor`)",
+        ));
+    }
+    let store = Store::open(common.store.as_deref());
+    let code = provenance::code_identity(Path::new("."));
+    let runs = runner::plan(specs, common.quick, &store, device, &common.data_dir, &code)?;
+    Ok((store, runs))
+}
+
+fn run_specs(
+    paths: &[PathBuf],
+    common: &Common,
+    jobs: Option<usize>,
+    force: bool,
+) -> Result<(), Failure> {
+    let specs = load_specs(paths)?;
+    let (store, runs) = plan(&specs, common)?;
+    let pending = runs.iter().filter(|r| force || !r.done).count();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let default_jobs = if common.device == "cuda" { 1 } else { cpus };
+    let jobs = jobs.unwrap_or(default_jobs).clamp(1, pending.max(1));
+    let threads = (cpus / jobs).max(1) as i32;
+    eprintln!(
+        "{} runs planned, {} already done, {} to train ({} jobs × {} threads, store {})",
+        runs.len(),
+        runs.len() - pending,
+        pending,
+        jobs,
+        threads,
+        store.root().display()
+    );
+    let opts = LocalOptions {
+        jobs,
+        threads_per_job: threads,
+        data_dir: common.data_dir.clone(),
+        force,
+    };
+    let finished = runner::execute_local(&runs, &opts, |i, total, f| {
+        let head = format!(
+            "[{i:>3}/{total}] {}/{} seed {}",
+            f.run.spec_id, f.run.arm_id, f.run.seed
+        );
+        match &f.result {
+            Ok(r) => match (&r.metrics, &r.status) {
+                (Some(m), _) => eprintln!(
+                    "{head}: accuracy {:.4}, loss {:.4} ({:.1} s)",
+                    m.accuracy, m.loss, r.wall_time_s
+                ),
+                (None, s) => eprintln!("{head}: FAILED {s:?}"),
+            },
+            Err(e) => eprintln!("{head}: ERROR {e}"),
+        }
+    })?;
+    print_tables(&specs, &runs, common.quick);
+    let errors: Vec<&runner::Finished> = finished.iter().filter(|f| f.result.is_err()).collect();
+    let diverged = finished
+        .iter()
+        .filter(|f| matches!(&f.result, Ok(r) if r.metrics.is_none()))
+        .count();
+    if !errors.is_empty() || diverged > 0 {
+        return Err(Failure::failed(format!(
+            "{} run(s) could not finish and {} diverged",
+            errors.len(),
+            diverged
+        )));
+    }
+    Ok(())
+}
+
+fn print_tables(specs: &[Spec], runs: &[runner::PlannedRun], quick: bool) {
+    let records = runner::load_records(runs);
+    for spec in specs {
+        let mine: Vec<(String, Option<&runner::Record>)> = runs
+            .iter()
+            .zip(&records)
+            .filter(|(r, _)| r.spec_id == spec.id)
+            .map(|(r, rec)| (r.arm_id.clone(), rec.as_ref()))
+            .collect();
+        let results = audit::arm_results(spec, &mine);
+        println!("{}", report::claims_table(spec, &results, quick));
+    }
+}
+
+fn report_specs(paths: &[PathBuf], common: &Common) -> Result<(), Failure> {
+    let specs = load_specs(paths)?;
+    let (_, runs) = plan(&specs, common)?;
+    print_tables(&specs, &runs, common.quick);
+    Ok(())
+}
+
+fn doctor(data_dir: &Path) {
+    let backend = provenance::backend();
+    let code = provenance::code_identity(Path::new("."));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("repro        {}", env!("CARGO_PKG_VERSION"));
+    println!("libtorch     {}", backend.libtorch);
+    println!(
+        "cuda         {}",
+        if backend.cuda_available {
+            format!(
+                "available, runtime {}",
+                backend.cuda_runtime.as_deref().unwrap_or("?")
+            )
+        } else {
+            format!(
+                "not available (backend built for CUDA {})",
+                backend.cuda_runtime.as_deref().unwrap_or("none")
+            )
+        }
+    );
+    for d in &backend.devices {
+        println!("  device     {d}");
+    }
+    println!(
+        "cudnn        {}",
+        backend.cudnn.as_deref().unwrap_or("none")
+    );
+    println!(
+        "threads      {} torch intra-op, {} CPU cores",
+        tch::get_num_threads(),
+        cpus
+    );
+    println!("host         {}", provenance::hostname());
+    match &code.commit {
+        Some(c) => println!(
+            "git          {} on {}{}{}",
+            &c[..12.min(c.len())],
+            code.branch.as_deref().unwrap_or("(detached)"),
+            if code.dirty { ", dirty" } else { ", clean" },
+            if code.untracked > 0 {
+                format!(", {} untracked", code.untracked)
+            } else {
+                String::new()
+            }
+        ),
+        None => println!("git          not a git work tree (runs will not record a commit)"),
+    }
+    for (k, v) in provenance::numeric_env() {
+        println!("env          {k}={v}");
+    }
+    println!("datasets     in {}", data_dir.display());
+    for entry in data::catalog::CATALOG {
+        let state = match data::verify(entry, data_dir) {
+            Ok(_) => "verified".to_string(),
+            Err(DataError::Missing { .. }) => format!("missing (run `{}`)", entry.fetch),
+            Err(e) => format!("BAD: {e}"),
+        };
+        println!("  {:<10} {state}", entry.name);
+    }
+}

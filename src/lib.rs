@@ -1,0 +1,18 @@
+//! `repro`: reproduce papers' claims and audit strong baselines, on libtorch.
+//!
+//! Flow: [`spec`] (YAML → validated arms) → [`runner`] (plan, keys, executors) → [`train`]
+//! (data from [`data`], models from [`model`]) → [`store`] (run directories) → [`audit`]
+//! (statistics, verdicts) → [`report`] (tables). [`provenance`] records what a number depends on.
+//! See ARCHITECTURE.md for the invariants.
+
+pub mod audit;
+pub mod cli;
+pub mod data;
+pub mod model;
+pub mod provenance;
+pub mod report;
+pub mod runner;
+pub mod spec;
+pub mod store;
+pub mod train;
+pub mod yaml;

@@ -1,0 +1,275 @@
+//! Model builders: linear, MLP, 1-D CNN and LSTM/GRU classifiers, with explicit initialisation.
+//!
+//! - [`build`] turns a [`ModelSpec`] into a [`Built`] model (its `VarStore`, forward, and
+//!   parameter count) for an input of `[batch, channels, length]`.
+//! - Initialisation is never tch's implicit default (which differs from PyTorch's): see
+//!   [`InitScheme`] and [`weight_init`].
+//!
+//! The MNIST-1D models follow Greydanus 2020, "Scaling down deep learning" (arXiv:2011.14439),
+//! `models.py` of greydanus/mnist1d: their parameter counts are checked in tests.
+
+mod rnn;
+
+use tch::nn::{self, Init, Module};
+use tch::{Device, Tensor};
+
+use crate::spec::{Activation, CnnHead, InitScheme, ModelSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model does not fit the input: {0}")]
+    Shape(String),
+}
+
+/// What the data looks like to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputShape {
+    pub channels: i64,
+    pub length: i64,
+    pub classes: i64,
+}
+
+/// A forward pass; `train` switches dropout (none of the v1 models uses batch statistics).
+pub trait Net: Send {
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor;
+}
+
+pub struct Built {
+    pub vs: nn::VarStore,
+    pub net: Box<dyn Net>,
+    pub params: i64,
+}
+
+/// Initialiser for a weight with the given fan-in and fan-out.
+///
+/// `Torch` reproduces PyTorch's `reset_parameters` for `nn.Linear`/`nn.Conv1d`:
+/// kaiming_uniform with a = √5, i.e. U(±1/√fan_in).
+pub fn weight_init(scheme: InitScheme, fan_in: i64, fan_out: i64) -> Init {
+    let (fan_in, fan_out) = (fan_in as f64, fan_out as f64);
+    match scheme {
+        InitScheme::Torch => {
+            let b = 1.0 / fan_in.sqrt();
+            Init::Uniform { lo: -b, up: b }
+        }
+        InitScheme::He => Init::Randn {
+            mean: 0.0,
+            stdev: (2.0 / fan_in).sqrt(),
+        },
+        InitScheme::Xavier => {
+            let b = (6.0 / (fan_in + fan_out)).sqrt();
+            Init::Uniform { lo: -b, up: b }
+        }
+    }
+}
+
+/// Initialiser for a bias: PyTorch's U(±1/√fan_in) under `Torch`, zero otherwise.
+pub fn bias_init(scheme: InitScheme, fan_in: i64) -> Init {
+    match scheme {
+        InitScheme::Torch => {
+            let b = 1.0 / (fan_in as f64).sqrt();
+            Init::Uniform { lo: -b, up: b }
+        }
+        InitScheme::He | InitScheme::Xavier => Init::Const(0.0),
+    }
+}
+
+fn linear(p: nn::Path, fan_in: i64, fan_out: i64, scheme: InitScheme) -> nn::Linear {
+    nn::linear(
+        p,
+        fan_in,
+        fan_out,
+        nn::LinearConfig {
+            ws_init: weight_init(scheme, fan_in, fan_out),
+            bs_init: Some(bias_init(scheme, fan_in)),
+            bias: true,
+        },
+    )
+}
+
+fn activate(a: Activation, xs: &Tensor) -> Tensor {
+    match a {
+        Activation::Relu => xs.relu(),
+        Activation::Tanh => xs.tanh(),
+        Activation::Gelu => xs.gelu("none"),
+    }
+}
+
+/// Builds `spec` on `device` for inputs shaped like `input`.
+pub fn build(
+    spec: &ModelSpec,
+    init: InitScheme,
+    input: InputShape,
+    device: Device,
+) -> Result<Built, ModelError> {
+    let vs = nn::VarStore::new(device);
+    let root = vs.root();
+    let net: Box<dyn Net> = match spec {
+        ModelSpec::Linear => {
+            let fan_in = input.channels * input.length;
+            Box::new(Mlp {
+                layers: vec![],
+                out: linear(&root / "linear", fan_in, input.classes, init),
+                activation: Activation::Relu,
+                residual: false,
+            })
+        }
+        ModelSpec::Mlp {
+            hidden,
+            activation,
+            residual,
+        } => {
+            let mut width = input.channels * input.length;
+            let mut layers = Vec::new();
+            for (i, &h) in hidden.iter().enumerate() {
+                layers.push(linear(&root / format!("hidden{i}"), width, h, init));
+                width = h;
+            }
+            Box::new(Mlp {
+                layers,
+                out: linear(&root / "out", width, input.classes, init),
+                activation: *activation,
+                residual: *residual,
+            })
+        }
+        ModelSpec::Cnn1d {
+            channels,
+            kernel,
+            stride,
+            padding,
+            activation,
+            head,
+        } => {
+            let mut convs = Vec::new();
+            let (mut c_in, mut length) = (input.channels, input.length);
+            for (i, (&c_out, &k)) in channels.iter().zip(kernel).enumerate() {
+                let out_len = (length + 2 * padding - k) / stride + 1;
+                if length + 2 * padding < k || out_len < 1 {
+                    return Err(ModelError::Shape(format!(
+                        "conv layer {i} (kernel {k}, stride {stride}, padding {padding}) \
+                         gets length {length}, leaving nothing"
+                    )));
+                }
+                let fan_in = c_in * k;
+                convs.push(nn::conv1d(
+                    &root / format!("conv{i}"),
+                    c_in,
+                    c_out,
+                    k,
+                    nn::ConvConfig {
+                        stride: *stride,
+                        padding: *padding,
+                        ws_init: weight_init(init, fan_in, c_out * k),
+                        bs_init: bias_init(init, fan_in),
+                        ..Default::default()
+                    },
+                ));
+                c_in = c_out;
+                length = out_len;
+            }
+            let features = match head {
+                CnnHead::Flatten => c_in * length,
+                CnnHead::Gap => c_in,
+            };
+            Box::new(Cnn1d {
+                convs,
+                out: linear(&root / "out", features, input.classes, init),
+                activation: *activation,
+                head: *head,
+            })
+        }
+        ModelSpec::Rnn {
+            cell,
+            hidden,
+            layers,
+            bidirectional,
+            readout,
+        } => Box::new(rnn::RnnClassifier::new(
+            &root,
+            rnn::RnnConfig {
+                cell: *cell,
+                input: input.channels,
+                hidden: *hidden,
+                layers: *layers,
+                bidirectional: *bidirectional,
+                readout: *readout,
+                length: input.length,
+                classes: input.classes,
+            },
+            init,
+        )),
+    };
+    let params = vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum();
+    Ok(Built { vs, net, params })
+}
+
+/// Linear model when `layers` is empty; otherwise hidden layers with optional shortcuts.
+struct Mlp {
+    layers: Vec<nn::Linear>,
+    out: nn::Linear,
+    activation: Activation,
+    residual: bool,
+}
+
+impl Net for Mlp {
+    fn forward(&self, xs: &Tensor, _train: bool) -> Tensor {
+        let mut h = xs.flatten(1, -1);
+        for layer in &self.layers {
+            let next = activate(self.activation, &layer.forward(&h));
+            h = if self.residual && layer.ws.size()[0] == layer.ws.size()[1] {
+                h + next
+            } else {
+                next
+            };
+        }
+        self.out.forward(&h)
+    }
+}
+
+struct Cnn1d {
+    convs: Vec<nn::Conv1D>,
+    out: nn::Linear,
+    activation: Activation,
+    head: CnnHead,
+}
+
+impl Net for Cnn1d {
+    fn forward(&self, xs: &Tensor, _train: bool) -> Tensor {
+        let mut h = xs.shallow_clone();
+        for conv in &self.convs {
+            h = activate(self.activation, &conv.forward(&h));
+        }
+        let features = match self.head {
+            CnnHead::Flatten => h.flatten(1, -1),
+            CnnHead::Gap => h.mean_dim(-1, false, None),
+        };
+        self.out.forward(&features)
+    }
+}
+
+/// SHA-256 over every variable's name, shape and float32 bytes, in name order.
+pub fn weights_sha256(vs: &nn::VarStore) -> String {
+    use sha2::{Digest, Sha256};
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut hasher = Sha256::new();
+    for (name, t) in vars {
+        hasher.update(name.as_bytes());
+        for d in t.size() {
+            hasher.update(d.to_le_bytes());
+        }
+        let flat = t
+            .detach()
+            .to_device(Device::Cpu)
+            .to_kind(tch::Kind::Float)
+            .flatten(0, -1);
+        let values = Vec::<f32>::try_from(&flat).unwrap_or_default();
+        for v in values {
+            hasher.update(v.to_le_bytes());
+        }
+    }
+    hex::encode(hasher.finalize())
+}

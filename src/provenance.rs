@@ -1,0 +1,243 @@
+//! Everything a number's trustworthiness depends on, gathered in one place: code identity (git2,
+//! the only caller of git in the crate), libtorch/CUDA/cuDNN versions, devices, threads, host,
+//! numerics-relevant environment, and the seeding and determinism switches themselves.
+
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int, c_long};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+unsafe extern "C" {
+    fn repro_torch_version() -> *const c_char;
+    fn repro_set_deterministic(on: c_int) -> c_int;
+    fn repro_determinism_flags() -> c_int;
+    fn repro_cudnn_version() -> c_long;
+    fn repro_cuda_runtime_version() -> c_long;
+    fn repro_cuda_device_name(index: c_int, buf: *mut c_char, len: c_int) -> c_int;
+}
+
+/// Environment variables that change numerics or threading, recorded when set.
+const NUMERIC_ENV: &[&str] = &[
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "CUBLAS_WORKSPACE_CONFIG",
+    "CUDA_VISIBLE_DEVICES",
+    "ATEN_CPU_CAPABILITY",
+    "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
+    "NVIDIA_TF32_OVERRIDE",
+];
+
+/// Seeds every generator libtorch uses (CPU and all CUDA devices).
+pub fn seed(seed: i64) {
+    tch::manual_seed(seed);
+}
+
+pub fn torch_version() -> String {
+    // SAFETY: the shim returns a pointer to a static NUL-terminated string literal.
+    unsafe { CStr::from_ptr(repro_torch_version()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Determinism {
+    pub deterministic_algorithms: bool,
+    pub cudnn_deterministic: bool,
+    pub cudnn_benchmark: bool,
+}
+
+pub fn determinism() -> Determinism {
+    // SAFETY: reads global flags from the ATen context.
+    let flags = unsafe { repro_determinism_flags() };
+    Determinism {
+        deterministic_algorithms: flags & 1 != 0,
+        cudnn_deterministic: flags & 2 != 0,
+        cudnn_benchmark: flags & 4 != 0,
+    }
+}
+
+/// The one place that sets threads and determinism for a training process.
+///
+/// Deterministic mode also sets `CUBLAS_WORKSPACE_CONFIG` (required for deterministic cuBLAS)
+/// unless the user set it; it must happen before CUDA initialises, i.e. first thing.
+pub fn configure(threads: i32, deterministic: bool) -> Determinism {
+    if deterministic && std::env::var_os("CUBLAS_WORKSPACE_CONFIG").is_none() {
+        // SAFETY: called at process start, before any thread that reads the environment.
+        unsafe { std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8") };
+    }
+    tch::set_num_threads(threads.max(1));
+    tch::set_num_interop_threads(1);
+    // SAFETY: plain setter on the ATen context; errors are caught in C++.
+    unsafe { repro_set_deterministic(c_int::from(deterministic)) };
+    determinism()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backend {
+    pub libtorch: String,
+    pub cuda_available: bool,
+    pub cuda_runtime: Option<String>,
+    pub cudnn: Option<String>,
+    pub devices: Vec<String>,
+}
+
+fn version_string(v: c_long, major_div: c_long, minor_div: c_long) -> Option<String> {
+    (v > 0).then(|| {
+        format!(
+            "{}.{}.{}",
+            v / major_div,
+            (v % major_div) / minor_div,
+            v % minor_div
+        )
+    })
+}
+
+pub fn backend() -> Backend {
+    let cuda_available = tch::Cuda::is_available();
+    // SAFETY: shim functions catch C++ exceptions and return -1 when unavailable.
+    let (cudart, cudnn) = unsafe { (repro_cuda_runtime_version(), repro_cudnn_version()) };
+    let mut devices = Vec::new();
+    if cuda_available {
+        for i in 0..tch::Cuda::device_count() {
+            let mut buf = [0 as c_char; 256];
+            // SAFETY: `buf` outlives the call and its length is passed.
+            let rc = unsafe { repro_cuda_device_name(i as c_int, buf.as_mut_ptr(), 256) };
+            let name = if rc == 0 {
+                // SAFETY: the shim NUL-terminates within `buf`.
+                unsafe { CStr::from_ptr(buf.as_ptr()) }
+                    .to_string_lossy()
+                    .into_owned()
+            } else {
+                "unknown".to_string()
+            };
+            devices.push(format!("cuda:{i} {name}"));
+        }
+    }
+    Backend {
+        libtorch: torch_version(),
+        cuda_available,
+        // CUDART encodes 13000 as 13.0; cuDNN 91002 as 9.10.2.
+        cuda_runtime: (cudart > 0).then(|| format!("{}.{}", cudart / 1000, (cudart % 1000) / 10)),
+        cudnn: version_string(cudnn, 10000, 100),
+        devices,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeIdentity {
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub dirty: bool,
+    /// sha256 of the patch from HEAD to the working tree (tracked files), when dirty.
+    pub diff_sha256: Option<String>,
+    pub untracked: usize,
+}
+
+impl CodeIdentity {
+    /// What the run key hashes: the commit plus any uncommitted change to tracked files.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{}+{}",
+            self.commit.as_deref().unwrap_or("no-git"),
+            self.diff_sha256.as_deref().unwrap_or("clean")
+        )
+    }
+}
+
+/// Code identity of the git work tree containing `dir`; without one, everything is `None`.
+pub fn code_identity(dir: &Path) -> CodeIdentity {
+    let none = CodeIdentity {
+        commit: None,
+        branch: None,
+        dirty: false,
+        diff_sha256: None,
+        untracked: 0,
+    };
+    let Ok(repo) = git2::Repository::discover(dir) else {
+        return none;
+    };
+    let head = repo.head().ok();
+    let commit = head
+        .as_ref()
+        .and_then(|h| h.peel_to_commit().ok())
+        .map(|c| c.id().to_string());
+    let branch = head
+        .as_ref()
+        .filter(|h| h.is_branch())
+        .and_then(|h| h.shorthand().map(str::to_string));
+    let tree = head.as_ref().and_then(|h| h.peel_to_tree().ok());
+    let mut hasher = Sha256::new();
+    let mut changed = false;
+    if let Ok(diff) = repo.diff_tree_to_workdir_with_index(tree.as_ref(), None) {
+        let _ = diff.print(git2::DiffFormat::Patch, |_, _, line| {
+            changed = true;
+            hasher.update([line.origin() as u8]);
+            hasher.update(line.content());
+            true
+        });
+    }
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .include_ignored(false)
+        .recurse_untracked_dirs(true);
+    let untracked = repo
+        .statuses(Some(&mut opts))
+        .map(|s| {
+            s.iter()
+                .filter(|e| e.status().contains(git2::Status::WT_NEW))
+                .count()
+        })
+        .unwrap_or(0);
+    CodeIdentity {
+        commit,
+        branch,
+        dirty: changed,
+        diff_sha256: changed.then(|| hex::encode(hasher.finalize())),
+        untracked,
+    }
+}
+
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// Numerics-relevant environment variables that are set, sorted by name.
+pub fn numeric_env() -> Vec<(String, String)> {
+    NUMERIC_ENV
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect()
+}
+
+/// Written as `provenance.json` in every run directory before training starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub code: CodeIdentity,
+    pub backend: Backend,
+    pub device: String,
+    pub threads: i32,
+    pub determinism: Determinism,
+    pub hostname: String,
+    pub env: Vec<(String, String)>,
+    pub repro_version: String,
+}
+
+pub fn collect(dir: &Path, device: &str, determinism: Determinism) -> Provenance {
+    Provenance {
+        code: code_identity(dir),
+        backend: backend(),
+        device: device.to_string(),
+        threads: tch::get_num_threads(),
+        determinism,
+        hostname: hostname(),
+        env: numeric_env(),
+        repro_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}

@@ -1,0 +1,107 @@
+//! Rendering audit results for people: the terminal table of claims vs measurements.
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+
+use crate::audit::ArmResult;
+use crate::spec::{ModelSpec, Spec};
+
+/// A few words describing an arm's model, e.g. `gru 1×6 bi, flatten`.
+pub fn describe_model(model: &ModelSpec) -> String {
+    match model {
+        ModelSpec::Linear => "linear".into(),
+        ModelSpec::Mlp {
+            hidden, residual, ..
+        } => format!(
+            "mlp {}{}",
+            hidden
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join("-"),
+            if *residual { " residual" } else { "" }
+        ),
+        ModelSpec::Cnn1d { channels, head, .. } => format!(
+            "cnn1d {} {:?}",
+            channels
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join("-"),
+            head
+        )
+        .to_lowercase(),
+        ModelSpec::Rnn {
+            cell,
+            hidden,
+            layers,
+            bidirectional,
+            readout,
+        } => format!(
+            "{:?} {layers}×{hidden}{}, {:?}",
+            cell,
+            if *bidirectional { " bi" } else { "" },
+            readout
+        )
+        .to_lowercase(),
+    }
+}
+
+/// The claims table: arm, model, params, n, mean ± sd, 95% CI, reported ± tolerance, verdict.
+pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "arm",
+        "model",
+        "params",
+        "n",
+        "mean ± sd",
+        "95% CI",
+        "reported",
+        "verdict",
+    ]);
+    for (arm, r) in spec.arms.iter().zip(results) {
+        let n = if r.failed > 0 {
+            format!("{}/{} ({} failed)", r.values.len(), r.planned, r.failed)
+        } else {
+            format!("{}/{}", r.values.len(), r.planned)
+        };
+        let (mean, ci) = match &r.summary {
+            Some(s) => (
+                format!("{:.4} ± {:.4}", s.mean, s.sd),
+                s.ci95
+                    .map_or("—".into(), |(lo, hi)| format!("[{lo:.4}, {hi:.4}]")),
+            ),
+            None => ("—".into(), "—".into()),
+        };
+        let reported = r.claim.map_or("—".into(), |c| {
+            format!("{} {:.3} ± {:.3}", c.metric.name(), c.reported, c.tolerance)
+        });
+        let verdict = r.verdict.map_or("—", |v| v.label());
+        table.add_row(vec![
+            Cell::new(&r.arm_id),
+            Cell::new(describe_model(&arm.resolved(quick).model)),
+            Cell::new(r.params.map_or("—".into(), |p| p.to_string()))
+                .set_alignment(CellAlignment::Right),
+            Cell::new(n),
+            Cell::new(mean),
+            Cell::new(ci),
+            Cell::new(reported),
+            Cell::new(verdict),
+        ]);
+    }
+    let mut out = format!("{} — {}", spec.id, spec.title);
+    if let Some(src) = &spec.source {
+        out.push_str(&format!("\nsource: {}", src.url));
+        if let Some(w) = &src.location {
+            out.push_str(&format!(" ({w})"));
+        }
+    }
+    if quick {
+        out.push_str(
+            "\n--quick: fewer steps and seeds than the paper; verdicts are indicative only",
+        );
+    }
+    out.push('\n');
+    out.push_str(&table.to_string());
+    out
+}

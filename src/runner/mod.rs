@@ -1,0 +1,342 @@
+//! Planning and executing runs.
+//!
+//! - [`plan`] expands specs into runs (arm × seed) with content-addressed keys ([`run_key`]).
+//! - [`execute_local`] trains the pending ones in a pool of `repro worker` processes.
+//! - [`worker`] is what one such process does for one run directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tch::Device;
+
+use crate::data::{self, DataError, FileDigest};
+use crate::provenance::{self, CodeIdentity};
+use crate::spec::{ResolvedArm, Spec};
+use crate::store::{self, RunDir, Store, StoreError};
+use crate::train::{self, Metrics, Outcome, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Train(#[from] train::TrainError),
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("cannot start worker `{exe}`: {source}")]
+    Spawn {
+        exe: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("device `{0}` is not available (CUDA available: {1})")]
+    Device(String, bool),
+}
+
+/// Which device kind runs train on; recorded in the key because results differ across kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Cpu,
+    Cuda,
+}
+
+impl DeviceKind {
+    pub fn parse(s: &str) -> Option<DeviceKind> {
+        match s {
+            "cpu" => Some(DeviceKind::Cpu),
+            "cuda" => Some(DeviceKind::Cuda),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+        }
+    }
+}
+
+/// `config.json`: everything a worker needs, and everything the key was computed from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub key: String,
+    pub spec_path: PathBuf,
+    pub spec_sha256: String,
+    pub arm: ResolvedArm,
+    pub arm_sha256: String,
+    pub seed: i64,
+    pub quick: bool,
+    pub data: Vec<FileDigest>,
+    pub code: String,
+    pub libtorch: String,
+    pub device: DeviceKind,
+}
+
+/// `record.json`: the result of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub key: String,
+    pub spec_id: String,
+    pub arm_id: String,
+    pub seed: i64,
+    pub quick: bool,
+    #[serde(flatten)]
+    pub status: Status,
+    pub metrics: Option<Metrics>,
+    pub params: i64,
+    pub steps: i64,
+    pub wall_time_s: f64,
+    pub weights_sha256: String,
+    pub arm_sha256: String,
+    pub spec_sha256: String,
+    pub data: Vec<FileDigest>,
+    pub code: CodeIdentity,
+    pub libtorch: String,
+    pub device: String,
+    pub curve: Vec<train::CurvePoint>,
+}
+
+/// sha256 over the canonical resolved arm, seed, dataset digests, code identity, libtorch
+/// version and device kind: the same key means the same computation.
+pub fn run_key(
+    arm: &ResolvedArm,
+    seed: i64,
+    data: &[FileDigest],
+    code: &str,
+    libtorch: &str,
+    device: DeviceKind,
+) -> String {
+    let material = serde_json::json!({
+        "arm": serde_json::to_value(arm).unwrap_or_default(),
+        "seed": seed,
+        "data": data,
+        "code": code,
+        "libtorch": libtorch,
+        "device": device.name(),
+    });
+    hex::encode(Sha256::digest(material.to_string().as_bytes()))
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedRun {
+    pub spec_id: String,
+    pub arm_id: String,
+    pub seed: i64,
+    pub dir: RunDir,
+    pub config: RunConfig,
+    pub done: bool,
+}
+
+/// Expands `specs` into runs; datasets are verified first, so nothing starts on bad data.
+pub fn plan(
+    specs: &[Spec],
+    quick: bool,
+    store: &Store,
+    device: DeviceKind,
+    data_dir: &Path,
+    code: &CodeIdentity,
+) -> Result<Vec<PlannedRun>, RunError> {
+    let libtorch = provenance::torch_version();
+    let fingerprint = code.fingerprint();
+    let mut runs = Vec::new();
+    for spec in specs {
+        let digests = data::verify(data::catalog::get(&spec.dataset)?, data_dir)?;
+        for arm in &spec.arms {
+            let resolved = arm.resolved(quick);
+            for seed in spec.seeds(quick).list() {
+                let key = run_key(resolved, seed, &digests, &fingerprint, &libtorch, device);
+                let dir = store.run_dir(&spec.id, &arm.id, &key);
+                runs.push(PlannedRun {
+                    spec_id: spec.id.clone(),
+                    arm_id: arm.id.clone(),
+                    seed,
+                    done: dir.is_done(),
+                    dir,
+                    config: RunConfig {
+                        key,
+                        spec_path: spec.path.clone(),
+                        spec_sha256: spec.file_sha256.clone(),
+                        arm: resolved.clone(),
+                        arm_sha256: resolved.sha256(),
+                        seed,
+                        quick,
+                        data: digests.clone(),
+                        code: fingerprint.clone(),
+                        libtorch: libtorch.clone(),
+                        device,
+                    },
+                });
+            }
+        }
+    }
+    Ok(runs)
+}
+
+pub struct LocalOptions {
+    pub jobs: usize,
+    pub threads_per_job: i32,
+    pub data_dir: PathBuf,
+    pub force: bool,
+}
+
+/// What happened to one planned run in this invocation.
+pub struct Finished {
+    pub run: PlannedRun,
+    pub result: Result<Record, String>,
+}
+
+/// Trains every pending run in `runs` with up to `jobs` worker processes, calling
+/// `on_finish` as each one ends. Runs already `DONE` are skipped unless `force`.
+pub fn execute_local(
+    runs: &[PlannedRun],
+    opts: &LocalOptions,
+    mut on_finish: impl FnMut(usize, usize, &Finished),
+) -> Result<Vec<Finished>, RunError> {
+    let exe = std::env::current_exe().map_err(|source| RunError::Spawn {
+        exe: PathBuf::from("repro"),
+        source,
+    })?;
+    let pending: Vec<&PlannedRun> = runs.iter().filter(|r| opts.force || !r.done).collect();
+    let total = pending.len();
+    let mut queue = pending.into_iter();
+    let mut active: Vec<(PlannedRun, std::process::Child, Instant)> = Vec::new();
+    let mut finished = Vec::new();
+    loop {
+        while active.len() < opts.jobs.max(1) {
+            let Some(run) = queue.next() else { break };
+            run.dir.reset()?;
+            run.dir.write_json(store::CONFIG, &run.config)?;
+            let child = Command::new(&exe)
+                .arg("worker")
+                .arg(run.dir.path())
+                .arg("--threads")
+                .arg(opts.threads_per_job.to_string())
+                .env("REPRO_DATA", &opts.data_dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|source| RunError::Spawn {
+                    exe: exe.clone(),
+                    source,
+                })?;
+            active.push((run.clone(), child, Instant::now()));
+        }
+        if active.is_empty() {
+            break;
+        }
+        // Poll: children finish in any order; a short sleep keeps this loop off the CPU.
+        let mut i = 0;
+        let mut any = false;
+        while i < active.len() {
+            let exited = active[i].1.try_wait().ok().flatten();
+            if let Some(status) = exited {
+                let (run, child, _) = active.swap_remove(i);
+                let stderr = child
+                    .wait_with_output()
+                    .map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string())
+                    .unwrap_or_default();
+                let result = if status.success() && run.dir.is_done() {
+                    run.dir
+                        .read_json::<Record>(store::RECORD)
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err(if stderr.is_empty() {
+                        format!("worker exited with {status}")
+                    } else {
+                        stderr
+                    })
+                };
+                let done = Finished { run, result };
+                on_finish(finished.len() + 1, total, &done);
+                finished.push(done);
+                any = true;
+            } else {
+                i += 1;
+            }
+        }
+        if !any {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    Ok(finished)
+}
+
+/// Loads the finished record of each planned run, in plan order; `None` where not done.
+pub fn load_records(runs: &[PlannedRun]) -> Vec<Option<Record>> {
+    runs.iter()
+        .map(|r| {
+            r.dir
+                .is_done()
+                .then(|| r.dir.read_json::<Record>(store::RECORD).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// One worker process: trains the run described by `dir/config.json` and writes its record.
+pub fn worker(dir: &Path, threads: i32, data_dir: &Path) -> Result<Record, RunError> {
+    let run = RunDir::from_path(dir);
+    let config: RunConfig = run.read_json(store::CONFIG)?;
+    let determinism = provenance::configure(threads, true);
+    let device = match config.device {
+        DeviceKind::Cpu => Device::Cpu,
+        DeviceKind::Cuda if tch::Cuda::is_available() => Device::Cuda(0),
+        DeviceKind::Cuda => return Err(RunError::Device("cuda".into(), false)),
+    };
+    let dataset = data::load(&config.arm.dataset, data_dir)?;
+    if dataset.digests != config.data {
+        return Err(RunError::Config {
+            path: dir.join(store::CONFIG),
+            message: "dataset digests differ from the ones the run was planned with".into(),
+        });
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let prov = provenance::collect(&cwd, &format!("{device:?}"), determinism);
+    run.write_json(store::PROVENANCE, &prov)?;
+
+    let start = Instant::now();
+    let mut curve_csv = String::from("step,train_loss,eval_loss,eval_accuracy\n");
+    let mut write_error: Option<StoreError> = None;
+    let outcome: Outcome = train::train(&config.arm, &dataset, config.seed, device, |p| {
+        curve_csv.push_str(&format!(
+            "{},{},{},{}\n",
+            p.step, p.train_loss, p.eval_loss, p.eval_accuracy
+        ));
+        if write_error.is_none() {
+            write_error = run.write_text(store::CURVE, &curve_csv).err();
+        }
+    })?;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    let record = Record {
+        key: config.key.clone(),
+        spec_id: config.arm.spec_id.clone(),
+        arm_id: config.arm.arm_id.clone(),
+        seed: config.seed,
+        quick: config.quick,
+        status: outcome.status,
+        metrics: outcome.metrics,
+        params: outcome.params,
+        steps: outcome.steps,
+        wall_time_s: start.elapsed().as_secs_f64(),
+        weights_sha256: outcome.weights_sha256,
+        arm_sha256: config.arm_sha256.clone(),
+        spec_sha256: config.spec_sha256.clone(),
+        data: config.data.clone(),
+        code: prov.code.clone(),
+        libtorch: prov.backend.libtorch.clone(),
+        device: prov.device.clone(),
+        curve: outcome.curve,
+    };
+    run.write_json(store::RECORD, &record)?;
+    run.mark_done()?;
+    Ok(record)
+}

@@ -1,0 +1,719 @@
+//! Reading spec files: bytes → YAML tree → [`Spec`], every problem in a file reported together.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::decode::{overlay, Ctx, Fields};
+use super::types::*;
+use super::SpecError;
+use crate::yaml::{self, Node, Pos, Value};
+
+/// Specs are small hand-written files; anything larger is refused before it is parsed.
+pub const MAX_SPEC_BYTES: u64 = 1 << 20;
+
+const TOP_KEYS: &[&str] = &[
+    "id", "title", "source", "version", "dataset", "protocol", "defaults", "seeds", "arms", "quick",
+];
+const DEFAULTS_KEYS: &[&str] = &["model", "init", "train"];
+const ARM_KEYS: &[&str] = &["id", "model", "init", "train", "claim"];
+const QUICK_KEYS: &[&str] = &["train", "seeds"];
+const TRAIN_KEYS: &[&str] = &[
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "steps",
+    "order",
+    "eval_every",
+    "clip_grad_norm",
+    "momentum",
+    "nesterov",
+    "beta1",
+    "beta2",
+    "eps",
+];
+const MODEL_KINDS: &[(&str, &[&str])] = &[
+    ("linear", &["kind"]),
+    ("mlp", &["kind", "hidden", "activation", "residual"]),
+    (
+        "cnn1d",
+        &[
+            "kind",
+            "channels",
+            "kernel",
+            "stride",
+            "padding",
+            "activation",
+            "head",
+        ],
+    ),
+    (
+        "rnn",
+        &[
+            "kind",
+            "cell",
+            "hidden",
+            "layers",
+            "bidirectional",
+            "readout",
+        ],
+    ),
+];
+const ACTIVATIONS: &[(&str, Activation)] = &[
+    ("relu", Activation::Relu),
+    ("tanh", Activation::Tanh),
+    ("gelu", Activation::Gelu),
+];
+
+/// The `.yaml`/`.yml` files named by `paths` (directories are searched recursively), sorted.
+pub fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            collect_dir(path, &mut files)?;
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            return Err(SpecError::whole_file(path, "no such file or directory"));
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SpecError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| SpecError::whole_file(dir, format!("cannot read directory: {e}")))?;
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| SpecError::whole_file(dir, format!("cannot read directory: {e}")))?;
+        let path = entry.path();
+        if path.is_dir() {
+            collect_dir(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads every spec named by `paths`; the errors of all invalid files are returned together.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Spec>, Vec<SpecError>> {
+    let files = spec_files(paths).map_err(|e| vec![e])?;
+    let mut specs = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        match load(&file) {
+            Ok(spec) => specs.push(spec),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        let mut seen = std::collections::HashMap::new();
+        for spec in &specs {
+            if let Some(first) = seen.insert(spec.id.clone(), spec.path.clone()) {
+                errors.push(SpecError::whole_file(
+                    &spec.path,
+                    format!("spec id `{}` is also used by {}", spec.id, first.display()),
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(errors)
+    }
+}
+
+pub fn load(path: &Path) -> Result<Spec, SpecError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| SpecError::whole_file(path, format!("cannot read: {e}")))?;
+    if meta.len() > MAX_SPEC_BYTES {
+        return Err(SpecError::whole_file(
+            path,
+            format!(
+                "file is {} bytes; specs are limited to {MAX_SPEC_BYTES} bytes",
+                meta.len()
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| SpecError::whole_file(path, format!("cannot read: {e}")))?;
+    parse_bytes(path, &bytes)
+}
+
+/// Parses spec text; `path` is used for messages only.
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| SpecError {
+        path: path.to_path_buf(),
+        diags: vec![super::Diagnostic {
+            pos: yaml::pos_of_offset(bytes, e.valid_up_to()),
+            message: "file is not valid UTF-8".into(),
+        }],
+    })?;
+    let root = yaml::parse(text, yaml::Limits::default()).map_err(|e| SpecError {
+        path: path.to_path_buf(),
+        diags: vec![super::Diagnostic {
+            pos: e.pos,
+            message: format!("invalid YAML: {}", e.message),
+        }],
+    })?;
+    let mut ctx = Ctx::default();
+    let spec = decode_spec(&mut ctx, &root, path, bytes);
+    let diags = ctx.finish();
+    match spec {
+        Some(spec) if diags.is_empty() => Ok(spec),
+        _ => Err(SpecError {
+            path: path.to_path_buf(),
+            diags,
+        }),
+    }
+}
+
+fn empty_map(pos: Pos) -> Node {
+    Node {
+        value: Value::Map(Vec::new()),
+        pos,
+    }
+}
+
+fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<Spec> {
+    if root.value == Value::Null {
+        ctx.err(root.pos, "spec file is empty");
+        return None;
+    }
+    let top = ctx.map(root, "the spec", TOP_KEYS)?;
+    let id = top
+        .required(ctx, "id", "the spec")
+        .and_then(|n| ctx.ident(n, "`id`"));
+    let title = top
+        .required(ctx, "title", "the spec")
+        .and_then(|n| ctx.string(n, "`title`"));
+    let source = top.get("source").and_then(|n| decode_source(ctx, n));
+    let version = top.required(ctx, "version", "the spec").and_then(|n| {
+        let v = ctx.int(n, "`version`")?;
+        ctx.check((1..=1_000_000).contains(&v), n.pos, || {
+            format!("`version` must be a positive integer, found {v}")
+        })
+        .then_some(v as u32)
+    });
+    let dataset = top
+        .required(ctx, "dataset", "the spec")
+        .and_then(|n| decode_dataset(ctx, n));
+    let protocol = match top.get("protocol") {
+        Some(n) => decode_protocol(ctx, n),
+        None => Some(Protocol {
+            selection: Selection::Last,
+            split: Split::Test,
+        }),
+    };
+    let seeds = match top.get("seeds") {
+        Some(n) => decode_seeds(ctx, n, None),
+        None => Some(Seeds { count: 5, base: 0 }),
+    };
+
+    let defaults = top
+        .get("defaults")
+        .and_then(|n| ctx.map(n, "`defaults`", DEFAULTS_KEYS));
+    let quick = top
+        .get("quick")
+        .and_then(|n| ctx.map(n, "`quick`", QUICK_KEYS));
+    let seeds_quick = match (quick.as_ref().and_then(|q| q.get("seeds")), seeds) {
+        (Some(n), Some(base)) => decode_seeds(ctx, n, Some(base)),
+        (_, s) => s,
+    };
+
+    let arms_node = top.required(ctx, "arms", "the spec");
+    let mut arms = Vec::new();
+    if let Some(items) = arms_node.and_then(|n| ctx.seq(n, "`arms`")) {
+        if items.is_empty() {
+            ctx.err(arms_node.map_or(root.pos, |n| n.pos), "`arms` is empty");
+        }
+        let mut seen: Vec<(String, Pos)> = Vec::new();
+        for item in items {
+            let Some(fields) = ctx.map(item, "an arm", ARM_KEYS) else {
+                continue;
+            };
+            let arm_id = fields
+                .required(ctx, "id", "an arm")
+                .and_then(|n| ctx.ident(n, "arm `id`"));
+            if let Some(arm_id) = &arm_id {
+                if let Some((_, first)) = seen.iter().find(|(s, _)| s == arm_id) {
+                    ctx.err(
+                        fields.get("id").map_or(item.pos, |n| n.pos),
+                        format!("duplicate arm id `{arm_id}` (first at line {})", first.line),
+                    );
+                }
+                seen.push((arm_id.clone(), item.pos));
+            }
+            let layer = |key: &str| {
+                let base = defaults
+                    .as_ref()
+                    .and_then(|d| d.get(key))
+                    .cloned()
+                    .unwrap_or_else(|| empty_map(item.pos));
+                match fields.get(key) {
+                    Some(own) => overlay(&base, own),
+                    None => base,
+                }
+            };
+            let model = match (
+                fields.get("model"),
+                defaults.as_ref().and_then(|d| d.get("model")),
+            ) {
+                (None, None) => {
+                    ctx.err(item.pos, "an arm is missing required key `model`");
+                    None
+                }
+                _ => decode_model(ctx, &layer("model")),
+            };
+            let init_node = fields
+                .get("init")
+                .or_else(|| defaults.as_ref().and_then(|d| d.get("init")));
+            let init = match init_node {
+                Some(n) => ctx.choice(
+                    n,
+                    "init scheme",
+                    &[
+                        ("torch", InitScheme::Torch),
+                        ("he", InitScheme::He),
+                        ("xavier", InitScheme::Xavier),
+                    ],
+                ),
+                None => Some(InitScheme::Torch),
+            };
+            let train_node = layer("train");
+            let train = decode_train(ctx, &train_node);
+            let train_quick = match quick.as_ref().and_then(|q| q.get("train")) {
+                Some(q) => decode_train(ctx, &overlay(&train_node, q)),
+                None => train.clone(),
+            };
+            let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
+            if let (Some(arm_id), Some(model), Some(init), Some(train), Some(train_quick)) =
+                (arm_id, model, init, train, train_quick)
+            {
+                let resolve = |train: TrainSpec| ResolvedArm {
+                    spec_id: id.clone().unwrap_or_default(),
+                    spec_version: version.unwrap_or_default(),
+                    arm_id: arm_id.clone(),
+                    dataset: dataset.clone().unwrap_or_default(),
+                    protocol: protocol.unwrap_or(Protocol {
+                        selection: Selection::Last,
+                        split: Split::Test,
+                    }),
+                    model: model.clone(),
+                    init,
+                    train,
+                };
+                arms.push(Arm {
+                    id: arm_id.clone(),
+                    claim,
+                    resolved: resolve(train),
+                    resolved_quick: resolve(train_quick),
+                });
+            }
+        }
+    }
+    Some(Spec {
+        path: path.to_path_buf(),
+        file_sha256: hex::encode(Sha256::digest(bytes)),
+        id: id?,
+        title: title?,
+        source,
+        version: version?,
+        dataset: dataset?,
+        protocol: protocol?,
+        seeds: seeds?,
+        seeds_quick: seeds_quick?,
+        arms,
+    })
+}
+
+fn decode_source(ctx: &mut Ctx, node: &Node) -> Option<Source> {
+    let f = ctx.map(node, "`source`", &["url", "where"])?;
+    let url = f
+        .required(ctx, "url", "`source`")
+        .and_then(|n| ctx.string(n, "`source.url`"))?;
+    let location = f.get("where").and_then(|n| ctx.string(n, "`source.where`"));
+    Some(Source { url, location })
+}
+
+fn decode_dataset(ctx: &mut Ctx, node: &Node) -> Option<String> {
+    let name = ctx.string(node, "`dataset`")?;
+    let names = crate::data::catalog::names();
+    if !names.contains(&name.as_str()) {
+        let hint = super::decode::closest(&name, &names)
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default();
+        ctx.err(
+            node.pos,
+            format!(
+                "unknown dataset `{name}`; {hint}catalogued: {} (see `repro doctor`)",
+                names.join(", ")
+            ),
+        );
+        return None;
+    }
+    Some(name)
+}
+
+fn decode_protocol(ctx: &mut Ctx, node: &Node) -> Option<Protocol> {
+    let f = ctx.map(node, "`protocol`", &["selection", "split"])?;
+    let selection = match f.get("selection") {
+        Some(n) => ctx.choice(n, "checkpoint selection", &[("last", Selection::Last)]),
+        None => Some(Selection::Last),
+    };
+    let split = match f.get("split") {
+        Some(n) => ctx.choice(n, "evaluation split", &[("test", Split::Test)]),
+        None => Some(Split::Test),
+    };
+    Some(Protocol {
+        selection: selection?,
+        split: split?,
+    })
+}
+
+fn decode_seeds(ctx: &mut Ctx, node: &Node, base: Option<Seeds>) -> Option<Seeds> {
+    let f = ctx.map(node, "`seeds`", &["count", "base"])?;
+    let count = match f.get("count") {
+        Some(n) => ctx.int(n, "`seeds.count`").and_then(|c| {
+            ctx.check((1..=1000).contains(&c), n.pos, || {
+                format!("`seeds.count` must be between 1 and 1000, found {c}")
+            })
+            .then_some(c as u32)
+        }),
+        None => Some(base.map_or(5, |b| b.count)),
+    };
+    let seed_base = match f.get("base") {
+        Some(n) => ctx.int(n, "`seeds.base`").and_then(|b| {
+            ctx.check((0..=i64::from(u32::MAX)).contains(&b), n.pos, || {
+                format!("`seeds.base` must be between 0 and {}, found {b}", u32::MAX)
+            })
+            .then_some(b)
+        }),
+        None => Some(base.map_or(0, |b| b.base)),
+    };
+    Some(Seeds {
+        count: count?,
+        base: seed_base?,
+    })
+}
+
+fn positive_int(ctx: &mut Ctx, f: &Fields, key: &str, default: i64, max: i64) -> Option<i64> {
+    match f.get(key) {
+        Some(n) => {
+            let v = ctx.int(n, &format!("`{key}`"))?;
+            ctx.check((1..=max).contains(&v), n.pos, || {
+                format!("`{key}` must be between 1 and {max}, found {v}")
+            })
+            .then_some(v)
+        }
+        None => Some(default),
+    }
+}
+
+fn number(
+    ctx: &mut Ctx,
+    f: &Fields,
+    key: &str,
+    default: f64,
+    ok: fn(f64) -> bool,
+    rule: &str,
+) -> Option<f64> {
+    match f.get(key) {
+        Some(n) => {
+            let v = ctx.f64(n, &format!("`{key}`"))?;
+            ctx.check(ok(v), n.pos, || {
+                format!("`{key}` must be {rule}, found {v}")
+            })
+            .then_some(v)
+        }
+        None => Some(default),
+    }
+}
+
+fn decode_train(ctx: &mut Ctx, node: &Node) -> Option<TrainSpec> {
+    let f = ctx.map(node, "`train`", TRAIN_KEYS)?;
+    let is_sgd = match f.get("optimizer") {
+        Some(n) => ctx.choice(n, "optimizer", &[("adam", false), ("sgd", true)]),
+        None => Some(false),
+    };
+    let for_sgd = ["momentum", "nesterov"];
+    let for_adam = ["beta1", "beta2", "eps"];
+    if let Some(sgd) = is_sgd {
+        let (wrong, name) = if sgd {
+            (&for_adam[..], "sgd")
+        } else {
+            (&for_sgd[..], "adam")
+        };
+        for key in wrong {
+            if let Some(n) = f.get(key) {
+                ctx.err(
+                    n.pos,
+                    format!("`{key}` does not apply to optimizer `{name}`"),
+                );
+            }
+        }
+    }
+    let unit = |v: f64| (0.0..1.0).contains(&v);
+    let optimizer = match is_sgd? {
+        false => Optimizer::Adam {
+            beta1: number(ctx, &f, "beta1", 0.9, unit, "in [0, 1)")?,
+            beta2: number(ctx, &f, "beta2", 0.999, unit, "in [0, 1)")?,
+            eps: number(ctx, &f, "eps", 1e-8, |v| v > 0.0, "> 0")?,
+        },
+        true => Optimizer::Sgd {
+            momentum: number(ctx, &f, "momentum", 0.9, unit, "in [0, 1)")?,
+            nesterov: match f.get("nesterov") {
+                Some(n) => ctx.bool(n, "`nesterov`")?,
+                None => false,
+            },
+        },
+    };
+    let lr = number(ctx, &f, "lr", 1e-3, |v| v > 0.0 && v <= 10.0, "in (0, 10]");
+    let weight_decay = number(
+        ctx,
+        &f,
+        "weight_decay",
+        1e-4,
+        |v| (0.0..1.0).contains(&v),
+        "in [0, 1)",
+    );
+    let batch_size = positive_int(ctx, &f, "batch_size", 32, 1 << 20);
+    let steps = match f.get("steps") {
+        Some(_) => positive_int(ctx, &f, "steps", 1, 100_000_000),
+        None => {
+            ctx.err(
+                f.pos,
+                "`train` is missing required key `steps` (in the arm or in `defaults.train`)",
+            );
+            None
+        }
+    };
+    let eval_every = positive_int(ctx, &f, "eval_every", 250, 100_000_000);
+    let order = match f.get("order") {
+        Some(n) => ctx.choice(
+            n,
+            "batch order",
+            &[
+                ("sequential", BatchOrder::Sequential),
+                ("shuffle", BatchOrder::Shuffle),
+            ],
+        ),
+        None => Some(BatchOrder::Shuffle),
+    };
+    let clip_grad_norm = match f.get("clip_grad_norm") {
+        Some(n) if n.value == Value::Null => Some(None),
+        Some(_) => number(ctx, &f, "clip_grad_norm", 0.0, |v| v > 0.0, "> 0").map(Some),
+        None => Some(None),
+    };
+    Some(TrainSpec {
+        optimizer,
+        lr: lr?,
+        weight_decay: weight_decay?,
+        batch_size: batch_size?,
+        steps: steps?,
+        order: order?,
+        eval_every: eval_every?,
+        clip_grad_norm: clip_grad_norm?,
+    })
+}
+
+fn int_list(ctx: &mut Ctx, node: &Node, what: &str, max: i64) -> Option<Vec<i64>> {
+    let items = ctx.seq(node, what)?;
+    if items.is_empty() {
+        ctx.err(node.pos, format!("{what} must not be empty"));
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items {
+        match ctx.int(item, &format!("each of {what}")) {
+            Some(v) if (1..=max).contains(&v) => out.push(v),
+            Some(v) => {
+                ctx.err(
+                    item.pos,
+                    format!("each of {what} must be between 1 and {max}, found {v}"),
+                );
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn decode_model(ctx: &mut Ctx, node: &Node) -> Option<ModelSpec> {
+    let Value::Map(_) = &node.value else {
+        ctx.err(
+            node.pos,
+            format!("`model` must be a mapping, found {}", node.kind_name()),
+        );
+        return None;
+    };
+    let Value::Map(entries) = &node.value else {
+        return None;
+    };
+    let kind_entry = entries
+        .iter()
+        .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == "kind"));
+    let Some((_, kind_node)) = kind_entry else {
+        ctx.err(node.pos, "`model` is missing required key `kind`");
+        return None;
+    };
+    let kinds: Vec<(&str, usize)> = MODEL_KINDS
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (*k, i))
+        .collect();
+    let kind = ctx.choice(kind_node, "model kind", &kinds)?;
+    let (kind_name, keys) = MODEL_KINDS[kind];
+    let f = ctx.map(node, &format!("a `{kind_name}` model"), keys)?;
+    let activation = |ctx: &mut Ctx| match f.get("activation") {
+        Some(n) => ctx.choice(n, "activation", ACTIVATIONS),
+        None => Some(Activation::Relu),
+    };
+    let flag = |ctx: &mut Ctx, key: &str| match f.get(key) {
+        Some(n) => ctx.bool(n, &format!("`{key}`")),
+        None => Some(false),
+    };
+    match kind_name {
+        "linear" => Some(ModelSpec::Linear),
+        "mlp" => {
+            let hidden = f
+                .required(ctx, "hidden", "an `mlp` model")
+                .and_then(|n| int_list(ctx, n, "`hidden`", 1 << 16));
+            let activation = activation(ctx);
+            let residual = flag(ctx, "residual");
+            Some(ModelSpec::Mlp {
+                hidden: hidden?,
+                activation: activation?,
+                residual: residual?,
+            })
+        }
+        "cnn1d" => {
+            let channels = f
+                .required(ctx, "channels", "a `cnn1d` model")
+                .and_then(|n| int_list(ctx, n, "`channels`", 1 << 14));
+            let kernel = match f.get("kernel") {
+                Some(n) if matches!(n.value, Value::Seq(_)) => {
+                    let k = int_list(ctx, n, "`kernel`", 1 << 12);
+                    if let (Some(k), Some(c)) = (&k, &channels) {
+                        ctx.check(k.len() == c.len(), n.pos, || {
+                            format!(
+                                "`kernel` has {} entries but `channels` has {}; give one per layer or a single number",
+                                k.len(),
+                                c.len()
+                            )
+                        });
+                    }
+                    k
+                }
+                Some(n) => ctx.int(n, "`kernel`").and_then(|k| {
+                    ctx.check((1..=4096).contains(&k), n.pos, || {
+                        format!("`kernel` must be between 1 and 4096, found {k}")
+                    })
+                    .then(|| vec![k; channels.as_ref().map_or(1, Vec::len)])
+                }),
+                None => Some(vec![3; channels.as_ref().map_or(1, Vec::len)]),
+            };
+            let stride = positive_int(ctx, &f, "stride", 1, 4096);
+            let padding = match f.get("padding") {
+                Some(n) => ctx.int(n, "`padding`").and_then(|p| {
+                    ctx.check((0..=4096).contains(&p), n.pos, || {
+                        format!("`padding` must be between 0 and 4096, found {p}")
+                    })
+                    .then_some(p)
+                }),
+                None => Some(0),
+            };
+            let activation = activation(ctx);
+            let head = match f.get("head") {
+                Some(n) => ctx.choice(
+                    n,
+                    "cnn head",
+                    &[("flatten", CnnHead::Flatten), ("gap", CnnHead::Gap)],
+                ),
+                None => Some(CnnHead::Gap),
+            };
+            Some(ModelSpec::Cnn1d {
+                channels: channels?,
+                kernel: kernel?,
+                stride: stride?,
+                padding: padding?,
+                activation: activation?,
+                head: head?,
+            })
+        }
+        _ => {
+            let cell = f.required(ctx, "cell", "an `rnn` model").and_then(|n| {
+                ctx.choice(n, "rnn cell", &[("gru", Cell::Gru), ("lstm", Cell::Lstm)])
+            });
+            let hidden = f.required(ctx, "hidden", "an `rnn` model").and_then(|n| {
+                let h = ctx.int(n, "`hidden`")?;
+                ctx.check((1..=1 << 14).contains(&h), n.pos, || {
+                    format!("`hidden` must be between 1 and 16384, found {h}")
+                })
+                .then_some(h)
+            });
+            let layers = positive_int(ctx, &f, "layers", 1, 3);
+            let bidirectional = flag(ctx, "bidirectional");
+            let readout = match f.get("readout") {
+                Some(n) => ctx.choice(
+                    n,
+                    "readout",
+                    &[
+                        ("last", Readout::Last),
+                        ("mean", Readout::Mean),
+                        ("flatten", Readout::Flatten),
+                    ],
+                ),
+                None => Some(Readout::Last),
+            };
+            Some(ModelSpec::Rnn {
+                cell: cell?,
+                hidden: hidden?,
+                layers: layers?,
+                bidirectional: bidirectional?,
+                readout: readout?,
+            })
+        }
+    }
+}
+
+fn decode_claim(ctx: &mut Ctx, node: &Node) -> Option<Claim> {
+    let f = ctx.map(node, "`claim`", &["metric", "reported", "tolerance"])?;
+    let metric = match f.get("metric") {
+        Some(n) => ctx.choice(
+            n,
+            "metric",
+            &[("accuracy", Metric::Accuracy), ("error", Metric::Error)],
+        ),
+        None => Some(Metric::Accuracy),
+    };
+    let reported = f.required(ctx, "reported", "`claim`").and_then(|n| {
+        let v = ctx.f64(n, "`reported`")?;
+        ctx.check((0.0..=1.0).contains(&v), n.pos, || {
+            format!("`reported` is a fraction and must be in [0, 1], found {v}")
+        })
+        .then_some(v)
+    });
+    let tolerance = f.required(ctx, "tolerance", "`claim`").and_then(|n| {
+        let v = ctx.f64(n, "`tolerance`")?;
+        ctx.check((0.0..=1.0).contains(&v), n.pos, || {
+            format!("`tolerance` must be in [0, 1], found {v}")
+        })
+        .then_some(v)
+    });
+    Some(Claim {
+        metric: metric?,
+        reported: reported?,
+        tolerance: tolerance?,
+    })
+}

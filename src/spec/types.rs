@@ -1,0 +1,246 @@
+//! Validated spec types. Closed choices are enums; every field of a resolved arm is explicit, so
+//! its canonical JSON (sorted keys, shortest float form) fully determines what gets trained.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub url: String,
+    #[serde(rename = "where")]
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Selection {
+    /// The checkpoint after the last training step.
+    Last,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Split {
+    Test,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Protocol {
+    pub selection: Selection,
+    pub split: Split,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seeds {
+    pub count: u32,
+    pub base: i64,
+}
+
+impl Seeds {
+    pub fn list(&self) -> Vec<i64> {
+        (0..i64::from(self.count)).map(|i| self.base + i).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Relu,
+    Tanh,
+    Gelu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cell {
+    Gru,
+    Lstm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Readout {
+    /// Output at the last time step (both directions' final states when bidirectional).
+    Last,
+    /// Mean over time steps.
+    Mean,
+    /// All time steps' outputs concatenated (MNIST-1D's GRU).
+    Flatten,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CnnHead {
+    /// Flatten channels × remaining length into the classifier.
+    Flatten,
+    /// Global average pooling over time.
+    Gap,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// Logistic regression: one linear layer on the flattened input.
+    Linear,
+    Mlp {
+        hidden: Vec<i64>,
+        activation: Activation,
+        /// `h + act(W h)` on hidden layers whose input and output widths agree.
+        residual: bool,
+    },
+    Cnn1d {
+        channels: Vec<i64>,
+        kernel: Vec<i64>,
+        stride: i64,
+        padding: i64,
+        activation: Activation,
+        head: CnnHead,
+    },
+    Rnn {
+        cell: Cell,
+        hidden: i64,
+        layers: i64,
+        bidirectional: bool,
+        readout: Readout,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitScheme {
+    /// PyTorch's defaults: U(±1/√fan_in) for linear/conv weights and biases, U(±1/√hidden)
+    /// for every recurrent parameter. What papers trained with plain PyTorch used.
+    Torch,
+    /// He (Kaiming) normal for weights, zero biases.
+    He,
+    /// Xavier (Glorot) uniform for weights, zero biases.
+    Xavier,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum Optimizer {
+    Adam { beta1: f64, beta2: f64, eps: f64 },
+    Sgd { momentum: f64, nesterov: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchOrder {
+    /// Batch k starts at `k·batch mod n` of the stored order (MNIST-1D's `train.py`).
+    Sequential,
+    /// A fresh seeded permutation every epoch.
+    Shuffle,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    pub optimizer: Optimizer,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub batch_size: i64,
+    pub steps: i64,
+    pub order: BatchOrder,
+    /// Evaluate (and append to the curve) every this many steps.
+    pub eval_every: i64,
+    pub clip_grad_norm: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Accuracy,
+    Error,
+}
+
+impl Metric {
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Metric::Accuracy)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    pub metric: Metric,
+    pub reported: f64,
+    pub tolerance: f64,
+}
+
+/// One arm with defaults merged in: everything needed to train it, given a seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedArm {
+    pub spec_id: String,
+    pub spec_version: u32,
+    pub arm_id: String,
+    pub dataset: String,
+    pub protocol: Protocol,
+    pub model: ModelSpec,
+    pub init: InitScheme,
+    pub train: TrainSpec,
+}
+
+impl ResolvedArm {
+    /// Canonical JSON: keys sorted (serde_json's map is ordered), floats in shortest form.
+    pub fn canonical_json(&self) -> String {
+        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        value.to_string()
+    }
+
+    pub fn sha256(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arm {
+    pub id: String,
+    pub claim: Option<Claim>,
+    pub resolved: ResolvedArm,
+    /// The same arm with the spec's `quick:` overrides applied.
+    pub resolved_quick: ResolvedArm,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub path: PathBuf,
+    /// sha256 of the file's bytes.
+    pub file_sha256: String,
+    pub id: String,
+    pub title: String,
+    pub source: Option<Source>,
+    pub version: u32,
+    pub dataset: String,
+    pub protocol: Protocol,
+    pub seeds: Seeds,
+    pub seeds_quick: Seeds,
+    pub arms: Vec<Arm>,
+}
+
+impl Spec {
+    pub fn seeds(&self, quick: bool) -> Seeds {
+        if quick {
+            self.seeds_quick
+        } else {
+            self.seeds
+        }
+    }
+}
+
+impl Arm {
+    pub fn resolved(&self, quick: bool) -> &ResolvedArm {
+        if quick {
+            &self.resolved_quick
+        } else {
+            &self.resolved
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The training loop: batches in the declared order, the optimizer, optional gradient clipping,
+//! a train/eval curve, and the final metrics under the spec's checkpoint-selection protocol.
+//!
+//! Seeding happens in [`crate::provenance::seed`] right before the model is built, so the
+//! initial weights and every shuffle depend on the seed alone.
+
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+use crate::data::Dataset;
+use crate::model::{self, InputShape, ModelError};
+use crate::spec::{BatchOrder, Optimizer, ResolvedArm, Selection};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub step: i64,
+    /// Mean training loss over the steps since the previous point.
+    pub train_loss: f64,
+    pub eval_loss: f64,
+    pub eval_accuracy: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub accuracy: f64,
+    pub error: f64,
+    pub loss: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    /// Training diverged; the run is recorded, not retried.
+    Failed {
+        step: i64,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: Status,
+    pub metrics: Option<Metrics>,
+    pub params: i64,
+    pub steps: i64,
+    pub curve: Vec<CurvePoint>,
+    pub weights_sha256: String,
+}
+
+/// Evaluates `net` on `(xs, ys)` in chunks, without gradients and with dropout off.
+pub fn evaluate(net: &dyn model::Net, xs: &Tensor, ys: &Tensor) -> Metrics {
+    tch::no_grad(|| {
+        let n = xs.size()[0];
+        let (mut loss_sum, mut correct) = (0.0, 0i64);
+        let chunk = 1024;
+        let mut start = 0;
+        while start < n {
+            let len = chunk.min(n - start);
+            let logits = net.forward(&xs.narrow(0, start, len), false);
+            let y = ys.narrow(0, start, len);
+            loss_sum += logits.cross_entropy_for_logits(&y).double_value(&[]) * len as f64;
+            correct += logits
+                .argmax(-1, false)
+                .eq_tensor(&y)
+                .sum(Kind::Int64)
+                .int64_value(&[]);
+            start += len;
+        }
+        let accuracy = correct as f64 / n.max(1) as f64;
+        Metrics {
+            accuracy,
+            error: 1.0 - accuracy,
+            loss: loss_sum / n.max(1) as f64,
+        }
+    })
+}
+
+/// Trains `arm` on `data` with `seed`; `on_point` sees each curve point as it is made.
+pub fn train(
+    arm: &ResolvedArm,
+    data: &Dataset,
+    seed: i64,
+    device: Device,
+    mut on_point: impl FnMut(&CurvePoint),
+) -> Result<Outcome, TrainError> {
+    crate::provenance::seed(seed);
+    let input = InputShape {
+        channels: data.channels,
+        length: data.length,
+        classes: data.classes,
+    };
+    let built = model::build(&arm.model, arm.init, input, device)?;
+    let t = &arm.train;
+    let mut opt = match t.optimizer {
+        Optimizer::Adam { beta1, beta2, eps } => nn::Adam {
+            beta1,
+            beta2,
+            wd: t.weight_decay,
+            eps,
+            amsgrad: false,
+        }
+        .build(&built.vs, t.lr)?,
+        Optimizer::Sgd { momentum, nesterov } => nn::Sgd {
+            momentum,
+            dampening: 0.0,
+            wd: t.weight_decay,
+            nesterov,
+        }
+        .build(&built.vs, t.lr)?,
+    };
+
+    let x_train = data.x_train.to_device(device);
+    let y_train = data.y_train.to_device(device);
+    let x_eval = data.x_test.to_device(device);
+    let y_eval = data.y_test.to_device(device);
+    let n = x_train.size()[0];
+    let batch = t.batch_size.min(n);
+    let mut order: Option<Tensor> = None;
+
+    let mut curve = Vec::new();
+    let (mut window_loss, mut window_steps) = (0.0, 0i64);
+    let mut status = Status::Ok;
+    let mut completed = 0;
+    for step in 0..t.steps {
+        let (xb, yb) = match t.order {
+            BatchOrder::Sequential => {
+                // greydanus/mnist1d train.py: x[start:start+batch], a short batch at the end.
+                let start = (step * batch) % n;
+                let len = batch.min(n - start);
+                (x_train.narrow(0, start, len), y_train.narrow(0, start, len))
+            }
+            BatchOrder::Shuffle => {
+                let per_epoch = (n + batch - 1) / batch;
+                let k = step % per_epoch;
+                if k == 0 {
+                    order = Some(Tensor::randperm(n, (Kind::Int64, device)));
+                }
+                let perm = order
+                    .as_ref()
+                    .map(|p| p.shallow_clone())
+                    .unwrap_or_else(|| Tensor::arange(n, (Kind::Int64, device)));
+                let idx = perm.narrow(0, k * batch, batch.min(n - k * batch));
+                (x_train.index_select(0, &idx), y_train.index_select(0, &idx))
+            }
+        };
+        let loss = built.net.forward(&xb, true).cross_entropy_for_logits(&yb);
+        let value = loss.double_value(&[]);
+        if !value.is_finite() {
+            status = Status::Failed {
+                step,
+                reason: format!("training loss became {value}"),
+            };
+            break;
+        }
+        opt.zero_grad();
+        loss.backward();
+        if let Some(max) = t.clip_grad_norm {
+            opt.clip_grad_norm(max);
+        }
+        opt.step();
+        window_loss += value;
+        window_steps += 1;
+        let done = step + 1;
+        completed = done;
+        if done % t.eval_every == 0 || done == t.steps {
+            let m = evaluate(built.net.as_ref(), &x_eval, &y_eval);
+            let point = CurvePoint {
+                step: done,
+                train_loss: window_loss / window_steps as f64,
+                eval_loss: m.loss,
+                eval_accuracy: m.accuracy,
+            };
+            on_point(&point);
+            curve.push(point);
+            window_loss = 0.0;
+            window_steps = 0;
+        }
+    }
+
+    let metrics = match (&status, arm.protocol.selection) {
+        (Status::Ok, Selection::Last) => {
+            let m = evaluate(built.net.as_ref(), &x_eval, &y_eval);
+            if m.loss.is_finite() {
+                Some(m)
+            } else {
+                status = Status::Failed {
+                    step: t.steps,
+                    reason: format!("evaluation loss is {}", m.loss),
+                };
+                None
+            }
+        }
+        _ => None,
+    };
+    Ok(Outcome {
+        status,
+        metrics,
+        params: built.params,
+        steps: completed,
+        curve,
+        weights_sha256: model::weights_sha256(&built.vs),
+    })
+}
