@@ -70,7 +70,9 @@ pub fn configure(threads: i32, deterministic: bool) -> Determinism {
         unsafe { std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8") };
     }
     tch::set_num_threads(threads.max(1));
-    tch::set_num_interop_threads(1);
+    // libtorch refuses a second call (and tch panics on the refusal): once per process.
+    static INTEROP: std::sync::Once = std::sync::Once::new();
+    INTEROP.call_once(|| tch::set_num_interop_threads(1));
     // SAFETY: plain setter on the ATen context; errors are caught in C++.
     unsafe { repro_set_deterministic(c_int::from(deterministic)) };
     determinism()

@@ -73,17 +73,53 @@ pub fn bias_init(scheme: InitScheme, fan_in: i64) -> Init {
     }
 }
 
-fn linear(p: nn::Path, fan_in: i64, fan_out: i64, scheme: InitScheme) -> nn::Linear {
-    nn::linear(
-        p,
-        fan_in,
-        fan_out,
-        nn::LinearConfig {
-            ws_init: weight_init(scheme, fan_in, fan_out),
-            bs_init: Some(bias_init(scheme, fan_in)),
-            bias: true,
-        },
-    )
+/// A fully connected layer. Weight before bias: PyTorch draws them in that order, tch's
+/// `nn::linear` the other way round, and the order decides the initial values under a seed.
+#[derive(Debug)]
+pub(crate) struct Dense {
+    ws: Tensor,
+    bs: Tensor,
+}
+
+impl Dense {
+    fn fan_in(&self) -> i64 {
+        self.ws.size()[1]
+    }
+
+    fn fan_out(&self) -> i64 {
+        self.ws.size()[0]
+    }
+}
+
+impl Module for Dense {
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        xs.linear(&self.ws, Some(&self.bs))
+    }
+}
+
+fn linear(p: nn::Path, fan_in: i64, fan_out: i64, scheme: InitScheme) -> Dense {
+    let ws = p.var(
+        "weight",
+        &[fan_out, fan_in],
+        weight_init(scheme, fan_in, fan_out),
+    );
+    let bs = p.var("bias", &[fan_out], bias_init(scheme, fan_in));
+    Dense { ws, bs }
+}
+
+/// A 1-D convolution, weight drawn before bias as in PyTorch.
+#[derive(Debug)]
+struct Conv1d {
+    ws: Tensor,
+    bs: Tensor,
+    stride: i64,
+    padding: i64,
+}
+
+impl Module for Conv1d {
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        xs.conv1d(&self.ws, Some(&self.bs), self.stride, self.padding, 1, 1)
+    }
 }
 
 fn activate(a: Activation, xs: &Tensor) -> Tensor {
@@ -150,19 +186,17 @@ pub fn build(
                     )));
                 }
                 let fan_in = c_in * k;
-                convs.push(nn::conv1d(
-                    &root / format!("conv{i}"),
-                    c_in,
-                    c_out,
-                    k,
-                    nn::ConvConfig {
-                        stride: *stride,
-                        padding: *padding,
-                        ws_init: weight_init(init, fan_in, c_out * k),
-                        bs_init: bias_init(init, fan_in),
-                        ..Default::default()
-                    },
-                ));
+                let p = &root / format!("conv{i}");
+                convs.push(Conv1d {
+                    ws: p.var(
+                        "weight",
+                        &[c_out, c_in, k],
+                        weight_init(init, fan_in, c_out * k),
+                    ),
+                    bs: p.var("bias", &[c_out], bias_init(init, fan_in)),
+                    stride: *stride,
+                    padding: *padding,
+                });
                 c_in = c_out;
                 length = out_len;
             }
@@ -208,8 +242,8 @@ pub fn build(
 
 /// Linear model when `layers` is empty; otherwise hidden layers with optional shortcuts.
 struct Mlp {
-    layers: Vec<nn::Linear>,
-    out: nn::Linear,
+    layers: Vec<Dense>,
+    out: Dense,
     activation: Activation,
     residual: bool,
 }
@@ -219,7 +253,7 @@ impl Net for Mlp {
         let mut h = xs.flatten(1, -1);
         for layer in &self.layers {
             let next = activate(self.activation, &layer.forward(&h));
-            h = if self.residual && layer.ws.size()[0] == layer.ws.size()[1] {
+            h = if self.residual && layer.fan_in() == layer.fan_out() {
                 h + next
             } else {
                 next
@@ -230,8 +264,8 @@ impl Net for Mlp {
 }
 
 struct Cnn1d {
-    convs: Vec<nn::Conv1D>,
-    out: nn::Linear,
+    convs: Vec<Conv1d>,
+    out: Dense,
     activation: Activation,
     head: CnnHead,
 }

@@ -8,7 +8,7 @@
 use tch::nn::{self, Init, Module};
 use tch::Tensor;
 
-use super::{bias_init, linear, weight_init, Net};
+use super::{bias_init, linear, weight_init, Dense, Net};
 use crate::spec::{Cell, InitScheme, Readout};
 
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +26,7 @@ pub struct RnnConfig {
 pub struct RnnClassifier {
     config: RnnConfig,
     flat_weights: Vec<Tensor>,
-    out: nn::Linear,
+    out: Dense,
 }
 
 impl RnnClassifier {

@@ -1,0 +1,39 @@
+# The two commands a new user needs: `make run` (the bundled audit) and `make test`.
+# Both bootstrap everything first through `make setup` (idempotent, < 1 s once done).
+
+CARGO ?= cargo
+REPRO := target/release/repro
+
+.PHONY: setup data build run quick test lint bench clean
+
+setup:
+	@scripts/setup.sh
+
+data:
+	@scripts/data.sh
+
+build: setup
+	$(CARGO) build --release
+
+## The main job: audit MNIST-1D's published claims on CPU (5 seeds × 4 arms).
+run: build
+	$(REPRO) doctor
+	$(REPRO) validate
+	$(REPRO) run papers/mnist1d.yaml
+
+## The same audit with each spec's `quick:` overrides (a minute or so).
+quick: build
+	$(REPRO) run --quick papers/mnist1d.yaml
+
+test: setup
+	$(CARGO) test --release
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+bench: setup
+	$(CARGO) bench
+
+clean:
+	rm -rf target runs

@@ -1,0 +1,217 @@
+//! The binary end to end: exit codes, messages, the run store, reruns that train nothing.
+
+use std::path::Path;
+
+use super::util::{self, repro, text};
+
+const TINY: &str = "\
+id: tiny
+title: Tiny end-to-end audit
+version: 1
+dataset: mnist1d
+defaults:
+  init: torch
+  train: { optimizer: adam, lr: 1.0e-2, batch_size: 100, steps: 40, order: sequential, eval_every: 20, weight_decay: 0 }
+seeds: { count: 2, base: 5 }
+arms:
+  - id: logistic
+    model: { kind: linear }
+    claim: { metric: accuracy, reported: 0.95, tolerance: 0.01 }
+  - id: cnn
+    model: { kind: cnn1d, channels: [8, 8], kernel: 3, stride: 2, padding: 1, head: gap }
+";
+
+#[test]
+fn validate_accepts_the_bundled_specs() {
+    let out = repro(&util::root(), &["validate"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("ok  papers/mnist1d.yaml  mnist1d"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn validate_reports_every_error_with_file_line_col_and_exits_2() {
+    let out = repro(
+        &util::root(),
+        &["validate", "tests/fixtures/specs/bad.yaml"],
+        &[],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "error: tests/fixtures/specs/bad.yaml:6:16: `lr` must be in (0, 10], found 0",
+            "tests/fixtures/specs/bad.yaml:9:12: an `mlp` model is missing required key `hidden`",
+            "tests/fixtures/specs/bad.yaml:9:25: unknown key `hiden` in a `mlp` model; did you mean `hidden`?",
+            "tests/fixtures/specs/bad.yaml:10:58: `tolerance` must be in [0, 1], found -1",
+        ]
+    );
+}
+
+#[test]
+fn missing_path_is_bad_input() {
+    let out = repro(&util::root(), &["validate", "no/such/spec.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("no/such/spec.yaml"));
+}
+
+#[test]
+fn run_writes_records_and_a_rerun_trains_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.yaml"), TINY).unwrap();
+    let store = dir.path().join("store");
+    let store_arg = store.to_str().unwrap();
+    let args = ["run", "tiny.yaml", "--store", store_arg, "--jobs", "2"];
+    let out = repro(dir.path(), &args, &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("4 runs planned, 0 already done, 4 to train"),
+        "{stderr}"
+    );
+    // The paper-style claim of 0.95 for a 40-step logistic regression is far off.
+    let row = stdout.lines().find(|l| l.contains("logistic")).unwrap();
+    assert!(
+        row.contains("2/2") && row.contains("NOT REPRODUCED"),
+        "{row}"
+    );
+    assert!(stdout.contains("cnn1d 8-8 gap"), "{stdout}");
+
+    let records = walk(&store, "record.json");
+    assert_eq!(records.len(), 4);
+    for path in &records {
+        let dir = path.parent().unwrap();
+        for f in ["config.json", "provenance.json", "curve.csv", "DONE"] {
+            assert!(dir.join(f).is_file(), "{} lacks {f}", dir.display());
+        }
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(r["status"], "ok");
+        assert_eq!(
+            r["key"].as_str().unwrap(),
+            dir.file_name().unwrap().to_str().unwrap()
+        );
+        assert_eq!(r["libtorch"], "2.11.0");
+        assert_eq!(r["steps"], 40);
+        assert_eq!(r["curve"].as_array().unwrap().len(), 2);
+        assert_eq!(r["weights_sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(r["data"][0]["file"], "mnist1d.npz");
+        let acc = r["metrics"]["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+        let csv = std::fs::read_to_string(dir.join("curve.csv")).unwrap();
+        assert_eq!(
+            csv.lines().next(),
+            Some("step,train_loss,eval_loss,eval_accuracy")
+        );
+        assert_eq!(csv.lines().count(), 3);
+    }
+
+    let again = repro(dir.path(), &args, &[]);
+    let (stdout2, stderr2) = text(&again);
+    assert_eq!(again.status.code(), Some(0), "{stderr2}");
+    assert!(stderr2.contains("4 already done, 0 to train"), "{stderr2}");
+    assert_eq!(stdout2, stdout, "same table from the store");
+
+    let report = repro(
+        dir.path(),
+        &["report", "tiny.yaml", "--store", store_arg],
+        &[],
+    );
+    assert_eq!(text(&report).0, stdout);
+
+    // --quick is another computation: other keys, nothing reused.
+    let quick_spec = TINY.to_string() + "quick: { train: { steps: 20 }, seeds: { count: 1 } }\n";
+    std::fs::write(dir.path().join("tiny.yaml"), quick_spec).unwrap();
+    let quick = repro(
+        dir.path(),
+        &["run", "tiny.yaml", "--quick", "--store", store_arg],
+        &[],
+    );
+    let (_, stderr3) = text(&quick);
+    assert!(
+        stderr3.contains("2 runs planned, 0 already done, 2 to train"),
+        "{stderr3}"
+    );
+}
+
+#[test]
+fn missing_or_corrupt_data_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.yaml"), TINY).unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let store = dir.path().join("store");
+    let args = ["run", "tiny.yaml", "--store", store.to_str().unwrap()];
+    let out = repro(
+        dir.path(),
+        &args,
+        &[("REPRO_DATA", empty.to_str().unwrap())],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("mnist1d.npz: missing; run `make data`"),
+        "{stderr}"
+    );
+    assert!(!store.exists(), "nothing written to the store");
+
+    let mut bytes = std::fs::read(util::data_dir().join("mnist1d.npz")).unwrap();
+    let last = bytes.len() - 100;
+    bytes[last] ^= 1;
+    std::fs::write(empty.join("mnist1d.npz"), bytes).unwrap();
+    let out = repro(
+        dir.path(),
+        &args,
+        &[("REPRO_DATA", empty.to_str().unwrap())],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("sha256 mismatch: expected 6b886385"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    let out = repro(
+        &util::root(),
+        &["run", "papers/mnist1d.yaml", "--device", "tpu"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("--device must be cpu or cuda"));
+    let out = repro(&util::root(), &["frobnicate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn doctor_reports_backend_and_datasets() {
+    let out = repro(&util::root(), &["doctor"], &[]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("libtorch     2.11.0"), "{stdout}");
+    assert!(stdout.contains("mnist1d    verified"), "{stdout}");
+    assert!(stdout.contains("cuda "), "{stdout}");
+}
+
+fn walk(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p, name));
+            } else if p.file_name().and_then(|n| n.to_str()) == Some(name) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

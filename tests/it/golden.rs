@@ -1,0 +1,80 @@
+//! repro's training against PyTorch's own: the four MNIST-1D models trained for 120-320 steps with
+//! the paper's protocol must follow the trajectories that `scripts/gen_golden.py` recorded with
+//! the PyTorch in `.venv` (same libtorch, same generator, so the same initial weights).
+//!
+//! ```python
+//! torch.manual_seed(7); model = CNN(); opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+//! for step in range(120): x[(100*step) % 4000:][:100] -> cross_entropy -> step
+//! ```
+
+use serde::Deserialize;
+
+use super::util;
+
+#[derive(Deserialize)]
+struct Golden {
+    seed: i64,
+    eval_every: i64,
+    arms: std::collections::BTreeMap<String, GoldenArm>,
+}
+
+#[derive(Deserialize)]
+struct GoldenArm {
+    params: i64,
+    steps: i64,
+    curve: Vec<repro::train::CurvePoint>,
+}
+
+fn check_arm(id: &str) {
+    let golden: Golden = serde_json::from_str(
+        &std::fs::read_to_string(util::root().join("tests/golden/mnist1d_pytorch.json")).unwrap(),
+    )
+    .unwrap();
+    let want = &golden.arms[id];
+    let arm = util::mnist1d_arm(id, want.steps, golden.eval_every);
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let out = repro::train::train(&arm, &data, golden.seed, tch::Device::Cpu, |_| {}).unwrap();
+    assert_eq!(out.params, want.params, "{id}: parameter count");
+    assert_eq!(out.curve.len(), want.curve.len());
+    for (got, want) in out.curve.iter().zip(&want.curve) {
+        assert_eq!(got.step, want.step);
+        for (name, g, w) in [
+            ("train_loss", got.train_loss, want.train_loss),
+            ("eval_loss", got.eval_loss, want.eval_loss),
+        ] {
+            assert!(
+                (g - w).abs() <= 1e-4 * w.abs().max(1.0),
+                "{id} step {}: {name} {g} vs PyTorch {w}",
+                got.step
+            );
+        }
+        assert!(
+            (got.eval_accuracy - want.eval_accuracy).abs() <= 0.002,
+            "{id} step {}: accuracy {} vs PyTorch {}",
+            got.step,
+            got.eval_accuracy,
+            want.eval_accuracy
+        );
+    }
+}
+
+#[test]
+fn logistic_matches_pytorch() {
+    check_arm("logistic");
+}
+
+#[test]
+fn mlp_matches_pytorch() {
+    check_arm("mlp");
+}
+
+#[test]
+fn cnn_matches_pytorch() {
+    check_arm("cnn");
+}
+
+#[test]
+fn gru_matches_pytorch() {
+    check_arm("gru");
+}

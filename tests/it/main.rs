@@ -1,0 +1,8 @@
+//! The integration tests, one binary: spec parsing, training against PyTorch's numbers,
+//! determinism, and the CLI end to end.
+
+mod cli;
+mod golden;
+mod spec;
+mod train;
+mod util;

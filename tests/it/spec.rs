@@ -1,0 +1,237 @@
+//! Spec parsing: the bundled specs, every kind of bad input with its line and column, and
+//! hostile YAML that must fail fast.
+
+use std::path::Path;
+use std::time::Instant;
+
+use repro::spec::{self, InitScheme, ModelSpec};
+
+const GOOD: &str = "\
+id: demo
+title: Demo
+version: 1
+dataset: mnist1d
+defaults:
+  train: { lr: 0.01, steps: 100, batch_size: 10 }
+seeds: { count: 3, base: 7 }
+arms:
+  - id: a
+    model: { kind: linear }
+    claim: { metric: accuracy, reported: 0.5, tolerance: 0.1 }
+  - id: b
+    model: { kind: rnn, cell: lstm, hidden: 8 }
+    train: { lr: 0.001 }
+quick:
+  train: { steps: 10 }
+  seeds: { count: 1 }
+";
+
+/// Parses `text` and asserts the diagnostics: each expected entry is `line:col` and a fragment
+/// of the message, in order.
+fn check(text: &str, expected: &[(&str, &str)]) {
+    let err = spec::parse_bytes(Path::new("t.yaml"), text.as_bytes())
+        .expect_err("spec should be rejected");
+    let got: Vec<(String, String)> = err
+        .diags
+        .iter()
+        .map(|d| (d.pos.to_string(), d.message.clone()))
+        .collect();
+    assert_eq!(got.len(), expected.len(), "diagnostics: {got:#?}");
+    for ((pos, msg), (want_pos, want_msg)) in got.iter().zip(expected) {
+        assert_eq!(pos, want_pos, "position of `{msg}`");
+        assert!(
+            msg.contains(want_msg),
+            "`{msg}` should contain `{want_msg}`"
+        );
+    }
+}
+
+#[test]
+fn good_spec_resolves_defaults_and_quick_overrides() {
+    let s = spec::parse_bytes(Path::new("t.yaml"), GOOD.as_bytes()).unwrap();
+    assert_eq!(s.seeds(false).list(), vec![7, 8, 9]);
+    assert_eq!(s.seeds(true).list(), vec![7]);
+    let a = &s.arms[0].resolved;
+    assert_eq!(a.train.lr, 0.01);
+    assert_eq!(a.train.steps, 100);
+    assert_eq!(a.train.weight_decay, 1e-4, "built-in default");
+    assert_eq!(a.init, InitScheme::Torch);
+    let b = &s.arms[1];
+    assert_eq!(b.resolved.train.lr, 0.001, "arm overrides defaults");
+    assert_eq!(b.resolved.train.batch_size, 10, "other defaults kept");
+    assert_eq!(b.resolved_quick.train.steps, 10);
+    assert_eq!(b.resolved_quick.train.lr, 0.001);
+    assert!(matches!(
+        b.resolved.model,
+        ModelSpec::Rnn {
+            hidden: 8,
+            layers: 1,
+            ..
+        }
+    ));
+    assert!(b.claim.is_none());
+}
+
+#[test]
+fn canonical_hash_ignores_layout_but_not_values() {
+    let s1 = spec::parse_bytes(Path::new("a.yaml"), GOOD.as_bytes()).unwrap();
+    let reordered = GOOD.replace(
+        "train: { lr: 0.01, steps: 100, batch_size: 10 }",
+        "train:\n    batch_size: 10   # same values, other order\n    steps: 100\n    lr: 1.0e-2",
+    );
+    let s2 = spec::parse_bytes(Path::new("b.yaml"), reordered.as_bytes()).unwrap();
+    assert_eq!(s1.arms[0].resolved.sha256(), s2.arms[0].resolved.sha256());
+    assert_ne!(s1.file_sha256, s2.file_sha256);
+    let changed = GOOD.replace("lr: 0.01,", "lr: 0.02,");
+    let s3 = spec::parse_bytes(Path::new("c.yaml"), changed.as_bytes()).unwrap();
+    assert_ne!(s1.arms[0].resolved.sha256(), s3.arms[0].resolved.sha256());
+    assert_eq!(s1.arms[0].resolved.sha256().len(), 64);
+}
+
+#[test]
+fn bundled_specs_are_valid_and_match_the_paper() {
+    let specs = spec::load_all(&[
+        super::util::root().join("papers"),
+        super::util::root().join("baselines"),
+    ])
+    .unwrap_or_else(|e| {
+        panic!(
+            "{}",
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    let m = specs.iter().find(|s| s.id == "mnist1d").unwrap();
+    let reported: Vec<(&str, f64)> = m
+        .arms
+        .iter()
+        .map(|a| (a.id.as_str(), a.claim.unwrap().reported))
+        .collect();
+    assert_eq!(
+        reported,
+        vec![
+            ("logistic", 0.32),
+            ("mlp", 0.68),
+            ("cnn", 0.94),
+            ("gru", 0.91)
+        ]
+    );
+    assert_eq!(m.seeds(false).count, 5);
+    assert!(m
+        .arms
+        .iter()
+        .all(|a| a.resolved.train.lr == 1e-2 && a.resolved.train.batch_size == 100));
+}
+
+#[test]
+fn misspelt_key_suggests_the_closest() {
+    check(
+        &GOOD.replace(
+            "    train: { lr: 0.001 }",
+            "    train: { lr: 0.001, optimiser: adam }",
+        ),
+        &[(
+            "14:25",
+            "unknown key `optimiser` in `train`; did you mean `optimizer`?",
+        )],
+    );
+    check(
+        &GOOD.replace("seeds: { count: 3", "sedes: { count: 3"),
+        &[(
+            "7:1",
+            "unknown key `sedes` in the spec; did you mean `seeds`?",
+        )],
+    );
+}
+
+#[test]
+fn wrong_types_and_ranges_are_reported_together() {
+    let text = GOOD
+        .replace("lr: 0.01,", "lr: -1,")
+        .replace("count: 3,", "count: 0,")
+        .replace("tolerance: 0.1", "tolerance: -0.1")
+        .replace("hidden: 8", "hidden: eight")
+        .replace("version: 1", "version: \"1\"");
+    check(
+        &text,
+        &[
+            (
+                "3:10",
+                "`version` must be an integer, found the string \"1\"",
+            ),
+            ("6:16", "`lr` must be in (0, 10], found -1"),
+            ("7:17", "`seeds.count` must be between 1 and 1000, found 0"),
+            ("11:58", "`tolerance` must be in [0, 1], found -0.1"),
+            ("13:45", "`hidden` must be an integer, found `eight`"),
+        ],
+    );
+}
+
+#[test]
+fn missing_keys_unknown_names_and_duplicates() {
+    check(
+        "id: x\ntitle: t\nversion: 1\ndataset: mnist1f\narms:\n  - id: a\n    model: { kind: gru }\n  - id: a\n    model: { kind: linear }\n    train: { lr: 0.1 }\n",
+        &[
+            ("4:10", "unknown dataset `mnist1f`; did you mean `mnist1d`?"),
+            ("6:5", "`train` is missing required key `steps`"),
+            ("7:20", "unknown model kind `gru`"),
+            ("8:9", "duplicate arm id `a` (first at line 6)"),
+            ("10:12", "`train` is missing required key `steps`"),
+        ],
+    );
+}
+
+#[test]
+fn optimizer_specific_keys_are_checked() {
+    check(
+        &GOOD.replace(
+            "    train: { lr: 0.001 }",
+            "    train: { lr: 0.001, momentum: 0.9 }",
+        ),
+        &[("14:35", "`momentum` does not apply to optimizer `adam`")],
+    );
+}
+
+#[test]
+fn yaml_syntax_error_has_a_position() {
+    check(
+        "id: x\ntitle: [unclosed\nversion: 1\n",
+        &[("3:8", "invalid YAML")],
+    );
+}
+
+#[test]
+fn hostile_inputs_fail_fast() {
+    let started = Instant::now();
+    // Billion laughs: 10^9 nodes if expanded.
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    let err = spec::parse_bytes(Path::new("t.yaml"), bomb.as_bytes()).unwrap_err();
+    assert!(err.diags[0].message.contains("more than"), "{err}");
+    let deep = "a: ".to_string() + &"[".repeat(10_000) + &"]".repeat(10_000);
+    assert!(spec::parse_bytes(Path::new("t.yaml"), deep.as_bytes()).is_err());
+    let mut block = String::new();
+    for i in 0..10_000 {
+        block.push_str(&" ".repeat(i));
+        block.push_str("k:\n");
+    }
+    assert!(spec::parse_bytes(Path::new("t.yaml"), block.as_bytes()).is_err());
+    let err = spec::parse_bytes(Path::new("t.yaml"), b"id: x\ntitle: \xff\xfe\n").unwrap_err();
+    assert_eq!(err.diags[0].pos.to_string(), "2:8");
+    assert!(err.diags[0].message.contains("UTF-8"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, "x".repeat(50 << 20)).unwrap();
+    let err = spec::load(&big).unwrap_err();
+    assert!(err.to_string().contains("limited to"), "{err}");
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "hostile inputs must not hang"
+    );
+}

@@ -1,0 +1,95 @@
+//! Training behaviour: parameter counts from the paper, determinism, divergence handling.
+
+use repro::model::{self, InputShape};
+use repro::spec::{InitScheme, ModelSpec};
+use repro::train::{self, Status};
+
+use super::util;
+
+#[test]
+fn parameter_counts_match_the_paper() {
+    // ../shared/CLAIMS.md: 410, 15,210, 5,210, 5,134.
+    let input = InputShape {
+        channels: 1,
+        length: 40,
+        classes: 10,
+    };
+    // Building draws initial weights from libtorch's global generator: hold the lock so no
+    // concurrently running test sees its sequence disturbed.
+    let _torch = util::torch_lock();
+    for (id, want) in [
+        ("logistic", 410),
+        ("mlp", 15_210),
+        ("cnn", 5_210),
+        ("gru", 5_134),
+    ] {
+        let arm = util::mnist1d_arm(id, 1, 1);
+        let built = model::build(&arm.model, arm.init, input, tch::Device::Cpu).unwrap();
+        assert_eq!(built.params, want, "{id}");
+    }
+}
+
+#[test]
+fn same_arm_and_seed_twice_gives_identical_weights() {
+    let arm = util::mnist1d_arm("cnn", 120, 40);
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let a = train::train(&arm, &data, 3, tch::Device::Cpu, |_| {}).unwrap();
+    let b = train::train(&arm, &data, 3, tch::Device::Cpu, |_| {}).unwrap();
+    assert_eq!(a.weights_sha256, b.weights_sha256);
+    assert_eq!(a.metrics, b.metrics);
+    assert_eq!(a.curve, b.curve);
+    let c = train::train(&arm, &data, 4, tch::Device::Cpu, |_| {}).unwrap();
+    assert_ne!(
+        a.weights_sha256, c.weights_sha256,
+        "another seed, other weights"
+    );
+}
+
+#[test]
+fn shuffled_lstm_trains_and_is_deterministic() {
+    let mut arm = util::mnist1d_arm("gru", 60, 30);
+    arm.model = ModelSpec::Rnn {
+        cell: repro::spec::Cell::Lstm,
+        hidden: 16,
+        layers: 2,
+        bidirectional: false,
+        readout: repro::spec::Readout::Last,
+    };
+    arm.init = InitScheme::Xavier;
+    arm.train.order = repro::spec::BatchOrder::Shuffle;
+    arm.train.clip_grad_norm = Some(1.0);
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let a = train::train(&arm, &data, 11, tch::Device::Cpu, |_| {}).unwrap();
+    let b = train::train(&arm, &data, 11, tch::Device::Cpu, |_| {}).unwrap();
+    assert_eq!(a.status, Status::Ok);
+    assert_eq!(a.weights_sha256, b.weights_sha256);
+    let first = a.curve.first().unwrap().train_loss;
+    let last = a.curve.last().unwrap().train_loss;
+    assert!(last < first, "loss should fall: {first} -> {last}");
+    // 2-layer LSTM, 16 hidden: 4·16·(1+16+2) + 4·16·(16+16+2) + 16·10+10.
+    assert_eq!(a.params, 4 * 16 * 19 + 4 * 16 * 34 + 170);
+}
+
+#[test]
+fn divergence_is_recorded_as_a_failed_run() {
+    let mut arm = util::mnist1d_arm("mlp", 50, 10);
+    arm.train.optimizer = repro::spec::Optimizer::Sgd {
+        momentum: 0.0,
+        nesterov: false,
+    };
+    arm.train.lr = 10.0;
+    arm.init = InitScheme::He;
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let out = train::train(&arm, &data, 0, tch::Device::Cpu, |_| {}).unwrap();
+    match out.status {
+        Status::Failed { step, reason } => {
+            assert!(step < 50, "{step}");
+            assert!(reason.contains("training loss became"), "{reason}");
+            assert!(out.metrics.is_none());
+        }
+        Status::Ok => panic!("lr 10 with SGD should diverge, got {:?}", out.metrics),
+    }
+}
