@@ -19,7 +19,7 @@ build: setup
 run: build
 	$(REPRO) doctor
 	$(REPRO) validate
-	$(REPRO) run papers/mnist1d.yaml
+	$(REPRO) run papers/mnist1d.yaml --markdown reports/
 
 ## The same audit with each spec's `quick:` overrides (a minute or so).
 quick: build
@@ -32,8 +32,10 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
+## criterion benchmarks, then PyTorch eager on the same steps for comparison.
 bench: setup
-	$(CARGO) bench
+	$(CARGO) bench --bench train_step
+	.venv/bin/python benches/pytorch_eager.py
 
 clean:
 	rm -rf target runs

@@ -79,6 +79,9 @@ pub struct Common {
     device: String,
     #[arg(long, env = "REPRO_DATA", default_value = "data")]
     data_dir: PathBuf,
+    /// Also write the audit as Markdown: a `.md` file (one spec) or a directory (`<spec id>.md`).
+    #[arg(long)]
+    markdown: Option<PathBuf>,
 }
 
 /// An error with the exit code it maps to.
@@ -247,7 +250,7 @@ fn run_specs(
             Err(e) => eprintln!("{head}: ERROR {e}"),
         }
     })?;
-    print_tables(&specs, &runs, common.quick);
+    print_tables(&specs, &runs, common)?;
     let errors: Vec<&runner::Finished> = finished.iter().filter(|f| f.result.is_err()).collect();
     let diverged = finished
         .iter()
@@ -263,7 +266,11 @@ fn run_specs(
     Ok(())
 }
 
-fn print_tables(specs: &[Spec], runs: &[runner::PlannedRun], quick: bool) {
+fn print_tables(
+    specs: &[Spec],
+    runs: &[runner::PlannedRun],
+    common: &Common,
+) -> Result<(), Failure> {
     let records = runner::load_records(runs);
     for spec in specs {
         let mine: Vec<(String, Option<&runner::Record>)> = runs
@@ -273,15 +280,68 @@ fn print_tables(specs: &[Spec], runs: &[runner::PlannedRun], quick: bool) {
             .map(|(r, rec)| (r.arm_id.clone(), rec.as_ref()))
             .collect();
         let results = audit::arm_results(spec, &mine);
-        println!("{}", report::claims_table(spec, &results, quick));
+        println!("{}", report::claims_table(spec, &results, common.quick));
+        if let Some(target) = &common.markdown {
+            let is_file = target.extension().is_some_and(|e| e == "md") && !target.is_dir();
+            let path = if !is_file || specs.len() > 1 {
+                target.join(format!("{}.md", spec.id))
+            } else {
+                target.clone()
+            };
+            let first = mine.iter().find_map(|(_, r)| *r);
+            let md = report::claims_markdown(spec, &results, common.quick, &provenance_rows(first));
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Failure::failed(format!("{}: {e}", parent.display())))?;
+            }
+            crate::store::write_atomic(&path, md.as_bytes())
+                .map_err(|e| Failure::failed(e.to_string()))?;
+            eprintln!("wrote {}", path.display());
+        }
     }
+    Ok(())
+}
+
+/// Where a spec's numbers came from, taken from one of its records.
+fn provenance_rows(record: Option<&runner::Record>) -> Vec<(String, String)> {
+    let Some(r) = record else { return Vec::new() };
+    let commit = match &r.code.commit {
+        Some(c) => format!(
+            "{}{}",
+            &c[..12.min(c.len())],
+            if r.code.dirty { " (dirty)" } else { "" }
+        ),
+        None => "not in git".into(),
+    };
+    vec![
+        ("code".into(), commit),
+        ("libtorch".into(), r.libtorch.clone()),
+        ("device".into(), r.device.clone()),
+        (
+            "data".into(),
+            r.data
+                .iter()
+                .map(|d| format!("{} sha256 {}", d.file, &d.sha256[..16]))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        ("spec sha256".into(), r.spec_sha256[..16].to_string()),
+    ]
 }
 
 fn report_specs(paths: &[PathBuf], common: &Common) -> Result<(), Failure> {
     let specs = load_specs(paths)?;
-    let (_, runs) = plan(&specs, common)?;
-    print_tables(&specs, &runs, common.quick);
-    Ok(())
+    let (store, runs) = plan(&specs, common)?;
+    let done = runs.iter().filter(|r| r.done).count();
+    if done < runs.len() {
+        eprintln!(
+            "{done} of {} planned runs are done in {} (keys include the code version: \
+             run `repro run` to train the rest)",
+            runs.len(),
+            store.root().display()
+        );
+    }
+    print_tables(&specs, &runs, common)
 }
 
 fn doctor(data_dir: &Path) {
@@ -329,6 +389,7 @@ fn doctor(data_dir: &Path) {
                 String::new()
             }
         ),
+        None if code.repository => println!("git          repository without commits yet"),
         None => println!("git          not a git work tree (runs will not record a commit)"),
     }
     for (k, v) in provenance::numeric_env() {

@@ -131,6 +131,8 @@ pub fn backend() -> Backend {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CodeIdentity {
+    /// Whether the directory is inside a git repository at all.
+    pub repository: bool,
     pub commit: Option<String>,
     pub branch: Option<String>,
     pub dirty: bool,
@@ -153,6 +155,7 @@ impl CodeIdentity {
 /// Code identity of the git work tree containing `dir`; without one, everything is `None`.
 pub fn code_identity(dir: &Path) -> CodeIdentity {
     let none = CodeIdentity {
+        repository: false,
         commit: None,
         branch: None,
         dirty: false,
@@ -195,6 +198,7 @@ pub fn code_identity(dir: &Path) -> CodeIdentity {
         })
         .unwrap_or(0);
     CodeIdentity {
+        repository: true,
         commit,
         branch,
         dirty: changed,

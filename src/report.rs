@@ -105,3 +105,78 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
     out.push_str(&table.to_string());
     out
 }
+
+/// The same audit as Markdown: claims table, per-seed values, and what the numbers came from.
+pub fn claims_markdown(
+    spec: &Spec,
+    results: &[ArmResult],
+    quick: bool,
+    provenance: &[(String, String)],
+) -> String {
+    let mut md = format!("# {}: {}\n\n", spec.id, spec.title);
+    if let Some(src) = &spec.source {
+        md.push_str(&format!(
+            "Source: <{}>{}\n\n",
+            src.url,
+            src.location
+                .as_ref()
+                .map_or(String::new(), |w| format!(" ({w})"))
+        ));
+    }
+    if quick {
+        md.push_str(
+            "> `--quick`: fewer steps and seeds than the paper; verdicts are indicative only.\n\n",
+        );
+    }
+    md.push_str("| arm | model | params | n | mean ± sd | 95% CI | reported | verdict |\n");
+    md.push_str("|---|---|---:|---|---|---|---|---|\n");
+    for (arm, r) in spec.arms.iter().zip(results) {
+        let (mean, ci) = match &r.summary {
+            Some(s) => (
+                format!("{:.4} ± {:.4}", s.mean, s.sd),
+                s.ci95
+                    .map_or("—".into(), |(lo, hi)| format!("[{lo:.4}, {hi:.4}]")),
+            ),
+            None => ("—".into(), "—".into()),
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {}/{}{} | {} | {} | {} | **{}** |\n",
+            r.arm_id,
+            describe_model(&arm.resolved(quick).model),
+            r.params.map_or("—".into(), |p| p.to_string()),
+            r.values.len(),
+            r.planned,
+            if r.failed > 0 {
+                format!(" ({} failed)", r.failed)
+            } else {
+                String::new()
+            },
+            mean,
+            ci,
+            r.claim.map_or("—".into(), |c| format!(
+                "{} {:.3} ± {:.3}",
+                c.metric.name(),
+                c.reported,
+                c.tolerance
+            )),
+            r.verdict.map_or("—", |v| v.label()),
+        ));
+    }
+    md.push_str("\nPer-seed values (in seed order):\n\n");
+    for r in results {
+        let values: Vec<String> = r.values.iter().map(|v| format!("{v:.4}")).collect();
+        md.push_str(&format!("- `{}`: {}\n", r.arm_id, values.join(", ")));
+    }
+    md.push_str(
+        "\nVerdicts compare the 95% t-interval of the mean over seeds with reported ± tolerance: \
+         inside → REPRODUCED, outside on the bad side → NOT REPRODUCED, on the good side → \
+         EXCEEDED, straddling an edge → INCONCLUSIVE (more seeds would decide).\n",
+    );
+    if !provenance.is_empty() {
+        md.push_str("\n| provenance | |\n|---|---|\n");
+        for (k, v) in provenance {
+            md.push_str(&format!("| {k} | {v} |\n"));
+        }
+    }
+    md
+}
