@@ -19,6 +19,7 @@ fn train_step(c: &mut Criterion) {
     };
     let xb = data.x_train.narrow(0, 0, 100);
     let yb = data.y_train.narrow(0, 0, 100);
+    let lb = tch::Tensor::from_slice(&data.lengths_train[..100]);
     let mut group = c.benchmark_group("mnist1d_train_step");
     for arm in &spec.arms {
         repro::provenance::seed(0);
@@ -34,7 +35,10 @@ fn train_step(c: &mut Criterion) {
             .expect("adam");
         group.bench_function(&arm.id, |b| {
             b.iter(|| {
-                let loss = built.net.forward(&xb, true).cross_entropy_for_logits(&yb);
+                let loss = built
+                    .net
+                    .forward(&xb, &lb, true)
+                    .cross_entropy_for_logits(&yb);
                 opt.zero_grad();
                 loss.backward();
                 opt.step();

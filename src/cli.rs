@@ -50,6 +50,13 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Datasets: list the catalog, verify files, profile a dataset.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+        #[arg(long, env = "REPRO_DATA", default_value = "data", global = true)]
+        data_dir: PathBuf,
+    },
     /// Environment check: libtorch, CUDA, cuDNN, threads, git state, datasets.
     Doctor {
         #[arg(long, env = "REPRO_DATA", default_value = "data")]
@@ -63,6 +70,21 @@ pub enum Command {
         threads: i32,
         #[arg(long, env = "REPRO_DATA", default_value = "data")]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// The catalogued datasets, where they come from, and whether they are present.
+    List,
+    /// Check every file of the named datasets (default: all) against its pinned sha256.
+    Verify { names: Vec<String> },
+    /// Counts, class balance, lengths and pad lengths, value statistics, duplicates, leakage.
+    Profile {
+        name: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -137,6 +159,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             force,
         } => run_specs(&specs, &common, jobs, force),
         Command::Report { specs, common } => report_specs(&specs, &common),
+        Command::Data { command, data_dir } => data_command(command, &data_dir),
         Command::Doctor { data_dir } => {
             doctor(&data_dir);
             Ok(())
@@ -344,6 +367,68 @@ fn report_specs(paths: &[PathBuf], common: &Common) -> Result<(), Failure> {
     print_tables(&specs, &runs, common)
 }
 
+fn data_command(command: DataCommand, dir: &Path) -> Result<(), Failure> {
+    match command {
+        DataCommand::List => {
+            for e in data::catalog::CATALOG {
+                let state = match data::verify(e, dir) {
+                    Ok(_) => "verified".to_string(),
+                    Err(DataError::Missing { .. }) => format!("missing (`{}`)", e.fetch),
+                    Err(_) => "BAD CHECKSUM".to_string(),
+                };
+                println!("{:<22} {:<10} {}", e.name, state, e.description);
+                println!("{:<22} {:<10} from {}", "", "", e.source);
+            }
+            Ok(())
+        }
+        DataCommand::Verify { names } => {
+            let entries: Vec<&data::Entry> = if names.is_empty() {
+                data::catalog::CATALOG.iter().collect()
+            } else {
+                names
+                    .iter()
+                    .map(|n| data::catalog::get(n))
+                    .collect::<Result<_, _>>()?
+            };
+            let mut bad = Vec::new();
+            for e in entries {
+                match data::verify(e, dir) {
+                    Ok(files) => {
+                        for f in files {
+                            println!("ok   {}  {}", &f.sha256[..16], dir.join(&f.file).display());
+                        }
+                    }
+                    Err(err) => {
+                        println!("FAIL {}: {err}", e.name);
+                        bad.push(err.to_string());
+                    }
+                }
+            }
+            if bad.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::bad_input(format!(
+                    "{} dataset(s) failed verification",
+                    bad.len()
+                )))
+            }
+        }
+        DataCommand::Profile { name, json } => {
+            let ds = data::load(&name, dir)?;
+            let p = data::profile::profile(&ds);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&p).map_err(|e| Failure::failed(e.to_string()))?
+                );
+            } else {
+                println!("{}", data::profile::render(&p));
+            }
+            Ok(())
+        }
+    }
+}
+
 fn doctor(data_dir: &Path) {
     let backend = provenance::backend();
     let code = provenance::code_identity(Path::new("."));
@@ -402,6 +487,6 @@ fn doctor(data_dir: &Path) {
             Err(DataError::Missing { .. }) => format!("missing (run `{}`)", entry.fetch),
             Err(e) => format!("BAD: {e}"),
         };
-        println!("  {:<10} {state}", entry.name);
+        println!("  {:<22} {state}", entry.name);
     }
 }

@@ -4,6 +4,9 @@
 //! every load checks each file's sha256 against the catalog first.
 
 pub mod catalog;
+pub mod prep;
+pub mod profile;
+pub mod ts;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -11,7 +14,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
 
-pub use catalog::{CatalogFile, Entry};
+pub use catalog::Entry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -22,7 +25,7 @@ pub enum DataError {
     #[error("{path}: sha256 mismatch: expected {expected}, found {actual}; rerun `{fetch}`")]
     Mismatch {
         path: PathBuf,
-        expected: &'static str,
+        expected: String,
         actual: String,
         fetch: &'static str,
     },
@@ -33,6 +36,12 @@ pub enum DataError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
 }
 
 /// Where datasets live: `$REPRO_DATA`, else `data/` under the current directory.
@@ -49,14 +58,20 @@ pub struct FileDigest {
     pub sha256: String,
 }
 
-/// An in-memory classification dataset. Inputs are `[N, channels, length]` float32.
+/// An in-memory classification dataset. Inputs are `[N, channels, length]` float32, series
+/// shorter than `length` zero-padded at the end (their true lengths in `lengths_*`), missing
+/// values NaN.
 #[derive(Debug)]
 pub struct Dataset {
     pub name: String,
     pub x_train: Tensor,
     pub y_train: Tensor,
+    pub lengths_train: Vec<i64>,
     pub x_test: Tensor,
     pub y_test: Tensor,
+    pub lengths_test: Vec<i64>,
+    /// Label of each class index, in the order the file declared them.
+    pub class_names: Vec<String>,
     pub classes: i64,
     pub channels: i64,
     pub length: i64,
@@ -86,8 +101,9 @@ pub fn verify(entry: &Entry, dir: &Path) -> Result<Vec<FileDigest>, DataError> {
     entry
         .files
         .iter()
-        .map(|f| {
-            let path = dir.join(f.name);
+        .map(|&file| {
+            let path = dir.join(file);
+            let expected = catalog::digest(file).unwrap_or("(not pinned)");
             if !path.exists() {
                 return Err(DataError::Missing {
                     path,
@@ -95,16 +111,16 @@ pub fn verify(entry: &Entry, dir: &Path) -> Result<Vec<FileDigest>, DataError> {
                 });
             }
             let actual = sha256_file(&path)?;
-            if actual != f.sha256 {
+            if actual != expected {
                 return Err(DataError::Mismatch {
                     path,
-                    expected: f.sha256,
+                    expected: expected.to_string(),
                     actual,
                     fetch: entry.fetch,
                 });
             }
             Ok(FileDigest {
-                file: f.name.to_string(),
+                file: file.to_string(),
                 sha256: actual,
             })
         })
@@ -115,22 +131,117 @@ pub fn verify(entry: &Entry, dir: &Path) -> Result<Vec<FileDigest>, DataError> {
 pub fn load(name: &str, dir: &Path) -> Result<Dataset, DataError> {
     let entry = catalog::get(name)?;
     let digests = verify(entry, dir)?;
-    let path = dir.join(entry.files[0].name);
-    let (x_train, y_train, x_test, y_test) = match entry.format {
-        catalog::Format::NpzXy => load_npz_xy(&path)?,
+    let mut ds = match entry.format {
+        catalog::Format::NpzXy => {
+            let (x_train, y_train, x_test, y_test) = load_npz_xy(&dir.join(entry.files[0]))?;
+            let classes = y_train
+                .max()
+                .int64_value(&[])
+                .max(y_test.max().int64_value(&[]))
+                + 1;
+            let size = x_train.size();
+            Dataset {
+                name: name.to_string(),
+                lengths_train: vec![size[2]; size[0] as usize],
+                lengths_test: vec![size[2]; x_test.size()[0] as usize],
+                class_names: (0..classes).map(|c| c.to_string()).collect(),
+                classes,
+                channels: size[1],
+                length: size[2],
+                x_train,
+                y_train,
+                x_test,
+                y_test,
+                digests: Vec::new(),
+            }
+        }
+        catalog::Format::TsPair => {
+            load_ts_pair(name, &dir.join(entry.files[0]), &dir.join(entry.files[1]))?
+        }
     };
-    let classes = y_train.max().int64_value(&[]) + 1;
-    let size = x_train.size();
+    ds.digests = digests;
+    Ok(ds)
+}
+
+/// A `.ts` train/test pair; labels map to indices in the train file's declared order.
+pub fn load_ts_pair(name: &str, train: &Path, test: &Path) -> Result<Dataset, DataError> {
+    let tr = ts::read(train)?;
+    let te = ts::read(test)?;
+    let format = |path: &Path, message: String| DataError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    let Some(class_names) = tr.header.class_labels.clone() else {
+        return Err(format(train, "no class labels (@classLabel false)".into()));
+    };
+    if let Some(test_labels) = &te.header.class_labels {
+        let mut a = class_names.clone();
+        let mut b = test_labels.clone();
+        a.sort();
+        b.sort();
+        if a != b {
+            return Err(format(
+                test,
+                format!(
+                    "declares classes {test_labels:?}, but the train file declares {class_names:?}"
+                ),
+            ));
+        }
+    }
+    if te.header.dimensions != tr.header.dimensions {
+        return Err(format(
+            test,
+            format!(
+                "has {} dimension(s), the train file {}",
+                te.header.dimensions, tr.header.dimensions
+            ),
+        ));
+    }
+    let channels = tr.header.dimensions;
+    let length = tr
+        .series
+        .iter()
+        .chain(&te.series)
+        .flat_map(|case| case.iter().map(Vec::len))
+        .max()
+        .unwrap_or(0);
+    let split = |f: &ts::TsFile| -> (Tensor, Tensor, Vec<i64>) {
+        let n = f.series.len();
+        let mut values = vec![0f32; n * channels * length];
+        let mut lengths = Vec::with_capacity(n);
+        for (i, case) in f.series.iter().enumerate() {
+            lengths.push(case.iter().map(Vec::len).max().unwrap_or(0) as i64);
+            for (c, dim) in case.iter().enumerate() {
+                let start = (i * channels + c) * length;
+                values[start..start + dim.len()].copy_from_slice(dim);
+            }
+        }
+        let labels: Vec<i64> = f
+            .labels
+            .iter()
+            .map(|l| class_names.iter().position(|c| c == l).unwrap_or(0) as i64)
+            .collect();
+        (
+            Tensor::from_slice(&values).view([n as i64, channels as i64, length as i64]),
+            Tensor::from_slice(&labels),
+            lengths,
+        )
+    };
+    let (x_train, y_train, lengths_train) = split(&tr);
+    let (x_test, y_test, lengths_test) = split(&te);
     Ok(Dataset {
         name: name.to_string(),
-        classes,
-        channels: size[1],
-        length: size[2],
         x_train,
         y_train,
+        lengths_train,
         x_test,
         y_test,
-        digests,
+        lengths_test,
+        classes: class_names.len() as i64,
+        class_names,
+        channels: channels as i64,
+        length: length as i64,
+        digests: Vec::new(),
     })
 }
 

@@ -29,9 +29,10 @@ pub struct InputShape {
     pub classes: i64,
 }
 
-/// A forward pass; `train` switches dropout (none of the v1 models uses batch statistics).
+/// A forward pass over `[B, C, L]` inputs whose true lengths are `lengths` (`[B]`, int64):
+/// pooling and RNN readouts ignore the padding beyond them. `train` switches dropout.
 pub trait Net: Send {
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor;
+    fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor;
 }
 
 pub struct Built {
@@ -249,7 +250,7 @@ struct Mlp {
 }
 
 impl Net for Mlp {
-    fn forward(&self, xs: &Tensor, _train: bool) -> Tensor {
+    fn forward(&self, xs: &Tensor, _lengths: &Tensor, _train: bool) -> Tensor {
         let mut h = xs.flatten(1, -1);
         for layer in &self.layers {
             let next = activate(self.activation, &layer.forward(&h));
@@ -271,17 +272,35 @@ struct Cnn1d {
 }
 
 impl Net for Cnn1d {
-    fn forward(&self, xs: &Tensor, _train: bool) -> Tensor {
+    fn forward(&self, xs: &Tensor, lengths: &Tensor, _train: bool) -> Tensor {
         let mut h = xs.shallow_clone();
+        let mut lengths = lengths.shallow_clone();
         for conv in &self.convs {
             h = activate(self.activation, &conv.forward(&h));
+            // How many outputs of this layer saw at least one real input step.
+            let k = conv.ws.size()[2];
+            lengths = ((lengths + 2 * conv.padding - k)
+                .clamp_min(0)
+                .divide_scalar_mode(conv.stride, "floor")
+                + 1)
+            .clamp(1, h.size()[2]);
         }
         let features = match self.head {
             CnnHead::Flatten => h.flatten(1, -1),
-            CnnHead::Gap => h.mean_dim(-1, false, None),
+            CnnHead::Gap => masked_mean(&h.transpose(1, 2), &lengths),
         };
         self.out.forward(&features)
     }
+}
+
+/// Mean over the time axis of `[B, T, F]`, counting only steps `t < lengths[b]`.
+pub(crate) fn masked_mean(h: &Tensor, lengths: &Tensor) -> Tensor {
+    let mask = crate::data::prep::mask(lengths, h.size()[1]).unsqueeze(-1);
+    (h * &mask).sum_dim_intlist(1, false, tch::Kind::Float)
+        / lengths
+            .to_kind(tch::Kind::Float)
+            .clamp_min(1.0)
+            .unsqueeze(-1)
 }
 
 /// SHA-256 over every variable's name, shape and float32 bytes, in name order.

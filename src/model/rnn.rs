@@ -6,7 +6,7 @@
 //! so evaluation never runs with inter-layer dropout.
 
 use tch::nn::{self, Init, Module};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use super::{bias_init, linear, weight_init, Dense, Net};
 use crate::spec::{Cell, InitScheme, Readout};
@@ -88,51 +88,128 @@ impl RnnClassifier {
     }
 }
 
+impl RnnClassifier {
+    /// One layer, one direction, over batch-first `input`.
+    fn single(&self, input: &Tensor, layer: i64, direction: i64, train: bool) -> Tensor {
+        let c = &self.config;
+        let directions = if c.bidirectional { 2 } else { 1 };
+        let at = ((layer * directions + direction) * 4) as usize;
+        let params = &self.flat_weights[at..at + 4];
+        let h0 = Tensor::zeros(
+            [1, input.size()[0], c.hidden],
+            (input.kind(), input.device()),
+        );
+        match c.cell {
+            Cell::Gru => input.gru(&h0, params, true, 1, 0.0, train, false, true).0,
+            Cell::Lstm => {
+                let c0 = h0.zeros_like();
+                let hx = [h0, c0];
+                let params: Vec<Tensor> = params.iter().map(Tensor::shallow_clone).collect();
+                input.lstm(&hx, &params, true, 1, 0.0, train, false, true).0
+            }
+        }
+    }
+
+    /// Bidirectional over padded sequences: the reverse direction must start at each
+    /// sequence's own last step, so every layer runs each direction separately on inputs
+    /// reversed within their lengths (what PyTorch's packed sequences do).
+    fn bidirectional_padded(&self, seq: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+        let mut input = seq.shallow_clone();
+        for layer in 0..self.config.layers {
+            let forward = self.single(&input, layer, 0, train);
+            let reversed = reverse_within(&input, lengths);
+            let backward = reverse_within(&self.single(&reversed, layer, 1, train), lengths);
+            input = Tensor::cat(&[forward, backward], 2);
+        }
+        input
+    }
+}
+
+/// Reverses each `[L, F]` sequence of batch-first `x` within its first `lengths[b]` steps.
+fn reverse_within(x: &Tensor, lengths: &Tensor) -> Tensor {
+    let size = x.size();
+    let t = Tensor::arange(size[1], (Kind::Int64, x.device())).unsqueeze(0);
+    let len = lengths.unsqueeze(1);
+    let idx = (&len - 1 - &t).where_self(&t.lt_tensor(&len), &t);
+    x.gather(
+        1,
+        &idx.unsqueeze(-1).expand([size[0], size[1], size[2]], false),
+        false,
+    )
+}
+
 impl Net for RnnClassifier {
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+    fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
         let c = &self.config;
         let directions = if c.bidirectional { 2 } else { 1 };
         let batch = xs.size()[0];
+        let steps = xs.size()[2];
         let seq = xs.transpose(1, 2); // [B, L, C], batch first
-        let h0 = Tensor::zeros(
-            [c.layers * directions, batch, c.hidden],
-            (xs.kind(), xs.device()),
-        );
-        let (output, h_n) = match c.cell {
-            Cell::Gru => seq.gru(
-                &h0,
-                &self.flat_weights,
-                true,
-                c.layers,
-                0.0,
-                train,
-                c.bidirectional,
-                true,
-            ),
-            Cell::Lstm => {
-                let c0 = h0.zeros_like();
-                let (output, h_n, _c_n) = seq.lstm(
-                    &[h0.shallow_clone(), c0],
-                    &self.flat_weights,
-                    true,
-                    c.layers,
-                    0.0,
-                    train,
-                    c.bidirectional,
-                    true,
-                );
-                (output, h_n)
+        let padded = lengths.min().int64_value(&[]) < steps;
+        let output = if c.bidirectional && padded {
+            self.bidirectional_padded(&seq, lengths, train)
+        } else {
+            // Fused kernel. Unidirectionally, padding comes after the real steps, so outputs
+            // at t < length are exact; the readouts below never look past them.
+            let h0 = Tensor::zeros(
+                [c.layers * directions, batch, c.hidden],
+                (xs.kind(), xs.device()),
+            );
+            match c.cell {
+                Cell::Gru => {
+                    seq.gru(
+                        &h0,
+                        &self.flat_weights,
+                        true,
+                        c.layers,
+                        0.0,
+                        train,
+                        c.bidirectional,
+                        true,
+                    )
+                    .0
+                }
+                Cell::Lstm => {
+                    let c0 = h0.zeros_like();
+                    seq.lstm(
+                        &[h0, c0],
+                        &self.flat_weights,
+                        true,
+                        c.layers,
+                        0.0,
+                        train,
+                        c.bidirectional,
+                        true,
+                    )
+                    .0
+                }
             }
         };
+        let h = c.hidden;
         let features = match c.readout {
-            Readout::Flatten => output.flatten(1, -1),
-            Readout::Mean => output.mean_dim(1, false, None),
-            // The final hidden state of the top layer in each direction: for the reverse
-            // direction that is its state after reading the first step, not output[:, -1].
-            Readout::Last => h_n
-                .narrow(0, (c.layers - 1) * directions, directions)
-                .transpose(0, 1)
-                .flatten(1, -1),
+            Readout::Flatten => {
+                let mask = crate::data::prep::mask(lengths, steps).unsqueeze(-1);
+                (output * mask).flatten(1, -1)
+            }
+            Readout::Mean => super::masked_mean(&output, lengths),
+            // The forward direction's state after each sequence's last real step; the reverse
+            // direction's after reading back to the first step.
+            Readout::Last => {
+                let last = (lengths - 1)
+                    .clamp_min(0)
+                    .view([-1, 1, 1])
+                    .expand([batch, 1, h], false);
+                let forward = output
+                    .narrow(2, 0, h)
+                    .gather(1, &last, false)
+                    .squeeze_dim(1);
+                if c.bidirectional {
+                    let backward = output.narrow(2, h, h).select(1, 0);
+                    Tensor::cat(&[forward, backward], 1)
+                } else {
+                    forward
+                }
+            }
         };
         self.out.forward(&features)
     }

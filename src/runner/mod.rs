@@ -86,11 +86,20 @@ pub struct Record {
     pub arm_id: String,
     pub seed: i64,
     pub quick: bool,
+    /// The resolved arm that was trained (also in `config.json`).
+    pub config: ResolvedArm,
     #[serde(flatten)]
     pub status: Status,
     pub metrics: Option<Metrics>,
     pub params: i64,
     pub steps: i64,
+    /// Series in the training split after `data:` preprocessing, and their length.
+    pub train_size: i64,
+    pub length: i64,
+    /// The split the curve's eval columns come from (`val` or `test`).
+    pub eval_split: String,
+    /// Class names in label-index order.
+    pub class_names: Vec<String>,
     pub wall_time_s: f64,
     pub weights_sha256: String,
     pub arm_sha256: String,
@@ -322,10 +331,15 @@ pub fn worker(dir: &Path, threads: i32, data_dir: &Path) -> Result<Record, RunEr
         arm_id: config.arm.arm_id.clone(),
         seed: config.seed,
         quick: config.quick,
+        config: config.arm.clone(),
         status: outcome.status,
         metrics: outcome.metrics,
         params: outcome.params,
         steps: outcome.steps,
+        train_size: outcome.train_size,
+        length: outcome.length,
+        eval_split: outcome.eval_split,
+        class_names: dataset.class_names.clone(),
         wall_time_s: start.elapsed().as_secs_f64(),
         weights_sha256: outcome.weights_sha256,
         arm_sha256: config.arm_sha256.clone(),

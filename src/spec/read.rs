@@ -15,8 +15,8 @@ pub const MAX_SPEC_BYTES: u64 = 1 << 20;
 const TOP_KEYS: &[&str] = &[
     "id", "title", "source", "version", "dataset", "protocol", "defaults", "seeds", "arms", "quick",
 ];
-const DEFAULTS_KEYS: &[&str] = &["model", "init", "train"];
-const ARM_KEYS: &[&str] = &["id", "model", "init", "train", "claim"];
+const DEFAULTS_KEYS: &[&str] = &["data", "model", "init", "train"];
+const ARM_KEYS: &[&str] = &["id", "data", "model", "init", "train", "claim"];
 const QUICK_KEYS: &[&str] = &["train", "seeds"];
 const TRAIN_KEYS: &[&str] = &[
     "optimizer",
@@ -288,6 +288,7 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
                 ),
                 None => Some(InitScheme::Torch),
             };
+            let data = decode_data(ctx, &layer("data"));
             let train_node = layer("train");
             let train = decode_train(ctx, &train_node);
             let train_quick = match quick.as_ref().and_then(|q| q.get("train")) {
@@ -295,8 +296,14 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
                 None => train.clone(),
             };
             let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
-            if let (Some(arm_id), Some(model), Some(init), Some(train), Some(train_quick)) =
-                (arm_id, model, init, train, train_quick)
+            if let (
+                Some(arm_id),
+                Some(data),
+                Some(model),
+                Some(init),
+                Some(train),
+                Some(train_quick),
+            ) = (arm_id, data, model, init, train, train_quick)
             {
                 let resolve = |train: TrainSpec| ResolvedArm {
                     spec_id: id.clone().unwrap_or_default(),
@@ -307,6 +314,7 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
                         selection: Selection::Last,
                         split: Split::Test,
                     }),
+                    data,
                     model: model.clone(),
                     init,
                     train,
@@ -436,6 +444,106 @@ fn number(
         }
         None => Some(default),
     }
+}
+
+fn decode_data(ctx: &mut Ctx, node: &Node) -> Option<DataSpec> {
+    let f = ctx.map(node, "`data`", &["normalize", "pad", "val", "subset"])?;
+    let normalize = match f.get("normalize") {
+        Some(n) => ctx.choice(
+            n,
+            "normalisation",
+            &[
+                ("none", Normalize::None),
+                ("series", Normalize::Series),
+                ("dataset", Normalize::Dataset),
+            ],
+        ),
+        None => Some(Normalize::None),
+    };
+    let pad = match f.get("pad") {
+        None => Some(Pad::Max),
+        Some(n) if n.value == Value::Null => Some(Pad::Max),
+        Some(n) if matches!(n.value, Value::Map(_)) => ctx
+            .map(n, "`data.pad`", &["percentile"])
+            .and_then(|p| p.required(ctx, "percentile", "`data.pad`"))
+            .and_then(|p| {
+                let v = ctx.f64(p, "`percentile`")?;
+                ctx.check(v > 0.0 && v <= 100.0, p.pos, || {
+                    format!("`percentile` must be in (0, 100], found {v}")
+                })
+                .then_some(Pad::Percentile(v))
+            }),
+        Some(n) if matches!(&n.value, Value::Scalar { text, .. } if text == "max") => {
+            Some(Pad::Max)
+        }
+        Some(n) => ctx
+            .int(n, "`data.pad` (a length, `max`, or {percentile: P})")
+            .and_then(|v| {
+                ctx.check((1..=1 << 20).contains(&v), n.pos, || {
+                    format!("`data.pad` must be between 1 and {}, found {v}", 1 << 20)
+                })
+                .then_some(Pad::Length(v))
+            }),
+    };
+    let val_fraction = match f.get("val") {
+        None => Some(None),
+        Some(n) if n.value == Value::Null => Some(None),
+        Some(n) => ctx
+            .map(n, "`data.val`", &["fraction"])
+            .and_then(|v| v.required(ctx, "fraction", "`data.val`"))
+            .and_then(|v| {
+                let x = ctx.f64(v, "`fraction`")?;
+                ctx.check(x > 0.0 && x < 1.0, v.pos, || {
+                    format!("`fraction` must be in (0, 1), found {x}")
+                })
+                .then_some(Some(x))
+            }),
+    };
+    let subset = match f.get("subset") {
+        None => Some(None),
+        Some(n) if n.value == Value::Null => Some(None),
+        Some(n) => decode_subset(ctx, n).map(Some),
+    };
+    Some(DataSpec {
+        normalize: normalize?,
+        pad: pad?,
+        val_fraction: val_fraction?,
+        subset: subset?,
+    })
+}
+
+fn decode_subset(ctx: &mut Ctx, node: &Node) -> Option<Subset> {
+    let f = ctx.map(node, "`data.subset`", &["fraction", "train", "test"])?;
+    if let Some(n) = f.get("fraction") {
+        if let Some(other) = f.get("train").or(f.get("test")) {
+            ctx.err(
+                other.pos,
+                "`data.subset` takes either `fraction` or `train`/`test` counts, not both",
+            );
+            return None;
+        }
+        let x = ctx.f64(n, "`fraction`")?;
+        return ctx
+            .check(x > 0.0 && x <= 1.0, n.pos, || {
+                format!("`fraction` must be in (0, 1], found {x}")
+            })
+            .then_some(Subset::Fraction(x));
+    }
+    let count = |ctx: &mut Ctx, key: &str| match f.get(key) {
+        None => Some(None),
+        Some(n) => ctx.int(n, &format!("`{key}`")).and_then(|v| {
+            ctx.check(v >= 1, n.pos, || {
+                format!("`{key}` must be at least 1, found {v}")
+            })
+            .then_some(Some(v))
+        }),
+    };
+    let (train, test) = (count(ctx, "train")?, count(ctx, "test")?);
+    if train.is_none() && test.is_none() {
+        ctx.err(f.pos, "`data.subset` needs `fraction`, `train` or `test`");
+        return None;
+    }
+    Some(Subset::Count { train, test })
 }
 
 fn decode_train(ctx: &mut Ctx, node: &Node) -> Option<TrainSpec> {

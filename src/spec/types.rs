@@ -150,6 +150,60 @@ pub struct TrainSpec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+pub enum Normalize {
+    None,
+    /// Each series (and channel) to zero mean, unit variance over its own true length.
+    Series,
+    /// Per-channel standardisation with statistics fitted on the training split only.
+    Dataset,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pad {
+    /// The longest series in the data.
+    Max,
+    /// A fixed length; longer series are truncated.
+    Length(i64),
+    /// The length that covers this percentage of training series (nearest rank).
+    Percentile(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subset {
+    /// At most this many series per split (stratified, seeded).
+    Count {
+        train: Option<i64>,
+        test: Option<i64>,
+    },
+    /// This fraction of each split.
+    Fraction(f64),
+}
+
+/// The `data:` block: how a dataset is prepared before training (see `data::prep`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DataSpec {
+    pub normalize: Normalize,
+    pub pad: Pad,
+    /// Fraction of the training split held out for validation (stratified, seeded).
+    pub val_fraction: Option<f64>,
+    pub subset: Option<Subset>,
+}
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        DataSpec {
+            normalize: Normalize::None,
+            pad: Pad::Max,
+            val_fraction: None,
+            subset: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Metric {
     Accuracy,
     Error,
@@ -183,6 +237,7 @@ pub struct ResolvedArm {
     pub arm_id: String,
     pub dataset: String,
     pub protocol: Protocol,
+    pub data: DataSpec,
     pub model: ModelSpec,
     pub init: InitScheme,
     pub train: TrainSpec,

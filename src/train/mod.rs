@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
+use crate::data::prep::{self, Split};
 use crate::data::Dataset;
 use crate::model::{self, InputShape, ModelError};
 use crate::spec::{BatchOrder, Optimizer, ResolvedArm, Selection};
@@ -50,6 +51,11 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub status: Status,
+    /// Which split the curve's eval columns come from: `val` when the spec carves one, else `test`.
+    pub eval_split: String,
+    /// The time axis the model saw (after `data.pad`).
+    pub length: i64,
+    pub train_size: i64,
     pub metrics: Option<Metrics>,
     pub params: i64,
     pub steps: i64,
@@ -57,8 +63,9 @@ pub struct Outcome {
     pub weights_sha256: String,
 }
 
-/// Evaluates `net` on `(xs, ys)` in chunks, without gradients and with dropout off.
-pub fn evaluate(net: &dyn model::Net, xs: &Tensor, ys: &Tensor) -> Metrics {
+/// Evaluates `net` on `split` in chunks, without gradients and with dropout off.
+pub fn evaluate(net: &dyn model::Net, split: &Split) -> Metrics {
+    let (xs, ys, lengths) = (&split.x, &split.y, &split.lengths);
     tch::no_grad(|| {
         let n = xs.size()[0];
         let (mut loss_sum, mut correct) = (0.0, 0i64);
@@ -66,7 +73,11 @@ pub fn evaluate(net: &dyn model::Net, xs: &Tensor, ys: &Tensor) -> Metrics {
         let mut start = 0;
         while start < n {
             let len = chunk.min(n - start);
-            let logits = net.forward(&xs.narrow(0, start, len), false);
+            let logits = net.forward(
+                &xs.narrow(0, start, len),
+                &lengths.narrow(0, start, len),
+                false,
+            );
             let y = ys.narrow(0, start, len);
             loss_sum += logits.cross_entropy_for_logits(&y).double_value(&[]) * len as f64;
             correct += logits
@@ -94,10 +105,11 @@ pub fn train(
     mut on_point: impl FnMut(&CurvePoint),
 ) -> Result<Outcome, TrainError> {
     crate::provenance::seed(seed);
+    let prepared = prep::prepare(data, &arm.data, seed);
     let input = InputShape {
-        channels: data.channels,
-        length: data.length,
-        classes: data.classes,
+        channels: prepared.channels,
+        length: prepared.length,
+        classes: prepared.classes,
     };
     let built = model::build(&arm.model, arm.init, input, device)?;
     let t = &arm.train;
@@ -119,10 +131,16 @@ pub fn train(
         .build(&built.vs, t.lr)?,
     };
 
-    let x_train = data.x_train.to_device(device);
-    let y_train = data.y_train.to_device(device);
-    let x_eval = data.x_test.to_device(device);
-    let y_eval = data.y_test.to_device(device);
+    let on = |s: &Split| Split {
+        x: s.x.to_device(device),
+        y: s.y.to_device(device),
+        lengths: s.lengths.to_device(device),
+    };
+    let train_split = on(&prepared.train);
+    let test_split = on(&prepared.test);
+    let val_split = prepared.val.as_ref().map(on);
+    let eval_split = val_split.as_ref().unwrap_or(&test_split);
+    let (x_train, y_train, len_train) = (&train_split.x, &train_split.y, &train_split.lengths);
     let n = x_train.size()[0];
     let batch = t.batch_size.min(n);
     let mut order: Option<Tensor> = None;
@@ -132,12 +150,16 @@ pub fn train(
     let mut status = Status::Ok;
     let mut completed = 0;
     for step in 0..t.steps {
-        let (xb, yb) = match t.order {
+        let (xb, yb, lb) = match t.order {
             BatchOrder::Sequential => {
                 // greydanus/mnist1d train.py: x[start:start+batch], a short batch at the end.
                 let start = (step * batch) % n;
                 let len = batch.min(n - start);
-                (x_train.narrow(0, start, len), y_train.narrow(0, start, len))
+                (
+                    x_train.narrow(0, start, len),
+                    y_train.narrow(0, start, len),
+                    len_train.narrow(0, start, len),
+                )
             }
             BatchOrder::Shuffle => {
                 let per_epoch = (n + batch - 1) / batch;
@@ -150,10 +172,17 @@ pub fn train(
                     .map(|p| p.shallow_clone())
                     .unwrap_or_else(|| Tensor::arange(n, (Kind::Int64, device)));
                 let idx = perm.narrow(0, k * batch, batch.min(n - k * batch));
-                (x_train.index_select(0, &idx), y_train.index_select(0, &idx))
+                (
+                    x_train.index_select(0, &idx),
+                    y_train.index_select(0, &idx),
+                    len_train.index_select(0, &idx),
+                )
             }
         };
-        let loss = built.net.forward(&xb, true).cross_entropy_for_logits(&yb);
+        let loss = built
+            .net
+            .forward(&xb, &lb, true)
+            .cross_entropy_for_logits(&yb);
         let value = loss.double_value(&[]);
         if !value.is_finite() {
             status = Status::Failed {
@@ -173,7 +202,7 @@ pub fn train(
         let done = step + 1;
         completed = done;
         if done % t.eval_every == 0 || done == t.steps {
-            let m = evaluate(built.net.as_ref(), &x_eval, &y_eval);
+            let m = evaluate(built.net.as_ref(), eval_split);
             let point = CurvePoint {
                 step: done,
                 train_loss: window_loss / window_steps as f64,
@@ -189,7 +218,7 @@ pub fn train(
 
     let metrics = match (&status, arm.protocol.selection) {
         (Status::Ok, Selection::Last) => {
-            let m = evaluate(built.net.as_ref(), &x_eval, &y_eval);
+            let m = evaluate(built.net.as_ref(), &test_split);
             if m.loss.is_finite() {
                 Some(m)
             } else {
@@ -204,6 +233,9 @@ pub fn train(
     };
     Ok(Outcome {
         status,
+        eval_split: if val_split.is_some() { "val" } else { "test" }.to_string(),
+        length: prepared.length,
+        train_size: n,
         metrics,
         params: built.params,
         steps: completed,

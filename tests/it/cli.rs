@@ -98,6 +98,11 @@ fn run_writes_records_and_a_rerun_trains_nothing() {
         );
         assert_eq!(r["libtorch"], "2.11.0");
         assert_eq!(r["steps"], 40);
+        assert_eq!(r["config"]["train"]["lr"], 0.01);
+        assert_eq!(r["seed"].as_i64().map(|s| s == 5 || s == 6), Some(true));
+        assert_eq!(r["spec_sha256"].as_str().unwrap().len(), 64);
+        assert!(r["wall_time_s"].as_f64().unwrap() > 0.0);
+        assert!(r["code"]["repository"].is_boolean());
         assert_eq!(r["curve"].as_array().unwrap().len(), 2);
         assert_eq!(r["weights_sha256"].as_str().unwrap().len(), 64);
         assert_eq!(r["data"][0]["file"], "mnist1d.npz");
@@ -196,7 +201,10 @@ fn doctor_reports_backend_and_datasets() {
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout.contains("libtorch     2.11.0"), "{stdout}");
-    assert!(stdout.contains("mnist1d    verified"), "{stdout}");
+    assert!(
+        stdout.contains("mnist1d                verified"),
+        "{stdout}"
+    );
     assert!(stdout.contains("cuda "), "{stdout}");
 }
 

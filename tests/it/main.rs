@@ -2,7 +2,9 @@
 //! determinism, and the CLI end to end.
 
 mod cli;
+mod data;
 mod golden;
+mod prep;
 mod spec;
 mod train;
 mod util;

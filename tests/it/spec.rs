@@ -235,3 +235,42 @@ fn hostile_inputs_fail_fast() {
         "hostile inputs must not hang"
     );
 }
+
+#[test]
+fn data_block_is_merged_and_checked() {
+    let text = GOOD
+        .replace(
+            "  train: { lr: 0.01, steps: 100, batch_size: 10 }",
+            "  train: { lr: 0.01, steps: 100, batch_size: 10 }\n  data: { normalize: series, pad: { percentile: 90 }, val: { fraction: 0.2 } }",
+        )
+        .replace("    train: { lr: 0.001 }", "    train: { lr: 0.001 }\n    data: { pad: 32, subset: { fraction: 0.1 } }");
+    let s = spec::parse_bytes(Path::new("t.yaml"), text.as_bytes()).unwrap();
+    let a = s.arms[0].resolved.data;
+    assert_eq!(a.normalize, spec::Normalize::Series);
+    assert_eq!(a.pad, spec::Pad::Percentile(90.0));
+    assert_eq!(a.val_fraction, Some(0.2));
+    let b = s.arms[1].resolved.data;
+    assert_eq!(
+        b.pad,
+        spec::Pad::Length(32),
+        "arm overrides the default pad"
+    );
+    assert_eq!(b.normalize, spec::Normalize::Series, "and keeps the rest");
+    assert_eq!(b.subset, Some(spec::Subset::Fraction(0.1)));
+
+    let bad = GOOD.replace(
+        "    train: { lr: 0.001 }",
+        "    train: { lr: 0.001 }\n    data: { pad: { percentile: 120 }, val: { fraction: 1.5 }, normalise: series }",
+    );
+    check(
+        &bad,
+        &[
+            ("15:32", "`percentile` must be in (0, 100], found 120"),
+            ("15:56", "`fraction` must be in (0, 1), found 1.5"),
+            (
+                "15:63",
+                "unknown key `normalise` in `data`; did you mean `normalize`?",
+            ),
+        ],
+    );
+}

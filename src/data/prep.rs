@@ -1,0 +1,283 @@
+//! Preprocessing declared in a spec's `data:` block, applied in a fixed order:
+//! subset (a small sample to tune on first) → validation split carved from train →
+//! pad/truncate to a length chosen from the training data → normalisation.
+//!
+//! Sampling uses its own seeded generator (SplitMix64), never libtorch's, so declaring a subset
+//! or a validation split does not change the model's initial weights under a seed.
+
+use tch::{Kind, Tensor};
+
+use super::profile::percentile;
+use super::Dataset;
+use crate::spec::{DataSpec, Normalize, Pad, Subset};
+
+/// A dataset ready for training: padded inputs `[N, C, L]`, labels, true lengths.
+#[derive(Debug)]
+pub struct Split {
+    pub x: Tensor,
+    pub y: Tensor,
+    pub lengths: Tensor,
+}
+
+impl Split {
+    pub fn len(&self) -> i64 {
+        self.x.size()[0]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn select(&self, idx: &[i64]) -> Split {
+        let i = Tensor::from_slice(idx);
+        Split {
+            x: self.x.index_select(0, &i),
+            y: self.y.index_select(0, &i),
+            lengths: self.lengths.index_select(0, &i),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Prepared {
+    pub train: Split,
+    /// Carved from the training split when the spec asks for one.
+    pub val: Option<Split>,
+    pub test: Split,
+    pub length: i64,
+    pub channels: i64,
+    pub classes: i64,
+}
+
+/// SplitMix64: small, fast, and stable across platforms and library versions.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn shuffle(&mut self, v: &mut [i64]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Indices of a stratified sample of `take` out of `labels`: per class, a seeded shuffle,
+/// counts proportional to class size by largest remainder, every class keeping at least one
+/// where `take` allows. Returns (sample, rest), each in ascending order.
+pub fn stratified(labels: &[i64], take: usize, seed: u64) -> (Vec<i64>, Vec<i64>) {
+    let n = labels.len();
+    let take = take.min(n);
+    let mut rng = SplitMix(seed);
+    let mut classes: Vec<i64> = labels.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    let mut groups: Vec<Vec<i64>> = classes
+        .iter()
+        .map(|c| {
+            let mut g: Vec<i64> = (0..n as i64)
+                .filter(|&i| labels[i as usize] == *c)
+                .collect();
+            rng.shuffle(&mut g);
+            g
+        })
+        .collect();
+    let exact: Vec<f64> = groups
+        .iter()
+        .map(|g| g.len() as f64 * take as f64 / n.max(1) as f64)
+        .collect();
+    let mut counts: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+    let mut left = take - counts.iter().sum::<usize>();
+    for &k in order.iter().cycle().take(order.len() * 2) {
+        if left == 0 {
+            break;
+        }
+        if counts[k] < groups[k].len() {
+            counts[k] += 1;
+            left -= 1;
+        }
+    }
+    let (mut sample, mut rest) = (Vec::new(), Vec::new());
+    for (g, k) in groups.iter_mut().zip(counts) {
+        sample.extend_from_slice(&g[..k]);
+        rest.extend_from_slice(&g[k..]);
+    }
+    sample.sort_unstable();
+    rest.sort_unstable();
+    (sample, rest)
+}
+
+fn count_for(n: i64, subset: &Subset, test: bool) -> i64 {
+    match subset {
+        Subset::Fraction(f) => ((n as f64 * f).round() as i64).clamp(1, n),
+        Subset::Count { train, test: t } => {
+            let want = if test { *t } else { *train };
+            want.map_or(n, |w| w.min(n))
+        }
+    }
+}
+
+/// The pad length the spec asks for, chosen from the training split's lengths.
+pub fn pad_length(pad: Pad, train_lengths: &[i64], max: i64) -> i64 {
+    match pad {
+        Pad::Max => max,
+        Pad::Length(n) => n,
+        Pad::Percentile(p) => {
+            let mut sorted = train_lengths.to_vec();
+            sorted.sort_unstable();
+            percentile(&sorted, p).max(1)
+        }
+    }
+}
+
+/// Applies `spec` to `ds` with `seed` (the run's seed).
+pub fn prepare(ds: &Dataset, spec: &DataSpec, seed: i64) -> Prepared {
+    let base = seed as u64 ^ 0x5EED_DA7A;
+    let mut train = Split {
+        x: ds.x_train.shallow_clone(),
+        y: ds.y_train.shallow_clone(),
+        lengths: Tensor::from_slice(&ds.lengths_train),
+    };
+    let mut test = Split {
+        x: ds.x_test.shallow_clone(),
+        y: ds.y_test.shallow_clone(),
+        lengths: Tensor::from_slice(&ds.lengths_test),
+    };
+    if let Some(subset) = &spec.subset {
+        for (split, is_test, salt) in [(&mut train, false, 1u64), (&mut test, true, 2u64)] {
+            let labels = Vec::<i64>::try_from(&split.y).unwrap_or_default();
+            let take = count_for(labels.len() as i64, subset, is_test) as usize;
+            if take < labels.len() {
+                let (idx, _) = stratified(&labels, take, base.wrapping_add(salt));
+                *split = split.select(&idx);
+            }
+        }
+    }
+    let val = spec.val_fraction.map(|f| {
+        let labels = Vec::<i64>::try_from(&train.y).unwrap_or_default();
+        let take = ((labels.len() as f64 * f).round() as usize)
+            .clamp(1, labels.len().saturating_sub(1).max(1));
+        let (val_idx, train_idx) = stratified(&labels, take, base.wrapping_add(3));
+        let val = train.select(&val_idx);
+        train = train.select(&train_idx);
+        val
+    });
+
+    let train_lengths = Vec::<i64>::try_from(&train.lengths).unwrap_or_default();
+    let length = pad_length(spec.pad, &train_lengths, ds.length);
+    let mut splits: Vec<&mut Split> = vec![&mut train, &mut test];
+    let mut val = val;
+    if let Some(v) = val.as_mut() {
+        splits.push(v);
+    }
+    for s in splits.iter_mut() {
+        s.x = fit_length(&s.x, length);
+        s.lengths = s.lengths.clamp_max(length);
+    }
+    match spec.normalize {
+        Normalize::None => {}
+        Normalize::Series => {
+            for s in splits.iter_mut() {
+                s.x = znorm_series(&s.x, &s.lengths);
+            }
+        }
+        Normalize::Dataset => {
+            let (mean, sd) = channel_stats(&splits[0].x, &splits[0].lengths);
+            for s in splits.iter_mut() {
+                let m = mask(&s.lengths, length).unsqueeze(1);
+                s.x = ((&s.x - &mean) / &sd) * m;
+            }
+        }
+    }
+    Prepared {
+        train,
+        val,
+        test,
+        length,
+        channels: ds.channels,
+        classes: ds.classes,
+    }
+}
+
+/// Zero-pads or truncates the time axis of `[N, C, L]` to `length`.
+fn fit_length(x: &Tensor, length: i64) -> Tensor {
+    let l = x.size()[2];
+    if l >= length {
+        x.narrow(2, 0, length)
+    } else {
+        x.constant_pad_nd([0, length - l])
+    }
+}
+
+/// `[N, L]` float mask: 1 where `t < length`.
+pub fn mask(lengths: &Tensor, length: i64) -> Tensor {
+    Tensor::arange(length, (Kind::Int64, lengths.device()))
+        .unsqueeze(0)
+        .lt_tensor(&lengths.unsqueeze(1))
+        .to_kind(Kind::Float)
+}
+
+/// Each series and channel to zero mean and unit variance over its true length.
+fn znorm_series(x: &Tensor, lengths: &Tensor) -> Tensor {
+    let m = mask(lengths, x.size()[2]).unsqueeze(1);
+    let n = lengths.to_kind(Kind::Float).clamp_min(1.0).view([-1, 1, 1]);
+    let mean = (x * &m).sum_dim_intlist(-1, true, Kind::Float) / &n;
+    let centred = (x - &mean) * &m;
+    let var = centred.square().sum_dim_intlist(-1, true, Kind::Float) / &n;
+    // A constant series has no scale: it stays centred at zero instead of dividing by ~0.
+    let sd = var.sqrt().clamp_min(1e-8);
+    let sd = sd.where_self(&sd.gt(1e-8), &sd.ones_like());
+    centred / sd
+}
+
+/// Per-channel mean and sd over the true lengths of `x`, shaped `[1, C, 1]`.
+fn channel_stats(x: &Tensor, lengths: &Tensor) -> (Tensor, Tensor) {
+    let m = mask(lengths, x.size()[2]).unsqueeze(1);
+    let count = m.sum(Kind::Float).clamp_min(1.0);
+    let mean = (x * &m).sum_dim_intlist([0, 2].as_slice(), true, Kind::Float) / &count;
+    let var = ((x - &mean) * &m)
+        .square()
+        .sum_dim_intlist([0, 2].as_slice(), true, Kind::Float)
+        / &count;
+    let sd = var.sqrt();
+    let sd = sd.where_self(&sd.gt(1e-8), &sd.ones_like());
+    (mean, sd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stratified_keeps_class_proportions_and_is_seeded() {
+        let labels: Vec<i64> = (0..100).map(|i| if i < 80 { 0 } else { 1 }).collect();
+        let (s, rest) = stratified(&labels, 10, 7);
+        assert_eq!(s.len(), 10);
+        assert_eq!(rest.len(), 90);
+        assert_eq!(s.iter().filter(|&&i| labels[i as usize] == 1).count(), 2);
+        assert_eq!(stratified(&labels, 10, 7).0, s);
+        assert_ne!(stratified(&labels, 10, 8).0, s);
+    }
+
+    #[test]
+    fn series_znorm_ignores_padding() {
+        let x = Tensor::from_slice(&[1f32, 2., 3., 0., 5., 5., 5., 5.]).view([2, 1, 4]);
+        let lengths = Tensor::from_slice(&[3i64, 4]);
+        let z = znorm_series(&x, &lengths);
+        let v = Vec::<f32>::try_from(z.flatten(0, -1)).unwrap();
+        let s = (2.0f32 / 3.0).sqrt();
+        let want = [-1.0 / s, 0.0, 1.0 / s, 0.0, 0.0, 0.0, 0.0, 0.0];
+        for (a, b) in v.iter().zip(want) {
+            assert!((a - b).abs() < 1e-5, "{v:?}");
+        }
+    }
+}

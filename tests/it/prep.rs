@@ -1,0 +1,194 @@
+//! Preprocessing declared in specs, and models that respect the padding it creates.
+
+use repro::data::{self, prep};
+use repro::model::{self, InputShape};
+use repro::spec::{
+    Cell, CnnHead, DataSpec, InitScheme, ModelSpec, Normalize, Pad, Readout, Subset,
+};
+use tch::{Kind, Tensor};
+
+use super::util;
+
+fn vowels() -> data::Dataset {
+    data::load("JapaneseVowels", &util::data_dir()).unwrap()
+}
+
+#[test]
+fn pad_to_the_90th_percentile_truncates_and_clamps_lengths() {
+    let ds = vowels();
+    let spec = DataSpec {
+        pad: Pad::Percentile(90.0),
+        ..DataSpec::default()
+    };
+    let p = prep::prepare(&ds, &spec, 1);
+    assert_eq!(
+        p.length, 21,
+        "repro data profile: pad covering 90% of train is 21"
+    );
+    assert_eq!(p.train.x.size(), vec![270, 12, 21]);
+    assert_eq!(p.test.x.size(), vec![370, 12, 21]);
+    assert_eq!(p.test.lengths.max().int64_value(&[]), 21);
+    let fixed = prep::prepare(
+        &ds,
+        &DataSpec {
+            pad: Pad::Length(40),
+            ..DataSpec::default()
+        },
+        1,
+    );
+    assert_eq!(fixed.train.x.size(), vec![270, 12, 40]);
+}
+
+#[test]
+fn validation_split_and_subset_are_stratified_and_seeded() {
+    let ds = vowels();
+    let spec = DataSpec {
+        val_fraction: Some(0.2),
+        subset: Some(Subset::Count {
+            train: Some(90),
+            test: None,
+        }),
+        ..DataSpec::default()
+    };
+    let p = prep::prepare(&ds, &spec, 3);
+    let val = p.val.as_ref().unwrap();
+    assert_eq!((p.train.len(), val.len(), p.test.len()), (72, 18, 370));
+    let per_class = |y: &Tensor| -> Vec<i64> {
+        let v = Vec::<i64>::try_from(y).unwrap();
+        (0..9)
+            .map(|c| v.iter().filter(|&&l| l == c).count() as i64)
+            .collect()
+    };
+    assert_eq!(per_class(&p.train.y), vec![8; 9]);
+    assert_eq!(per_class(&val.y), vec![2; 9]);
+    let again = prep::prepare(&ds, &spec, 3);
+    assert!(again.train.x.equal(&p.train.x), "same seed, same split");
+    let other = prep::prepare(&ds, &spec, 4);
+    assert!(
+        !other.train.x.equal(&p.train.x),
+        "another seed, another split"
+    );
+}
+
+#[test]
+fn normalisation_uses_true_lengths_and_train_statistics() {
+    let ds = vowels();
+    let series = prep::prepare(
+        &ds,
+        &DataSpec {
+            normalize: Normalize::Series,
+            ..DataSpec::default()
+        },
+        0,
+    );
+    let i = ds.lengths_train.iter().position(|&l| l == 7).unwrap() as i64;
+    let first = series.train.x.get(i).narrow(1, 0, 7);
+    let mean = first
+        .mean_dim(1, false, Kind::Float)
+        .abs()
+        .max()
+        .double_value(&[]);
+    let sd = first.std_dim(1, false, false).double_value(&[0]);
+    assert!(
+        mean < 1e-5 && (sd - 1.0).abs() < 1e-4,
+        "mean {mean} sd {sd}"
+    );
+    assert_eq!(
+        series
+            .train
+            .x
+            .get(i)
+            .narrow(1, 7, 22)
+            .abs()
+            .sum(Kind::Float)
+            .double_value(&[]),
+        0.0
+    );
+
+    let dataset = prep::prepare(
+        &ds,
+        &DataSpec {
+            normalize: Normalize::Dataset,
+            ..DataSpec::default()
+        },
+        0,
+    );
+    let lengths: i64 = ds.lengths_train.iter().sum();
+    let sums = dataset
+        .train
+        .x
+        .sum_dim_intlist([0, 2].as_slice(), false, Kind::Double);
+    let channel_means = Vec::<f64>::try_from(sums / lengths as f64).unwrap();
+    assert!(
+        channel_means.iter().all(|m| m.abs() < 1e-4),
+        "{channel_means:?}"
+    );
+    let test_sum = dataset.test.x.sum(Kind::Double).double_value(&[]);
+    assert!(
+        test_sum.abs() > 1.0,
+        "test is scaled with train statistics, not its own"
+    );
+}
+
+/// A batch of padded sequences must give each sequence the logits it gets alone, unpadded.
+fn check_padding_invariance(spec: ModelSpec, channels: i64) {
+    let _torch = util::torch_lock();
+    repro::provenance::seed(5);
+    let input = InputShape {
+        channels,
+        length: 6,
+        classes: 4,
+    };
+    let built = model::build(&spec, InitScheme::Torch, input, tch::Device::Cpu).unwrap();
+    let lengths = [6i64, 4, 1];
+    let lengths_t = Tensor::from_slice(&lengths);
+    // Padding is zeros, as `data::prep` leaves it.
+    let x = Tensor::randn([3, channels, 6], (Kind::Float, tch::Device::Cpu))
+        * prep::mask(&lengths_t, 6).unsqueeze(1);
+    let batch = built.net.forward(&x, &lengths_t, false);
+    for (b, &len) in lengths.iter().enumerate() {
+        let alone = x.narrow(0, b as i64, 1).narrow(2, 0, len);
+        let want = built
+            .net
+            .forward(&alone, &Tensor::from_slice(&[len]), false);
+        let diff = (batch.narrow(0, b as i64, 1) - want)
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(
+            diff < 1e-5,
+            "{spec:?}: sequence {b} (length {len}) differs by {diff}"
+        );
+    }
+}
+
+#[test]
+fn rnn_readouts_ignore_padding() {
+    for cell in [Cell::Gru, Cell::Lstm] {
+        for readout in [Readout::Last, Readout::Mean] {
+            for (layers, bidirectional) in [(1, false), (2, false), (1, true), (2, true)] {
+                let spec = ModelSpec::Rnn {
+                    cell,
+                    hidden: 5,
+                    layers,
+                    bidirectional,
+                    readout,
+                };
+                check_padding_invariance(spec, 3);
+            }
+        }
+    }
+}
+
+#[test]
+fn cnn_global_pooling_ignores_padding() {
+    let spec = ModelSpec::Cnn1d {
+        channels: vec![7],
+        kernel: vec![3],
+        stride: 1,
+        padding: 1,
+        activation: repro::spec::Activation::Relu,
+        head: CnnHead::Gap,
+    };
+    check_padding_invariance(spec, 2);
+}
