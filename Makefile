@@ -34,7 +34,7 @@ lint: setup
 
 ## criterion benchmarks, then PyTorch eager on the same steps for comparison.
 bench: setup
-	$(CARGO) bench --bench train_step
+	$(CARGO) bench --bench train_step --bench data_load
 	.venv/bin/python benches/pytorch_eager.py
 
 clean:

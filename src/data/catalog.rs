@@ -16,6 +16,8 @@ pub enum Format {
     NpzXy,
     /// `NAME_TRAIN.ts` and `NAME_TEST.ts` (sktime/aeon format).
     TsPair,
+    /// Train and test CSV/TSV files in the UCR 2018 layout (label first).
+    DelimitedPair,
 }
 
 #[derive(Debug, Clone, Copy)]

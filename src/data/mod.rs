@@ -4,6 +4,7 @@
 //! every load checks each file's sha256 against the catalog first.
 
 pub mod catalog;
+pub mod delimited;
 pub mod prep;
 pub mod profile;
 pub mod ts;
@@ -158,6 +159,9 @@ pub fn load(name: &str, dir: &Path) -> Result<Dataset, DataError> {
         catalog::Format::TsPair => {
             load_ts_pair(name, &dir.join(entry.files[0]), &dir.join(entry.files[1]))?
         }
+        catalog::Format::DelimitedPair => {
+            load_delimited_pair(name, &dir.join(entry.files[0]), &dir.join(entry.files[1]))?
+        }
     };
     ds.digests = digests;
     Ok(ds)
@@ -197,27 +201,85 @@ pub fn load_ts_pair(name: &str, train: &Path, test: &Path) -> Result<Dataset, Da
             ),
         ));
     }
-    let channels = tr.header.dimensions;
-    let length = tr
-        .series
+    from_cases(
+        name,
+        (&tr.series, &tr.labels),
+        (&te.series, &te.labels),
+        class_names,
+        tr.header.dimensions,
+    )
+}
+
+/// A CSV/TSV train/test pair (UCR 2018 layout, see [`delimited`]). Class names are sorted
+/// numerically when every label is a number, else lexicographically; that order is recorded.
+pub fn load_delimited_pair(name: &str, train: &Path, test: &Path) -> Result<Dataset, DataError> {
+    let tr = delimited::read(train)?;
+    let te = delimited::read(test)?;
+    let mut class_names: Vec<String> = tr.labels.clone();
+    class_names.sort();
+    class_names.dedup();
+    if class_names.iter().all(|c| c.parse::<f64>().is_ok()) {
+        class_names.sort_by(|a, b| {
+            let (x, y) = (
+                a.parse::<f64>().unwrap_or(0.0),
+                b.parse::<f64>().unwrap_or(0.0),
+            );
+            x.total_cmp(&y)
+        });
+    }
+    if let Some((i, unknown)) = te
+        .labels
         .iter()
-        .chain(&te.series)
+        .enumerate()
+        .find(|(_, l)| !class_names.contains(l))
+    {
+        return Err(DataError::Format {
+            path: test.to_path_buf(),
+            message: format!(
+                "series {} has class `{unknown}`, which the training file never uses",
+                i + 1
+            ),
+        });
+    }
+    let wrap = |series: &[Vec<f32>]| -> Vec<Vec<Vec<f32>>> {
+        series.iter().map(|s| vec![s.clone()]).collect()
+    };
+    from_cases(
+        name,
+        (&wrap(&tr.series), &tr.labels),
+        (&wrap(&te.series), &te.labels),
+        class_names,
+        1,
+    )
+}
+
+/// Builds the padded tensors from `[case][channel][time]` values and raw labels.
+fn from_cases(
+    name: &str,
+    train: (&[Vec<Vec<f32>>], &[String]),
+    test: (&[Vec<Vec<f32>>], &[String]),
+    class_names: Vec<String>,
+    channels: usize,
+) -> Result<Dataset, DataError> {
+    let length = train
+        .0
+        .iter()
+        .chain(test.0)
         .flat_map(|case| case.iter().map(Vec::len))
         .max()
         .unwrap_or(0);
-    let split = |f: &ts::TsFile| -> (Tensor, Tensor, Vec<i64>) {
-        let n = f.series.len();
+    let split = |cases: &[Vec<Vec<f32>>], raw: &[String]| -> (Tensor, Tensor, Vec<i64>) {
+        let n = cases.len();
         let mut values = vec![0f32; n * channels * length];
         let mut lengths = Vec::with_capacity(n);
-        for (i, case) in f.series.iter().enumerate() {
+        for (i, case) in cases.iter().enumerate() {
             lengths.push(case.iter().map(Vec::len).max().unwrap_or(0) as i64);
             for (c, dim) in case.iter().enumerate() {
                 let start = (i * channels + c) * length;
                 values[start..start + dim.len()].copy_from_slice(dim);
             }
         }
-        let labels: Vec<i64> = f
-            .labels
+        let labels: Vec<i64> = raw
             .iter()
             .map(|l| class_names.iter().position(|c| c == l).unwrap_or(0) as i64)
             .collect();
@@ -227,8 +289,8 @@ pub fn load_ts_pair(name: &str, train: &Path, test: &Path) -> Result<Dataset, Da
             lengths,
         )
     };
-    let (x_train, y_train, lengths_train) = split(&tr);
-    let (x_test, y_test, lengths_test) = split(&te);
+    let (x_train, y_train, lengths_train) = split(train.0, train.1);
+    let (x_test, y_test, lengths_test) = split(test.0, test.1);
     Ok(Dataset {
         name: name.to_string(),
         x_train,

@@ -183,20 +183,23 @@ pub fn prepare(ds: &Dataset, spec: &DataSpec, seed: i64) -> Prepared {
         s.x = fit_length(&s.x, length);
         s.lengths = s.lengths.clamp_max(length);
     }
-    match spec.normalize {
-        Normalize::None => {}
-        Normalize::Series => {
-            for s in splits.iter_mut() {
-                s.x = znorm_series(&s.x, &s.lengths);
-            }
-        }
-        Normalize::Dataset => {
-            let (mean, sd) = channel_stats(&splits[0].x, &splits[0].lengths);
-            for s in splits.iter_mut() {
-                let m = mask(&s.lengths, length).unsqueeze(1);
-                s.x = ((&s.x - &mean) / &sd) * m;
-            }
-        }
+    // Missing values (NaN) count for nothing in the statistics and become 0 afterwards: the
+    // mean under `series`/`dataset` normalisation.
+    let valid: Vec<Tensor> = splits
+        .iter()
+        .map(|s| valid_mask(&s.x, &s.lengths))
+        .collect();
+    let stats = match spec.normalize {
+        Normalize::Dataset => Some(channel_stats(&splits[0].x, &valid[0])),
+        _ => None,
+    };
+    for (s, v) in splits.iter_mut().zip(&valid) {
+        let x = s.x.nan_to_num(0.0, None, None);
+        s.x = match (spec.normalize, &stats) {
+            (Normalize::Series, _) => znorm_series(&x, v),
+            (Normalize::Dataset, Some((mean, sd))) => ((x - mean) / sd) * v,
+            _ => x * v,
+        };
     }
     Prepared {
         train,
@@ -226,25 +229,31 @@ pub fn mask(lengths: &Tensor, length: i64) -> Tensor {
         .to_kind(Kind::Float)
 }
 
-/// Each series and channel to zero mean and unit variance over its true length.
-fn znorm_series(x: &Tensor, lengths: &Tensor) -> Tensor {
-    let m = mask(lengths, x.size()[2]).unsqueeze(1);
-    let n = lengths.to_kind(Kind::Float).clamp_min(1.0).view([-1, 1, 1]);
-    let mean = (x * &m).sum_dim_intlist(-1, true, Kind::Float) / &n;
-    let centred = (x - &mean) * &m;
+/// `[N, C, L]` float mask: 1 at real (within length, not missing) values.
+fn valid_mask(x: &Tensor, lengths: &Tensor) -> Tensor {
+    mask(lengths, x.size()[2]).unsqueeze(1) * x.isnan().logical_not().to_kind(Kind::Float)
+}
+
+/// Each series and channel to zero mean and unit variance over its valid values.
+fn znorm_series(x: &Tensor, valid: &Tensor) -> Tensor {
+    let n = valid.sum_dim_intlist(-1, true, Kind::Float).clamp_min(1.0);
+    let mean = (x * valid).sum_dim_intlist(-1, true, Kind::Float) / &n;
+    let centred = (x - &mean) * valid;
     let var = centred.square().sum_dim_intlist(-1, true, Kind::Float) / &n;
     // A constant series has no scale: it stays centred at zero instead of dividing by ~0.
-    let sd = var.sqrt().clamp_min(1e-8);
+    let sd = var.sqrt();
     let sd = sd.where_self(&sd.gt(1e-8), &sd.ones_like());
     centred / sd
 }
 
-/// Per-channel mean and sd over the true lengths of `x`, shaped `[1, C, 1]`.
-fn channel_stats(x: &Tensor, lengths: &Tensor) -> (Tensor, Tensor) {
-    let m = mask(lengths, x.size()[2]).unsqueeze(1);
-    let count = m.sum(Kind::Float).clamp_min(1.0);
-    let mean = (x * &m).sum_dim_intlist([0, 2].as_slice(), true, Kind::Float) / &count;
-    let var = ((x - &mean) * &m)
+/// Per-channel mean and sd over the valid values of `x`, shaped `[1, C, 1]`.
+fn channel_stats(x: &Tensor, valid: &Tensor) -> (Tensor, Tensor) {
+    let x = x.nan_to_num(0.0, None, None);
+    let count = valid
+        .sum_dim_intlist([0, 2].as_slice(), true, Kind::Float)
+        .clamp_min(1.0);
+    let mean = (&x * valid).sum_dim_intlist([0, 2].as_slice(), true, Kind::Float) / &count;
+    let var = ((&x - &mean) * valid)
         .square()
         .sum_dim_intlist([0, 2].as_slice(), true, Kind::Float)
         / &count;
@@ -269,10 +278,23 @@ mod tests {
     }
 
     #[test]
+    fn missing_values_are_ignored_then_zero() {
+        let x = Tensor::from_slice(&[1f32, f32::NAN, 3., 5.]).view([1, 1, 4]);
+        let lengths = Tensor::from_slice(&[4i64]);
+        let z = znorm_series(&x.nan_to_num(0.0, None, None), &valid_mask(&x, &lengths));
+        let v = Vec::<f32>::try_from(z.flatten(0, -1)).unwrap();
+        // mean 3, sd sqrt(8/3) over the three real values; the missing one is the mean, 0.
+        let s = (8.0f32 / 3.0).sqrt();
+        for (a, b) in v.iter().zip([-2.0 / s, 0.0, 0.0, 2.0 / s]) {
+            assert!((a - b).abs() < 1e-5, "{v:?}");
+        }
+    }
+
+    #[test]
     fn series_znorm_ignores_padding() {
         let x = Tensor::from_slice(&[1f32, 2., 3., 0., 5., 5., 5., 5.]).view([2, 1, 4]);
         let lengths = Tensor::from_slice(&[3i64, 4]);
-        let z = znorm_series(&x, &lengths);
+        let z = znorm_series(&x, &valid_mask(&x, &lengths));
         let v = Vec::<f32>::try_from(z.flatten(0, -1)).unwrap();
         let s = (2.0f32 / 3.0).sqrt();
         let want = [-1.0 / s, 0.0, 1.0 / s, 0.0, 0.0, 0.0, 0.0, 0.0];

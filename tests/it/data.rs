@@ -142,3 +142,33 @@ fn data_commands() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("unknown dataset `JapaneseVowel`"));
 }
+
+#[test]
+fn tsv_pairs_load_with_numeric_class_order() {
+    let dir = util::root().join("tests/fixtures/tsv");
+    let ds =
+        data::load_delimited_pair("Toy", &dir.join("Toy_TRAIN.tsv"), &dir.join("Toy_TEST.tsv"))
+            .unwrap();
+    assert_eq!(
+        ds.class_names,
+        vec!["1", "2", "10"],
+        "numeric, not lexicographic"
+    );
+    assert_eq!(ds.x_train.size(), vec![3, 1, 3]);
+    assert_eq!(ds.lengths_train, vec![3, 2, 3]);
+    assert_eq!(Vec::<i64>::try_from(&ds.y_test).unwrap(), vec![2, 0]);
+    let e = data::load_delimited_pair("Bad", &dir.join("Toy_TRAIN.tsv"), &dir.join("Bad_TEST.tsv"))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("Bad_TEST.tsv:2: column 4: `x` is not a number"),
+        "{e}"
+    );
+    let e = data::load_delimited_pair(
+        "U",
+        &dir.join("Toy_TRAIN.tsv"),
+        &dir.join("Unknown_TEST.tsv"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("series 2 has class `3`"), "{e}");
+}
