@@ -311,12 +311,12 @@ pub fn worker(dir: &Path, threads: i32, data_dir: &Path) -> Result<Record, RunEr
     run.write_json(store::PROVENANCE, &prov)?;
 
     let start = Instant::now();
-    let mut curve_csv = String::from("step,train_loss,eval_loss,eval_accuracy\n");
+    let mut curve_csv = String::from("step,train_loss,eval_loss,eval_accuracy,lr\n");
     let mut write_error: Option<StoreError> = None;
     let outcome: Outcome = train::train(&config.arm, &dataset, config.seed, device, |p| {
         curve_csv.push_str(&format!(
-            "{},{},{},{}\n",
-            p.step, p.train_loss, p.eval_loss, p.eval_accuracy
+            "{},{},{},{},{}\n",
+            p.step, p.train_loss, p.eval_loss, p.eval_accuracy, p.lr
         ));
         if write_error.is_none() {
             write_error = run.write_text(store::CURVE, &curve_csv).err();

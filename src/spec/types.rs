@@ -122,8 +122,75 @@ pub enum InitScheme {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "snake_case")]
 pub enum Optimizer {
-    Adam { beta1: f64, beta2: f64, eps: f64 },
-    Sgd { momentum: f64, nesterov: bool },
+    /// Adam (Kingma & Ba 2015); `weight_decay` is an L2 term added to the gradient.
+    Adam {
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    },
+    /// AdamW (Loshchilov & Hutter 2019): weight decay decoupled from the gradient.
+    Adamw {
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    },
+    /// RAdam (Liu et al. 2020), rectified warm-up of Adam's adaptive learning rate.
+    Radam {
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    },
+    Sgd {
+        momentum: f64,
+        nesterov: bool,
+    },
+}
+
+impl Optimizer {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::Adamw { .. } => "adamw",
+            Optimizer::Radam { .. } => "radam",
+            Optimizer::Sgd { .. } => "sgd",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleUnit {
+    Steps,
+    /// The learning rate changes at epoch boundaries only, like a per-epoch `scheduler.step()`.
+    Epochs,
+}
+
+/// The learning-rate schedule; `t` counts steps or epochs as `unit` says.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Schedule {
+    Constant,
+    /// Linear warm-up over `warmup` units, then cosine annealing from lr to `eta_min` over
+    /// `t_max` units (Loshchilov & Hutter 2017, without restarts; PyTorch's CosineAnnealingLR).
+    Cosine {
+        t_max: i64,
+        eta_min: f64,
+        warmup: i64,
+        unit: ScheduleUnit,
+    },
+    /// lr · gamma^⌊t / step_size⌋ (PyTorch's StepLR).
+    Step {
+        step_size: i64,
+        gamma: f64,
+        unit: ScheduleUnit,
+    },
+    /// Multiply lr by `factor` when the eval loss has not improved (relative threshold 1e-4)
+    /// for `patience` evaluations (PyTorch's ReduceLROnPlateau, mode min).
+    Plateau {
+        factor: f64,
+        patience: i64,
+        min_lr: f64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +212,11 @@ pub struct TrainSpec {
     pub order: BatchOrder,
     /// Evaluate (and append to the curve) every this many steps.
     pub eval_every: i64,
+    pub schedule: Schedule,
+    /// Rescale gradients so their global L2 norm is at most this.
     pub clip_grad_norm: Option<f64>,
+    /// Clamp every gradient element to ±this.
+    pub clip_grad_value: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,14 +4,16 @@
 //! Seeding happens in [`crate::provenance::seed`] right before the model is built, so the
 //! initial weights and every shuffle depend on the seed alone.
 
+pub mod optim;
+pub mod schedule;
+
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use crate::data::prep::{self, Split};
 use crate::data::Dataset;
 use crate::model::{self, InputShape, ModelError};
-use crate::spec::{BatchOrder, Optimizer, ResolvedArm, Selection};
+use crate::spec::{BatchOrder, ResolvedArm, Schedule, Selection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -28,6 +30,8 @@ pub struct CurvePoint {
     pub train_loss: f64,
     pub eval_loss: f64,
     pub eval_accuracy: f64,
+    /// Learning rate of the last step in the window.
+    pub lr: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -113,22 +117,14 @@ pub fn train(
     };
     let built = model::build(&arm.model, arm.init, input, device)?;
     let t = &arm.train;
-    let mut opt = match t.optimizer {
-        Optimizer::Adam { beta1, beta2, eps } => nn::Adam {
-            beta1,
-            beta2,
-            wd: t.weight_decay,
-            eps,
-            amsgrad: false,
-        }
-        .build(&built.vs, t.lr)?,
-        Optimizer::Sgd { momentum, nesterov } => nn::Sgd {
-            momentum,
-            dampening: 0.0,
-            wd: t.weight_decay,
-            nesterov,
-        }
-        .build(&built.vs, t.lr)?,
+    let mut opt = optim::Optim::new(&t.optimizer, t.weight_decay, t.lr, &built.vs)?;
+    let mut plateau = match t.schedule {
+        Schedule::Plateau {
+            factor,
+            patience,
+            min_lr,
+        } => Some(schedule::Plateau::new(t.lr, factor, patience, min_lr)),
+        _ => None,
     };
 
     let on = |s: &Split| Split {
@@ -149,7 +145,15 @@ pub fn train(
     let (mut window_loss, mut window_steps) = (0.0, 0i64);
     let mut status = Status::Ok;
     let mut completed = 0;
+    let steps_per_epoch = (n + batch - 1) / batch;
     for step in 0..t.steps {
+        let lr = match &plateau {
+            Some(p) => p.lr,
+            None => schedule::lr_at(&t.schedule, t.lr, step, steps_per_epoch),
+        };
+        if !matches!(t.schedule, Schedule::Constant) {
+            opt.set_lr(lr);
+        }
         let (xb, yb, lb) = match t.order {
             BatchOrder::Sequential => {
                 // greydanus/mnist1d train.py: x[start:start+batch], a short batch at the end.
@@ -193,6 +197,9 @@ pub fn train(
         }
         opt.zero_grad();
         loss.backward();
+        if let Some(max) = t.clip_grad_value {
+            opt.clip_grad_value(max);
+        }
         if let Some(max) = t.clip_grad_norm {
             opt.clip_grad_norm(max);
         }
@@ -203,11 +210,15 @@ pub fn train(
         completed = done;
         if done % t.eval_every == 0 || done == t.steps {
             let m = evaluate(built.net.as_ref(), eval_split);
+            if let Some(p) = plateau.as_mut() {
+                p.observe(m.loss);
+            }
             let point = CurvePoint {
                 step: done,
                 train_loss: window_loss / window_steps as f64,
                 eval_loss: m.loss,
                 eval_accuracy: m.accuracy,
+                lr,
             };
             on_point(&point);
             curve.push(point);

@@ -111,7 +111,7 @@ fn run_writes_records_and_a_rerun_trains_nothing() {
         let csv = std::fs::read_to_string(dir.join("curve.csv")).unwrap();
         assert_eq!(
             csv.lines().next(),
-            Some("step,train_loss,eval_loss,eval_accuracy")
+            Some("step,train_loss,eval_loss,eval_accuracy,lr")
         );
         assert_eq!(csv.lines().count(), 3);
     }

@@ -22,7 +22,15 @@ struct Golden {
 struct GoldenArm {
     params: i64,
     steps: i64,
-    curve: Vec<repro::train::CurvePoint>,
+    curve: Vec<GoldenPoint>,
+}
+
+#[derive(Deserialize)]
+struct GoldenPoint {
+    step: i64,
+    train_loss: f64,
+    eval_loss: f64,
+    eval_accuracy: f64,
 }
 
 fn check_arm(id: &str) {

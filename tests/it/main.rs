@@ -4,6 +4,7 @@
 mod cli;
 mod data;
 mod golden;
+mod optim;
 mod prep;
 mod spec;
 mod train;

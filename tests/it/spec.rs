@@ -274,3 +274,51 @@ fn data_block_is_merged_and_checked() {
         ],
     );
 }
+
+#[test]
+fn optimizers_schedules_and_clipping_are_declared_and_checked() {
+    let text = GOOD.replace(
+        "    train: { lr: 0.001 }",
+        "    train: { lr: 0.001, optimizer: radam, clip_grad_value: 0.5, schedule: { kind: cosine, t_max: 64, unit: epochs, warmup: 2 } }",
+    );
+    let s = spec::parse_bytes(Path::new("t.yaml"), text.as_bytes()).unwrap();
+    let t = &s.arms[1].resolved.train;
+    assert_eq!(t.optimizer.name(), "radam");
+    assert_eq!(t.clip_grad_value, Some(0.5));
+    assert_eq!(
+        t.schedule,
+        spec::Schedule::Cosine {
+            t_max: 64,
+            eta_min: 0.0,
+            warmup: 2,
+            unit: spec::ScheduleUnit::Epochs
+        }
+    );
+    assert_eq!(s.arms[0].resolved.train.schedule, spec::Schedule::Constant);
+
+    let bad = GOOD.replace(
+        "    train: { lr: 0.001 }",
+        "    train: { lr: 0.001, optimizer: adamw, clip_grad_norm: 1, clip_grad_value: 1, schedule: { kind: step, gamma: 2 } }",
+    );
+    check(
+        &bad,
+        &[
+            (
+                "14:79",
+                "give `clip_grad_norm` or `clip_grad_value`, not both",
+            ),
+            (
+                "14:92",
+                "a step `schedule` is missing required key `step_size`",
+            ),
+            ("14:113", "`gamma` must be in (0, 1], found 2"),
+        ],
+    );
+    check(
+        &GOOD.replace(
+            "    train: { lr: 0.001 }",
+            "    train: { lr: 0.001, schedule: { kind: cosin } }",
+        ),
+        &[("14:43", "unknown schedule `cosin`; did you mean `cosine`?")],
+    );
+}

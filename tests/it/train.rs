@@ -93,3 +93,33 @@ fn divergence_is_recorded_as_a_failed_run() {
         Status::Ok => panic!("lr 10 with SGD should diverge, got {:?}", out.metrics),
     }
 }
+
+#[test]
+fn radam_with_cosine_epochs_and_value_clipping_trains() {
+    let mut arm = util::mnist1d_arm("cnn", 120, 40);
+    arm.train.optimizer = repro::spec::Optimizer::Radam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    };
+    arm.train.lr = 3e-3;
+    arm.train.clip_grad_value = Some(1.0);
+    arm.train.schedule = repro::spec::Schedule::Cosine {
+        t_max: 3,
+        eta_min: 0.0,
+        warmup: 0,
+        unit: repro::spec::ScheduleUnit::Epochs,
+    };
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let out = train::train(&arm, &data, 1, tch::Device::Cpu, |_| {}).unwrap();
+    assert_eq!(out.status, Status::Ok);
+    // 40 steps per epoch: epoch 0 at lr, epoch 1 at lr·(1+cos(π/3))/2, epoch 2 at lr·(1+cos(2π/3))/2.
+    let lrs: Vec<f64> = out.curve.iter().map(|p| p.lr).collect();
+    let want = [3e-3, 3e-3 * 0.75, 3e-3 * 0.25];
+    for (g, w) in lrs.iter().zip(want) {
+        assert!((g - w).abs() < 1e-12, "{lrs:?}");
+    }
+    let (first, last) = (out.curve[0].train_loss, out.curve[2].train_loss);
+    assert!(last < first, "loss should fall: {first} -> {last}");
+}
