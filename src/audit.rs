@@ -194,10 +194,7 @@ pub fn arm_results(
             let values: Vec<f64> = done
                 .iter()
                 .filter_map(|r| r.metrics)
-                .map(|m| match metric {
-                    Metric::Accuracy => m.accuracy,
-                    Metric::Error => m.error,
-                })
+                .map(|m| m.get(metric))
                 .collect();
             let summary = summarize(&values);
             ArmResult {

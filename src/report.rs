@@ -3,7 +3,7 @@
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
 use crate::audit::ArmResult;
-use crate::spec::{ModelSpec, Spec};
+use crate::spec::{ModelSpec, Selection, Spec};
 
 /// A few words describing an arm's model, e.g. `gru 1×6 bi, flatten`.
 pub fn describe_model(model: &ModelSpec) -> String {
@@ -46,6 +46,17 @@ pub fn describe_model(model: &ModelSpec) -> String {
     }
 }
 
+/// The verdict, flagged when the checkpoint was chosen on the test set (an optimistic protocol
+/// whose numbers are not comparable with honestly selected ones).
+fn verdict_text(r: &ArmResult, selection: Selection) -> String {
+    let v = r.verdict.map_or("—", |v| v.label());
+    if selection == Selection::BestTest {
+        format!("{v} (test-selected: optimistic)")
+    } else {
+        v.to_string()
+    }
+}
+
 /// The claims table: arm, model, params, n, mean ± sd, 95% CI, reported ± tolerance, verdict.
 pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
     let mut table = Table::new();
@@ -76,7 +87,7 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
         let reported = r.claim.map_or("—".into(), |c| {
             format!("{} {:.3} ± {:.3}", c.metric.name(), c.reported, c.tolerance)
         });
-        let verdict = r.verdict.map_or("—", |v| v.label());
+        let verdict = verdict_text(r, arm.resolved(quick).protocol.selection);
         table.add_row(vec![
             Cell::new(&r.arm_id),
             Cell::new(describe_model(&arm.resolved(quick).model)),
@@ -159,7 +170,7 @@ pub fn claims_markdown(
                 c.reported,
                 c.tolerance
             )),
-            r.verdict.map_or("—", |v| v.label()),
+            verdict_text(r, arm.resolved(quick).protocol.selection),
         ));
     }
     md.push_str("\nPer-seed values (in seed order):\n\n");

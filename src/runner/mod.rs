@@ -93,6 +93,10 @@ pub struct Record {
     pub metrics: Option<Metrics>,
     pub params: i64,
     pub steps: i64,
+    /// The step whose weights were evaluated (the protocol's choice) and whether training
+    /// stopped early.
+    pub selected_step: i64,
+    pub stopped_early: bool,
     /// Series in the training split after `data:` preprocessing, and their length.
     pub train_size: i64,
     pub length: i64,
@@ -336,6 +340,8 @@ pub fn worker(dir: &Path, threads: i32, data_dir: &Path) -> Result<Record, RunEr
         metrics: outcome.metrics,
         params: outcome.params,
         steps: outcome.steps,
+        selected_step: outcome.selected_step,
+        stopped_early: outcome.stopped_early,
         train_size: outcome.train_size,
         length: outcome.length,
         eval_split: outcome.eval_split,

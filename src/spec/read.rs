@@ -24,11 +24,14 @@ const TRAIN_KEYS: &[&str] = &[
     "weight_decay",
     "batch_size",
     "steps",
+    "epochs",
     "order",
     "eval_every",
     "schedule",
     "clip_grad_norm",
     "clip_grad_value",
+    "label_smoothing",
+    "early_stopping",
     "momentum",
     "nesterov",
     "beta1",
@@ -178,6 +181,28 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError> {
     }
 }
 
+/// `overlay` for `train:` layers: `steps` and `epochs` are one budget, so a layer that sets
+/// either replaces both.
+fn overlay_train(base: &Node, over: &Node) -> Node {
+    let has = |n: &Node, key: &str| match &n.value {
+        Value::Map(entries) => entries
+            .iter()
+            .any(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key)),
+        _ => false,
+    };
+    let mut base = base.clone();
+    if let Value::Map(entries) = &mut base.value {
+        for (mine, other) in [("steps", "epochs"), ("epochs", "steps")] {
+            if has(over, mine) && !has(over, other) {
+                entries.retain(
+                    |(k, _)| !matches!(&k.value, Value::Scalar { text, .. } if text == other),
+                );
+            }
+        }
+    }
+    overlay(&base, over)
+}
+
 fn empty_map(pos: Pos) -> Node {
     Node {
         value: Value::Map(Vec::new()),
@@ -261,6 +286,7 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
                     .cloned()
                     .unwrap_or_else(|| empty_map(item.pos));
                 match fields.get(key) {
+                    Some(own) if key == "train" => overlay_train(&base, own),
                     Some(own) => overlay(&base, own),
                     None => base,
                 }
@@ -294,7 +320,7 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
             let train_node = layer("train");
             let train = decode_train(ctx, &train_node);
             let train_quick = match quick.as_ref().and_then(|q| q.get("train")) {
-                Some(q) => decode_train(ctx, &overlay(&train_node, q)),
+                Some(q) => decode_train(ctx, &overlay_train(&train_node, q)),
                 None => train.clone(),
             };
             let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
@@ -321,6 +347,28 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
                     init,
                     train,
                 };
+                let selection = protocol.map_or(Selection::Last, |p| p.selection);
+                let needs_val = |what: &str| {
+                    format!(
+                        "{what} needs a validation split: add `data: {{ val: {{ fraction: 0.2 }} }}`"
+                    )
+                };
+                if data.val_fraction.is_none() && selection == Selection::BestVal {
+                    ctx.err(item.pos, needs_val("`selection: best-val`"));
+                }
+                for t in [&train, &train_quick] {
+                    if t.early_stopping.is_some() {
+                        if data.val_fraction.is_none() {
+                            ctx.err(item.pos, needs_val("early stopping"));
+                        } else if selection != Selection::BestVal {
+                            ctx.err(
+                                item.pos,
+                                "early stopping restores the best-validation weights: use \
+                                 `protocol: { selection: best-val }`",
+                            );
+                        }
+                    }
+                }
                 arms.push(Arm {
                     id: arm_id.clone(),
                     claim,
@@ -376,7 +424,16 @@ fn decode_dataset(ctx: &mut Ctx, node: &Node) -> Option<String> {
 fn decode_protocol(ctx: &mut Ctx, node: &Node) -> Option<Protocol> {
     let f = ctx.map(node, "`protocol`", &["selection", "split"])?;
     let selection = match f.get("selection") {
-        Some(n) => ctx.choice(n, "checkpoint selection", &[("last", Selection::Last)]),
+        Some(n) => ctx.choice(
+            n,
+            "checkpoint selection",
+            &[
+                ("last", Selection::Last),
+                ("best-val", Selection::BestVal),
+                ("min-train-loss", Selection::MinTrainLoss),
+                ("best-test", Selection::BestTest),
+            ],
+        ),
         None => Some(Selection::Last),
     };
     let split = match f.get("split") {
@@ -610,15 +667,48 @@ fn decode_train(ctx: &mut Ctx, node: &Node) -> Option<TrainSpec> {
         "in [0, 1)",
     );
     let batch_size = positive_int(ctx, &f, "batch_size", 32, 1 << 20);
-    let steps = match f.get("steps") {
-        Some(_) => positive_int(ctx, &f, "steps", 1, 100_000_000),
-        None => {
+    let (steps, epochs) = match (f.get("steps"), f.get("epochs")) {
+        (Some(_), Some(n)) => {
+            ctx.err(n.pos, "give `steps` or `epochs`, not both");
+            (None, None)
+        }
+        (Some(_), None) => (
+            positive_int(ctx, &f, "steps", 1, 100_000_000).map(Some),
+            Some(None),
+        ),
+        (None, Some(_)) => (
+            Some(None),
+            positive_int(ctx, &f, "epochs", 1, 10_000_000).map(Some),
+        ),
+        (None, None) => {
             ctx.err(
                 f.pos,
-                "`train` is missing required key `steps` (in the arm or in `defaults.train`)",
+                "`train` needs `steps` or `epochs` (in the arm or in `defaults.train`)",
             );
-            None
+            (None, None)
         }
+    };
+    let label_smoothing = number(
+        ctx,
+        &f,
+        "label_smoothing",
+        0.0,
+        |v| (0.0..1.0).contains(&v),
+        "in [0, 1)",
+    );
+    let early_stopping = match f.get("early_stopping") {
+        None => Some(None),
+        Some(n) if n.value == Value::Null => Some(None),
+        Some(n) => ctx
+            .map(n, "`early_stopping`", &["patience", "min_delta"])
+            .and_then(|e| {
+                let patience = positive_int(ctx, &e, "patience", 10, 1_000_000);
+                let min_delta = number(ctx, &e, "min_delta", 0.0, |v| v >= 0.0, ">= 0");
+                Some(Some(EarlyStopping {
+                    patience: patience?,
+                    min_delta: min_delta?,
+                }))
+            }),
     };
     let eval_every = positive_int(ctx, &f, "eval_every", 250, 100_000_000);
     let order = match f.get("order") {
@@ -657,11 +747,14 @@ fn decode_train(ctx: &mut Ctx, node: &Node) -> Option<TrainSpec> {
         weight_decay: weight_decay?,
         batch_size: batch_size?,
         steps: steps?,
+        epochs: epochs?,
         order: order?,
         eval_every: eval_every?,
         schedule: schedule?,
         clip_grad_norm: clip_grad_norm?,
         clip_grad_value: clip_grad_value?,
+        label_smoothing: label_smoothing?,
+        early_stopping: early_stopping?,
     })
 }
 
@@ -936,21 +1029,42 @@ fn decode_claim(ctx: &mut Ctx, node: &Node) -> Option<Claim> {
         Some(n) => ctx.choice(
             n,
             "metric",
-            &[("accuracy", Metric::Accuracy), ("error", Metric::Error)],
+            &[
+                ("accuracy", Metric::Accuracy),
+                ("error", Metric::Error),
+                ("macro_f1", Metric::MacroF1),
+                ("nll", Metric::Nll),
+                ("perplexity", Metric::Perplexity),
+            ],
         ),
         None => Some(Metric::Accuracy),
     };
+    let fraction = metric.is_none_or(Metric::is_fraction);
     let reported = f.required(ctx, "reported", "`claim`").and_then(|n| {
         let v = ctx.f64(n, "`reported`")?;
-        ctx.check((0.0..=1.0).contains(&v), n.pos, || {
-            format!("`reported` is a fraction and must be in [0, 1], found {v}")
+        let ok = if fraction {
+            (0.0..=1.0).contains(&v)
+        } else {
+            v >= 0.0
+        };
+        ctx.check(ok, n.pos, || {
+            if fraction {
+                format!("`reported` is a fraction and must be in [0, 1], found {v}")
+            } else {
+                format!("`reported` must be at least 0, found {v}")
+            }
         })
         .then_some(v)
     });
     let tolerance = f.required(ctx, "tolerance", "`claim`").and_then(|n| {
         let v = ctx.f64(n, "`tolerance`")?;
-        ctx.check((0.0..=1.0).contains(&v), n.pos, || {
-            format!("`tolerance` must be in [0, 1], found {v}")
+        let ok = v >= 0.0 && (!fraction || v <= 1.0);
+        ctx.check(ok, n.pos, || {
+            if fraction {
+                format!("`tolerance` must be in [0, 1], found {v}")
+            } else {
+                format!("`tolerance` must be at least 0, found {v}")
+            }
         })
         .then_some(v)
     });

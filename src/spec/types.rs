@@ -18,6 +18,24 @@ pub struct Source {
 pub enum Selection {
     /// The checkpoint after the last training step.
     Last,
+    /// The evaluation point with the lowest validation loss (needs `data.val`).
+    BestVal,
+    /// The evaluation point with the lowest training loss (Fawaz et al. 2019's protocol).
+    MinTrainLoss,
+    /// The evaluation point with the highest test accuracy: optimistic, and flagged as such in
+    /// every report (LSTM-FCN's protocol).
+    BestTest,
+}
+
+impl Selection {
+    pub fn name(self) -> &'static str {
+        match self {
+            Selection::Last => "last",
+            Selection::BestVal => "best-val",
+            Selection::MinTrainLoss => "min-train-loss",
+            Selection::BestTest => "best-test",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,7 +226,10 @@ pub struct TrainSpec {
     pub lr: f64,
     pub weight_decay: f64,
     pub batch_size: i64,
-    pub steps: i64,
+    /// Optimizer steps; exactly one of `steps` and `epochs` is set.
+    pub steps: Option<i64>,
+    /// Passes over the (preprocessed) training split.
+    pub epochs: Option<i64>,
     pub order: BatchOrder,
     /// Evaluate (and append to the curve) every this many steps.
     pub eval_every: i64,
@@ -217,6 +238,17 @@ pub struct TrainSpec {
     pub clip_grad_norm: Option<f64>,
     /// Clamp every gradient element to ±this.
     pub clip_grad_value: Option<f64>,
+    /// Cross-entropy label smoothing (Szegedy et al. 2016); evaluation never smooths.
+    pub label_smoothing: f64,
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+/// Stop when the validation loss has not improved by `min_delta` for `patience` evaluations,
+/// and restore the weights of the best one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    pub patience: i64,
+    pub min_delta: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,17 +310,29 @@ impl Default for DataSpec {
 pub enum Metric {
     Accuracy,
     Error,
+    MacroF1,
+    /// Mean negative log-likelihood (cross-entropy) per example.
+    Nll,
+    Perplexity,
 }
 
 impl Metric {
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::Accuracy)
+        matches!(self, Metric::Accuracy | Metric::MacroF1)
+    }
+
+    /// Whether values are fractions in [0, 1].
+    pub fn is_fraction(self) -> bool {
+        matches!(self, Metric::Accuracy | Metric::Error | Metric::MacroF1)
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Metric::Accuracy => "accuracy",
             Metric::Error => "error",
+            Metric::MacroF1 => "macro_f1",
+            Metric::Nll => "nll",
+            Metric::Perplexity => "perplexity",
         }
     }
 }

@@ -38,7 +38,24 @@ pub struct CurvePoint {
 pub struct Metrics {
     pub accuracy: f64,
     pub error: f64,
+    /// Mean negative log-likelihood (unsmoothed cross-entropy).
     pub loss: f64,
+    pub perplexity: f64,
+    /// Unweighted mean over classes of F1; a class never predicted nor present counts as 0.
+    pub macro_f1: f64,
+}
+
+impl Metrics {
+    pub fn get(&self, metric: crate::spec::Metric) -> f64 {
+        use crate::spec::Metric;
+        match metric {
+            Metric::Accuracy => self.accuracy,
+            Metric::Error => self.error,
+            Metric::MacroF1 => self.macro_f1,
+            Metric::Nll => self.loss,
+            Metric::Perplexity => self.perplexity,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,17 +79,52 @@ pub struct Outcome {
     pub train_size: i64,
     pub metrics: Option<Metrics>,
     pub params: i64,
+    /// Optimizer steps taken (fewer than planned after early stopping or divergence).
     pub steps: i64,
+    /// The step whose weights were evaluated, as the selection protocol chose it.
+    pub selected_step: i64,
+    pub stopped_early: bool,
     pub curve: Vec<CurvePoint>,
     pub weights_sha256: String,
 }
 
+/// Macro-F1 from predicted and true labels over `classes` classes.
+pub fn macro_f1(pred: &[i64], truth: &[i64], classes: i64) -> f64 {
+    let k = classes.max(1) as usize;
+    let (mut tp, mut fp, mut fn_) = (vec![0f64; k], vec![0f64; k], vec![0f64; k]);
+    for (&p, &t) in pred.iter().zip(truth) {
+        let (p, t) = (p as usize, t as usize);
+        if p == t {
+            tp[t] += 1.0;
+        } else {
+            if p < k {
+                fp[p] += 1.0;
+            }
+            if t < k {
+                fn_[t] += 1.0;
+            }
+        }
+    }
+    (0..k)
+        .map(|c| {
+            let denom = 2.0 * tp[c] + fp[c] + fn_[c];
+            if denom == 0.0 {
+                0.0
+            } else {
+                2.0 * tp[c] / denom
+            }
+        })
+        .sum::<f64>()
+        / k as f64
+}
+
 /// Evaluates `net` on `split` in chunks, without gradients and with dropout off.
-pub fn evaluate(net: &dyn model::Net, split: &Split) -> Metrics {
+pub fn evaluate(net: &dyn model::Net, split: &Split, classes: i64) -> Metrics {
     let (xs, ys, lengths) = (&split.x, &split.y, &split.lengths);
     tch::no_grad(|| {
         let n = xs.size()[0];
-        let (mut loss_sum, mut correct) = (0.0, 0i64);
+        let mut loss_sum = 0.0;
+        let mut preds = Vec::with_capacity(n as usize);
         let chunk = 1024;
         let mut start = 0;
         while start < n {
@@ -84,20 +136,45 @@ pub fn evaluate(net: &dyn model::Net, split: &Split) -> Metrics {
             );
             let y = ys.narrow(0, start, len);
             loss_sum += logits.cross_entropy_for_logits(&y).double_value(&[]) * len as f64;
-            correct += logits
-                .argmax(-1, false)
-                .eq_tensor(&y)
-                .sum(Kind::Int64)
-                .int64_value(&[]);
+            preds.extend(
+                Vec::<i64>::try_from(logits.argmax(-1, false).to_device(Device::Cpu))
+                    .unwrap_or_default(),
+            );
             start += len;
         }
+        let truth = Vec::<i64>::try_from(ys.to_device(Device::Cpu)).unwrap_or_default();
+        let correct = preds.iter().zip(&truth).filter(|(p, t)| p == t).count();
         let accuracy = correct as f64 / n.max(1) as f64;
+        let loss = loss_sum / n.max(1) as f64;
         Metrics {
             accuracy,
             error: 1.0 - accuracy,
-            loss: loss_sum / n.max(1) as f64,
+            loss,
+            perplexity: loss.exp(),
+            macro_f1: macro_f1(&preds, &truth, classes),
         }
     })
+}
+
+/// A copy of every variable, to restore a selected checkpoint.
+fn snapshot(vs: &tch::nn::VarStore) -> Vec<(String, Tensor)> {
+    tch::no_grad(|| {
+        vs.variables()
+            .into_iter()
+            .map(|(k, v)| (k, v.detach().copy()))
+            .collect()
+    })
+}
+
+fn restore(vs: &tch::nn::VarStore, saved: &[(String, Tensor)]) {
+    let vars = vs.variables();
+    tch::no_grad(|| {
+        for (name, value) in saved {
+            if let Some(v) = vars.get(name) {
+                v.shallow_clone().copy_(value);
+            }
+        }
+    });
 }
 
 /// Trains `arm` on `data` with `seed`; `on_point` sees each curve point as it is made.
@@ -140,13 +217,24 @@ pub fn train(
     let n = x_train.size()[0];
     let batch = t.batch_size.min(n);
     let mut order: Option<Tensor> = None;
+    let classes = prepared.classes;
+    let steps_per_epoch = (n + batch - 1) / batch;
+    let total_steps = match (t.steps, t.epochs) {
+        (Some(s), _) => s,
+        (None, Some(e)) => e * steps_per_epoch,
+        (None, None) => 0,
+    };
+    let selection = arm.protocol.selection;
 
     let mut curve = Vec::new();
     let (mut window_loss, mut window_steps) = (0.0, 0i64);
     let mut status = Status::Ok;
     let mut completed = 0;
-    let steps_per_epoch = (n + batch - 1) / batch;
-    for step in 0..t.steps {
+    // The selection protocol's best score so far (lower is better), its step and weights.
+    let mut best: Option<(f64, i64, Vec<(String, Tensor)>)> = None;
+    let mut since_best = 0i64;
+    let mut stopped_early = false;
+    for step in 0..total_steps {
         let lr = match &plateau {
             Some(p) => p.lr,
             None => schedule::lr_at(&t.schedule, t.lr, step, steps_per_epoch),
@@ -186,7 +274,7 @@ pub fn train(
         let loss = built
             .net
             .forward(&xb, &lb, true)
-            .cross_entropy_for_logits(&yb);
+            .cross_entropy_loss::<Tensor>(&yb, None, tch::Reduction::Mean, -100, t.label_smoothing);
         let value = loss.double_value(&[]);
         if !value.is_finite() {
             status = Status::Failed {
@@ -208,8 +296,8 @@ pub fn train(
         window_steps += 1;
         let done = step + 1;
         completed = done;
-        if done % t.eval_every == 0 || done == t.steps {
-            let m = evaluate(built.net.as_ref(), eval_split);
+        if done % t.eval_every == 0 || done == total_steps {
+            let m = evaluate(built.net.as_ref(), eval_split, classes);
             if let Some(p) = plateau.as_mut() {
                 p.observe(m.loss);
             }
@@ -224,23 +312,52 @@ pub fn train(
             curve.push(point);
             window_loss = 0.0;
             window_steps = 0;
+            let score = match selection {
+                Selection::Last => None,
+                Selection::BestVal => Some(m.loss),
+                Selection::MinTrainLoss => Some(point.train_loss),
+                Selection::BestTest => {
+                    Some(-evaluate(built.net.as_ref(), &test_split, classes).accuracy)
+                }
+            };
+            if let Some(score) = score {
+                let min_delta = t.early_stopping.map_or(0.0, |e| e.min_delta);
+                let improved = best.as_ref().is_none_or(|(b, _, _)| score < b - min_delta);
+                if improved {
+                    best = Some((score, done, snapshot(&built.vs)));
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                }
+                if let Some(es) = t.early_stopping {
+                    if since_best >= es.patience {
+                        stopped_early = true;
+                        break;
+                    }
+                }
+            }
         }
     }
 
-    let metrics = match (&status, arm.protocol.selection) {
-        (Status::Ok, Selection::Last) => {
-            let m = evaluate(built.net.as_ref(), &test_split);
+    let mut selected_step = completed;
+    if let (Status::Ok, Some((_, step, weights))) = (&status, &best) {
+        restore(&built.vs, weights);
+        selected_step = *step;
+    }
+    let metrics = match &status {
+        Status::Ok => {
+            let m = evaluate(built.net.as_ref(), &test_split, classes);
             if m.loss.is_finite() {
                 Some(m)
             } else {
                 status = Status::Failed {
-                    step: t.steps,
+                    step: completed,
                     reason: format!("evaluation loss is {}", m.loss),
                 };
                 None
             }
         }
-        _ => None,
+        Status::Failed { .. } => None,
     };
     Ok(Outcome {
         status,
@@ -250,7 +367,26 @@ pub fn train(
         metrics,
         params: built.params,
         steps: completed,
+        selected_step,
+        stopped_early,
         curve,
         weights_sha256: model::weights_sha256(&built.vs),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::macro_f1;
+
+    #[test]
+    fn macro_f1_by_hand() {
+        // class 0: tp 1, fp 1, fn 1 → 0.5; class 1: tp 1, fp 1, fn 0 → 2/3; class 2: tp 0, fn 1 → 0.
+        let f1 = macro_f1(&[0, 1, 1, 0], &[0, 1, 0, 2], 3);
+        assert!((f1 - (0.5 + 2.0 / 3.0) / 3.0).abs() < 1e-12, "{f1}");
+        assert_eq!(
+            macro_f1(&[1, 1], &[1, 1], 2),
+            0.5,
+            "an absent, never-predicted class scores 0"
+        );
+    }
 }

@@ -53,13 +53,13 @@ fn good_spec_resolves_defaults_and_quick_overrides() {
     assert_eq!(s.seeds(true).list(), vec![7]);
     let a = &s.arms[0].resolved;
     assert_eq!(a.train.lr, 0.01);
-    assert_eq!(a.train.steps, 100);
+    assert_eq!(a.train.steps, Some(100));
     assert_eq!(a.train.weight_decay, 1e-4, "built-in default");
     assert_eq!(a.init, InitScheme::Torch);
     let b = &s.arms[1];
     assert_eq!(b.resolved.train.lr, 0.001, "arm overrides defaults");
     assert_eq!(b.resolved.train.batch_size, 10, "other defaults kept");
-    assert_eq!(b.resolved_quick.train.steps, 10);
+    assert_eq!(b.resolved_quick.train.steps, Some(10));
     assert_eq!(b.resolved_quick.train.lr, 0.001);
     assert!(matches!(
         b.resolved.model,
@@ -175,10 +175,10 @@ fn missing_keys_unknown_names_and_duplicates() {
         "id: x\ntitle: t\nversion: 1\ndataset: mnist1f\narms:\n  - id: a\n    model: { kind: gru }\n  - id: a\n    model: { kind: linear }\n    train: { lr: 0.1 }\n",
         &[
             ("4:10", "unknown dataset `mnist1f`; did you mean `mnist1d`?"),
-            ("6:5", "`train` is missing required key `steps`"),
+            ("6:5", "`train` needs `steps` or `epochs`"),
             ("7:20", "unknown model kind `gru`"),
             ("8:9", "duplicate arm id `a` (first at line 6)"),
-            ("10:12", "`train` is missing required key `steps`"),
+            ("10:12", "`train` needs `steps` or `epochs`"),
         ],
     );
 }
@@ -321,4 +321,54 @@ fn optimizers_schedules_and_clipping_are_declared_and_checked() {
         ),
         &[("14:43", "unknown schedule `cosin`; did you mean `cosine`?")],
     );
+}
+
+#[test]
+fn selection_and_early_stopping_need_a_validation_split() {
+    let text = GOOD
+        .replace(
+            "dataset: mnist1d",
+            "dataset: mnist1d\nprotocol: { selection: best-val }",
+        )
+        .replace(
+            "    train: { lr: 0.001 }",
+            "    train: { lr: 0.001, early_stopping: { patience: 5 } }",
+        );
+    check(
+        &text,
+        &[
+            ("10:5", "`selection: best-val` needs a validation split"),
+            ("13:5", "`selection: best-val` needs a validation split"),
+            ("13:5", "early stopping needs a validation split"),
+        ],
+    );
+    let last = GOOD
+        .replace(
+            "  train: { lr: 0.01,",
+            "  data: { val: { fraction: 0.25 } }\n  train: { lr: 0.01,",
+        )
+        .replace(
+            "    train: { lr: 0.001 }",
+            "    train: { lr: 0.001, early_stopping: { patience: 5 } }",
+        );
+    check(
+        &last,
+        &[(
+            "13:5",
+            "early stopping restores the best-validation weights",
+        )],
+    );
+    let s = spec::parse_bytes(
+        Path::new("t.yaml"),
+        GOOD.replace("steps: 100,", "epochs: 4,")
+            .replace(
+                "dataset: mnist1d",
+                "dataset: mnist1d\nprotocol: { selection: best-test }",
+            )
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(s.arms[0].resolved.train.epochs, Some(4));
+    assert_eq!(s.arms[0].resolved.train.steps, None);
+    assert_eq!(s.protocol.selection, spec::Selection::BestTest);
 }

@@ -123,3 +123,63 @@ fn radam_with_cosine_epochs_and_value_clipping_trains() {
     let (first, last) = (out.curve[0].train_loss, out.curve[2].train_loss);
     assert!(last < first, "loss should fall: {first} -> {last}");
 }
+
+#[test]
+fn early_stopping_restores_the_best_validation_checkpoint() {
+    let mut arm = util::mnist1d_arm("cnn", 2000, 20);
+    arm.data.val_fraction = Some(0.2);
+    arm.protocol.selection = repro::spec::Selection::BestVal;
+    arm.train.lr = 5e-2; // fast enough to overfit a 3,200-series split within the budget
+    arm.train.early_stopping = Some(repro::spec::EarlyStopping {
+        patience: 3,
+        min_delta: 0.0,
+    });
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let out = train::train(&arm, &data, 2, tch::Device::Cpu, |_| {}).unwrap();
+    assert!(
+        out.stopped_early,
+        "should stop before 2000 steps: {}",
+        out.steps
+    );
+    assert_eq!(out.eval_split, "val");
+    assert_eq!(out.train_size, 3200);
+    let best = out
+        .curve
+        .iter()
+        .min_by(|a, b| a.eval_loss.total_cmp(&b.eval_loss))
+        .unwrap();
+    assert_eq!(out.selected_step, best.step);
+    assert_eq!(
+        out.steps,
+        best.step + 3 * 20,
+        "stopped after `patience` evaluations without improvement"
+    );
+}
+
+#[test]
+fn min_train_loss_selection_and_epoch_budgets() {
+    let mut arm = util::mnist1d_arm("mlp", 1, 10);
+    arm.train.steps = None;
+    arm.train.epochs = Some(3);
+    arm.data.subset = Some(repro::spec::Subset::Count {
+        train: Some(400),
+        test: None,
+    });
+    arm.protocol.selection = repro::spec::Selection::MinTrainLoss;
+    arm.train.label_smoothing = 0.1;
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let out = train::train(&arm, &data, 0, tch::Device::Cpu, |_| {}).unwrap();
+    assert_eq!(out.train_size, 400);
+    assert_eq!(out.steps, 12, "3 epochs of 400 / 100");
+    let best = out
+        .curve
+        .iter()
+        .min_by(|a, b| a.train_loss.total_cmp(&b.train_loss))
+        .unwrap();
+    assert_eq!(out.selected_step, best.step);
+    let m = out.metrics.unwrap();
+    assert!((m.perplexity - m.loss.exp()).abs() < 1e-9);
+    assert!(m.macro_f1 > 0.0 && m.macro_f1 <= 1.0);
+}

@@ -44,7 +44,8 @@ pub fn mnist1d_arm(id: &str, steps: i64, eval_every: i64) -> repro::spec::Resolv
     let spec = repro::spec::load(&root().join("papers/mnist1d.yaml")).expect("bundled spec");
     let arm = spec.arms.iter().find(|a| a.id == id).expect("arm");
     let mut resolved = arm.resolved.clone();
-    resolved.train.steps = steps;
+    resolved.train.steps = Some(steps);
+    resolved.train.epochs = None;
     resolved.train.eval_every = eval_every;
     resolved
 }
