@@ -156,8 +156,18 @@ pub fn evaluate(net: &dyn model::Net, split: &Split, classes: i64) -> Metrics {
     })
 }
 
+/// Every variable's name and a copy of its value.
+type Checkpoint = Vec<(String, Tensor)>;
+
+/// The selection protocol's best evaluation point so far (lower score is better).
+struct Best {
+    score: f64,
+    step: i64,
+    weights: Checkpoint,
+}
+
 /// A copy of every variable, to restore a selected checkpoint.
-fn snapshot(vs: &tch::nn::VarStore) -> Vec<(String, Tensor)> {
+fn snapshot(vs: &tch::nn::VarStore) -> Checkpoint {
     tch::no_grad(|| {
         vs.variables()
             .into_iter()
@@ -231,7 +241,7 @@ pub fn train(
     let mut status = Status::Ok;
     let mut completed = 0;
     // The selection protocol's best score so far (lower is better), its step and weights.
-    let mut best: Option<(f64, i64, Vec<(String, Tensor)>)> = None;
+    let mut best: Option<Best> = None;
     let mut since_best = 0i64;
     let mut stopped_early = false;
     for step in 0..total_steps {
@@ -322,9 +332,13 @@ pub fn train(
             };
             if let Some(score) = score {
                 let min_delta = t.early_stopping.map_or(0.0, |e| e.min_delta);
-                let improved = best.as_ref().is_none_or(|(b, _, _)| score < b - min_delta);
+                let improved = best.as_ref().is_none_or(|b| score < b.score - min_delta);
                 if improved {
-                    best = Some((score, done, snapshot(&built.vs)));
+                    best = Some(Best {
+                        score,
+                        step: done,
+                        weights: snapshot(&built.vs),
+                    });
                     since_best = 0;
                 } else {
                     since_best += 1;
@@ -340,9 +354,9 @@ pub fn train(
     }
 
     let mut selected_step = completed;
-    if let (Status::Ok, Some((_, step, weights))) = (&status, &best) {
-        restore(&built.vs, weights);
-        selected_step = *step;
+    if let (Status::Ok, Some(b)) = (&status, &best) {
+        restore(&built.vs, &b.weights);
+        selected_step = b.step;
     }
     let metrics = match &status {
         Status::Ok => {
