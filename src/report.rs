@@ -30,12 +30,21 @@ pub fn describe_model(model: &ModelSpec) -> String {
             head
         )
         .to_lowercase(),
+        ModelSpec::Resnet1d { channels, .. } => format!(
+            "resnet1d {}",
+            channels
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join("-")
+        ),
         ModelSpec::Rnn {
             cell,
             hidden,
             layers,
             bidirectional,
             readout,
+            ..
         } => format!(
             "{:?} {layers}×{hidden}{}, {:?}",
             cell,

@@ -8,12 +8,13 @@
 //! The MNIST-1D models follow Greydanus 2020, "Scaling down deep learning" (arXiv:2011.14439),
 //! `models.py` of greydanus/mnist1d: their parameter counts are checked in tests.
 
+mod cnn;
 mod rnn;
 
 use tch::nn::{self, Init, Module};
 use tch::{Device, Tensor};
 
-use crate::spec::{Activation, CnnHead, InitScheme, ModelSpec};
+use crate::spec::{Activation, InitScheme, ModelSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -98,7 +99,7 @@ impl Module for Dense {
     }
 }
 
-fn linear(p: nn::Path, fan_in: i64, fan_out: i64, scheme: InitScheme) -> Dense {
+pub(crate) fn linear(p: nn::Path, fan_in: i64, fan_out: i64, scheme: InitScheme) -> Dense {
     let ws = p.var(
         "weight",
         &[fan_out, fan_in],
@@ -108,26 +109,17 @@ fn linear(p: nn::Path, fan_in: i64, fan_out: i64, scheme: InitScheme) -> Dense {
     Dense { ws, bs }
 }
 
-/// A 1-D convolution, weight drawn before bias as in PyTorch.
-#[derive(Debug)]
-struct Conv1d {
-    ws: Tensor,
-    bs: Tensor,
-    stride: i64,
-    padding: i64,
-}
-
-impl Module for Conv1d {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.conv1d(&self.ws, Some(&self.bs), self.stride, self.padding, 1, 1)
-    }
-}
-
-fn activate(a: Activation, xs: &Tensor) -> Tensor {
+pub(crate) fn activate(a: Activation, xs: &Tensor) -> Tensor {
     match a {
         Activation::Relu => xs.relu(),
-        Activation::Tanh => xs.tanh(),
+        // tch's `leaky_relu` has no slope argument: max(x, slope·x) for slope < 1.
+        Activation::LeakyRelu(slope) => xs.maximum(&(xs * slope)),
+        Activation::Elu => xs.elu(),
+        Activation::Selu => xs.selu(),
         Activation::Gelu => xs.gelu("none"),
+        Activation::Silu => xs.silu(),
+        Activation::Tanh => xs.tanh(),
+        Activation::Sigmoid => xs.sigmoid(),
     }
 }
 
@@ -148,12 +140,16 @@ pub fn build(
                 out: linear(&root / "linear", fan_in, input.classes, init),
                 activation: Activation::Relu,
                 residual: false,
+                input_dropout: 0.0,
+                dropout: vec![],
             })
         }
         ModelSpec::Mlp {
             hidden,
             activation,
             residual,
+            input_dropout,
+            dropout,
         } => {
             let mut width = input.channels * input.length;
             let mut layers = Vec::new();
@@ -166,51 +162,12 @@ pub fn build(
                 out: linear(&root / "out", width, input.classes, init),
                 activation: *activation,
                 residual: *residual,
+                input_dropout: *input_dropout,
+                dropout: dropout.clone(),
             })
         }
-        ModelSpec::Cnn1d {
-            channels,
-            kernel,
-            stride,
-            padding,
-            activation,
-            head,
-        } => {
-            let mut convs = Vec::new();
-            let (mut c_in, mut length) = (input.channels, input.length);
-            for (i, (&c_out, &k)) in channels.iter().zip(kernel).enumerate() {
-                let out_len = (length + 2 * padding - k) / stride + 1;
-                if length + 2 * padding < k || out_len < 1 {
-                    return Err(ModelError::Shape(format!(
-                        "conv layer {i} (kernel {k}, stride {stride}, padding {padding}) \
-                         gets length {length}, leaving nothing"
-                    )));
-                }
-                let fan_in = c_in * k;
-                let p = &root / format!("conv{i}");
-                convs.push(Conv1d {
-                    ws: p.var(
-                        "weight",
-                        &[c_out, c_in, k],
-                        weight_init(init, fan_in, c_out * k),
-                    ),
-                    bs: p.var("bias", &[c_out], bias_init(init, fan_in)),
-                    stride: *stride,
-                    padding: *padding,
-                });
-                c_in = c_out;
-                length = out_len;
-            }
-            let features = match head {
-                CnnHead::Flatten => c_in * length,
-                CnnHead::Gap => c_in,
-            };
-            Box::new(Cnn1d {
-                convs,
-                out: linear(&root / "out", features, input.classes, init),
-                activation: *activation,
-                head: *head,
-            })
+        ModelSpec::Cnn1d { .. } | ModelSpec::Resnet1d { .. } => {
+            cnn::build(&root, spec, init, input)?
         }
         ModelSpec::Rnn {
             cell,
@@ -218,6 +175,10 @@ pub fn build(
             layers,
             bidirectional,
             readout,
+            dropout,
+            layer_norm,
+            output_dropout,
+            forget_bias,
         } => Box::new(rnn::RnnClassifier::new(
             &root,
             rnn::RnnConfig {
@@ -229,6 +190,10 @@ pub fn build(
                 readout: *readout,
                 length: input.length,
                 classes: input.classes,
+                dropout: *dropout,
+                layer_norm: *layer_norm,
+                output_dropout: *output_dropout,
+                forget_bias: *forget_bias,
             },
             init,
         )),
@@ -247,49 +212,32 @@ struct Mlp {
     out: Dense,
     activation: Activation,
     residual: bool,
+    input_dropout: f64,
+    dropout: Vec<f64>,
 }
 
 impl Net for Mlp {
-    fn forward(&self, xs: &Tensor, _lengths: &Tensor, _train: bool) -> Tensor {
-        let mut h = xs.flatten(1, -1);
-        for layer in &self.layers {
+    fn forward(&self, xs: &Tensor, _lengths: &Tensor, train: bool) -> Tensor {
+        let mut h = dropout(&xs.flatten(1, -1), self.input_dropout, train);
+        for (i, layer) in self.layers.iter().enumerate() {
             let next = activate(self.activation, &layer.forward(&h));
             h = if self.residual && layer.fan_in() == layer.fan_out() {
                 h + next
             } else {
                 next
             };
+            h = dropout(&h, self.dropout.get(i).copied().unwrap_or(0.0), train);
         }
         self.out.forward(&h)
     }
 }
 
-struct Cnn1d {
-    convs: Vec<Conv1d>,
-    out: Dense,
-    activation: Activation,
-    head: CnnHead,
-}
-
-impl Net for Cnn1d {
-    fn forward(&self, xs: &Tensor, lengths: &Tensor, _train: bool) -> Tensor {
-        let mut h = xs.shallow_clone();
-        let mut lengths = lengths.shallow_clone();
-        for conv in &self.convs {
-            h = activate(self.activation, &conv.forward(&h));
-            // How many outputs of this layer saw at least one real input step.
-            let k = conv.ws.size()[2];
-            lengths = ((lengths + 2 * conv.padding - k)
-                .clamp_min(0)
-                .divide_scalar_mode(conv.stride, "floor")
-                + 1)
-            .clamp(1, h.size()[2]);
-        }
-        let features = match self.head {
-            CnnHead::Flatten => h.flatten(1, -1),
-            CnnHead::Gap => masked_mean(&h.transpose(1, 2), &lengths),
-        };
-        self.out.forward(&features)
+/// Dropout that is a no-op (and draws nothing from the generator) at rate 0 or in evaluation.
+pub(crate) fn dropout(xs: &Tensor, p: f64, train: bool) -> Tensor {
+    if p > 0.0 && train {
+        xs.dropout(p, true)
+    } else {
+        xs.shallow_clone()
     }
 }
 

@@ -21,12 +21,32 @@ pub struct RnnConfig {
     pub readout: Readout,
     pub length: i64,
     pub classes: i64,
+    pub dropout: f64,
+    pub layer_norm: bool,
+    pub output_dropout: f64,
+    pub forget_bias: Option<f64>,
 }
 
 pub struct RnnClassifier {
     config: RnnConfig,
     flat_weights: Vec<Tensor>,
+    /// (weight, bias) of each layer's layer norm, when on.
+    norms: Vec<(Tensor, Tensor)>,
     out: Dense,
+}
+
+/// Makes each `[H, H]` gate block of a recurrent weight `[G·H, H]` orthogonal, as
+/// `torch.nn.init.orthogonal_` does for one matrix (QR of a Gaussian, signs fixed by R's diagonal).
+fn orthogonal_blocks(w: &Tensor, gates: i64) {
+    let h = w.size()[1];
+    tch::no_grad(|| {
+        for g in 0..gates {
+            let a = Tensor::randn([h, h], (w.kind(), w.device()));
+            let (q, r) = Tensor::linalg_qr(&a, "reduced");
+            let q = &q * r.diagonal(0, 0, 1).sign().unsqueeze(0);
+            w.narrow(0, g * h, h).copy_(&q);
+        }
+    });
 }
 
 impl RnnClassifier {
@@ -57,32 +77,58 @@ impl RnnClassifier {
                     }
                     _ => (
                         weight_init(init, in_dim, gates * h),
-                        Init::Orthogonal { gain: 1.0 },
+                        Init::Const(0.0), // replaced by orthogonal gate blocks below
                         bias_init(init, in_dim),
                     ),
                 };
-                flat_weights.push(rnn.var(
+                let w_ih = rnn.var(
                     &format!("weight_ih_l{layer}{suffix}"),
                     &[gates * h, in_dim],
                     w_ih,
-                ));
-                flat_weights.push(rnn.var(
+                );
+                let w_hh = rnn.var(
                     &format!("weight_hh_l{layer}{suffix}"),
                     &[gates * h, h],
                     w_hh,
-                ));
-                flat_weights.push(rnn.var(&format!("bias_ih_l{layer}{suffix}"), &[gates * h], b));
-                flat_weights.push(rnn.var(&format!("bias_hh_l{layer}{suffix}"), &[gates * h], b));
+                );
+                if init != InitScheme::Torch {
+                    orthogonal_blocks(&w_hh, gates);
+                }
+                let b_ih = rnn.var(&format!("bias_ih_l{layer}{suffix}"), &[gates * h], b);
+                let b_hh = rnn.var(&format!("bias_hh_l{layer}{suffix}"), &[gates * h], b);
+                if let (Cell::Lstm, Some(fb)) = (config.cell, config.forget_bias) {
+                    // Gates are stacked i, f, g, o: the forget gate is the second block, and
+                    // its total bias is b_ih + b_hh.
+                    tch::no_grad(|| {
+                        let _ = b_ih.narrow(0, h, h).fill_(fb);
+                        let _ = b_hh.narrow(0, h, h).fill_(0.0);
+                    });
+                }
+                flat_weights.extend([w_ih, w_hh, b_ih, b_hh]);
             }
         }
         let features = match config.readout {
             Readout::Flatten => config.length * h * directions,
             Readout::Last | Readout::Mean => h * directions,
         };
+        let norms = if config.layer_norm {
+            (0..config.layers)
+                .map(|l| {
+                    let p = root / format!("layer_norm{l}");
+                    (
+                        p.var("weight", &[h * directions], Init::Const(1.0)),
+                        p.var("bias", &[h * directions], Init::Const(0.0)),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let out = linear(root / "out", features, config.classes, init);
         RnnClassifier {
             config,
             flat_weights,
+            norms,
             out,
         }
     }
@@ -110,16 +156,28 @@ impl RnnClassifier {
         }
     }
 
-    /// Bidirectional over padded sequences: the reverse direction must start at each
-    /// sequence's own last step, so every layer runs each direction separately on inputs
-    /// reversed within their lengths (what PyTorch's packed sequences do).
-    fn bidirectional_padded(&self, seq: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+    /// Layer by layer, direction by direction: for padded bidirectional input (the reverse
+    /// direction must start at each sequence's own last step, so it reads the input reversed
+    /// within each length, as PyTorch's packed sequences do) and for layer norm between layers.
+    fn layered(&self, seq: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+        let c = &self.config;
         let mut input = seq.shallow_clone();
-        for layer in 0..self.config.layers {
+        for layer in 0..c.layers {
             let forward = self.single(&input, layer, 0, train);
-            let reversed = reverse_within(&input, lengths);
-            let backward = reverse_within(&self.single(&reversed, layer, 1, train), lengths);
-            input = Tensor::cat(&[forward, backward], 2);
+            input = if c.bidirectional {
+                let reversed = reverse_within(&input, lengths);
+                let backward = reverse_within(&self.single(&reversed, layer, 1, train), lengths);
+                Tensor::cat(&[forward, backward], 2)
+            } else {
+                forward
+            };
+            if let Some((w, b)) = self.norms.get(layer as usize) {
+                let width = input.size()[2];
+                input = input.layer_norm([width].as_slice(), Some(w), Some(b), 1e-5, false);
+            }
+            if layer + 1 < c.layers {
+                input = super::dropout(&input, c.dropout, train);
+            }
         }
         input
     }
@@ -146,8 +204,8 @@ impl Net for RnnClassifier {
         let steps = xs.size()[2];
         let seq = xs.transpose(1, 2); // [B, L, C], batch first
         let padded = lengths.min().int64_value(&[]) < steps;
-        let output = if c.bidirectional && padded {
-            self.bidirectional_padded(&seq, lengths, train)
+        let output = if (c.bidirectional && padded) || c.layer_norm {
+            self.layered(&seq, lengths, train)
         } else {
             // Fused kernel. Unidirectionally, padding comes after the real steps, so outputs
             // at t < length are exact; the readouts below never look past them.
@@ -211,6 +269,7 @@ impl Net for RnnClassifier {
                 }
             }
         };
-        self.out.forward(&features)
+        self.out
+            .forward(&super::dropout(&features, c.output_dropout, train))
     }
 }

@@ -62,12 +62,27 @@ impl Seeds {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     Relu,
-    Tanh,
+    /// Leaky ReLU with this negative slope (`negative_slope` in the spec, default 0.01).
+    LeakyRelu(f64),
+    Elu,
+    Selu,
     Gelu,
+    Silu,
+    Tanh,
+    Sigmoid,
+}
+
+/// Convolution padding: a fixed count on both sides, or `same` (output length = input length
+/// at stride 1; odd total padding puts the extra step on the right, as Keras and PyTorch do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Padding {
+    Same,
+    Fixed(i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,14 +122,34 @@ pub enum ModelSpec {
         activation: Activation,
         /// `h + act(W h)` on hidden layers whose input and output widths agree.
         residual: bool,
+        /// Dropout on the flattened input.
+        input_dropout: f64,
+        /// Dropout after each hidden layer (one rate per layer).
+        dropout: Vec<f64>,
     },
+    /// Plain 1-D CNN: conv → [batch norm] → activation per layer, then a head. Wang et al.
+    /// 2017's FCN is `channels: [128, 256, 128], kernel: [8, 5, 3], padding: same,
+    /// batch_norm: true, head: gap`.
     Cnn1d {
         channels: Vec<i64>,
         kernel: Vec<i64>,
         stride: i64,
-        padding: i64,
+        padding: Padding,
         activation: Activation,
+        batch_norm: bool,
         head: CnnHead,
+        /// Dropout before the output layer.
+        dropout: f64,
+    },
+    /// Residual 1-D CNN (Wang et al. 2017's ResNet): one block per entry of `channels`, each
+    /// block one `same`-padded conv + batch norm per entry of `kernel` (activation between),
+    /// plus a shortcut (1×1 conv + batch norm where the width changes, batch norm otherwise),
+    /// then the activation; global average pooling; depth = number of blocks.
+    Resnet1d {
+        channels: Vec<i64>,
+        kernel: Vec<i64>,
+        activation: Activation,
+        dropout: f64,
     },
     Rnn {
         cell: Cell,
@@ -122,6 +157,14 @@ pub enum ModelSpec {
         layers: i64,
         bidirectional: bool,
         readout: Readout,
+        /// Dropout between stacked layers (training only).
+        dropout: f64,
+        /// Layer normalisation of each layer's outputs (over features, per time step).
+        layer_norm: bool,
+        /// Dropout before the output layer.
+        output_dropout: f64,
+        /// LSTM only: the forget gates' bias (Jozefowicz et al. 2015 recommend 1).
+        forget_bias: Option<f64>,
     },
 }
 

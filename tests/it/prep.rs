@@ -173,6 +173,11 @@ fn rnn_readouts_ignore_padding() {
                     layers,
                     bidirectional,
                     readout,
+                    dropout: 0.0,
+                    // Layer norm between layers runs the layer-by-layer path unidirectionally too.
+                    layer_norm: layers == 2 && !bidirectional,
+                    output_dropout: 0.0,
+                    forget_bias: None,
                 };
                 check_padding_invariance(spec, 3);
             }
@@ -186,9 +191,11 @@ fn cnn_global_pooling_ignores_padding() {
         channels: vec![7],
         kernel: vec![3],
         stride: 1,
-        padding: 1,
+        padding: repro::spec::Padding::Fixed(1),
         activation: repro::spec::Activation::Relu,
+        batch_norm: false,
         head: CnnHead::Gap,
+        dropout: 0.0,
     };
     check_padding_invariance(spec, 2);
 }

@@ -55,6 +55,10 @@ fn shuffled_lstm_trains_and_is_deterministic() {
         layers: 2,
         bidirectional: false,
         readout: repro::spec::Readout::Last,
+        dropout: 0.2,
+        layer_norm: false,
+        output_dropout: 0.1,
+        forget_bias: Some(1.0),
     };
     arm.init = InitScheme::Xavier;
     arm.train.order = repro::spec::BatchOrder::Shuffle;

@@ -1,0 +1,264 @@
+//! 1-D convolutional classifiers: a plain CNN (MNIST-1D's CNN, Greydanus 2020; the FCN of Wang,
+//! Yan & Oates 2017, "Time Series Classification from Scratch with Deep Neural Networks: A
+//! Strong Baseline", arXiv:1611.06455) and the residual CNN of the same paper (its ResNet), with
+//! depth as the number of residual blocks.
+//!
+//! Batch norm uses PyTorch's defaults (weight 1, bias 0, momentum 0.1, eps 1e-5), set
+//! explicitly: tch's own default draws the weight from U(0, 1).
+
+use tch::nn::{self, Init, ModuleT};
+use tch::Tensor;
+
+use super::InputShape;
+use super::{
+    activate, bias_init, dropout, linear, masked_mean, weight_init, Dense, ModelError, Net,
+};
+use crate::spec::{Activation, CnnHead, InitScheme, ModelSpec, Padding};
+
+/// A 1-D convolution, weight drawn before bias as in PyTorch; `same` padding may be asymmetric.
+#[derive(Debug)]
+pub(crate) struct Conv1d {
+    ws: Tensor,
+    bs: Tensor,
+    stride: i64,
+    /// Zeros added on the left and right.
+    pad: (i64, i64),
+}
+
+impl Conv1d {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        p: nn::Path,
+        c_in: i64,
+        c_out: i64,
+        k: i64,
+        stride: i64,
+        padding: Padding,
+        init: InitScheme,
+    ) -> Conv1d {
+        let fan_in = c_in * k;
+        let ws = p.var(
+            "weight",
+            &[c_out, c_in, k],
+            weight_init(init, fan_in, c_out * k),
+        );
+        let bs = p.var("bias", &[c_out], bias_init(init, fan_in));
+        let pad = match padding {
+            Padding::Fixed(n) => (n, n),
+            Padding::Same => ((k - 1) / 2, k - 1 - (k - 1) / 2),
+        };
+        Conv1d {
+            ws,
+            bs,
+            stride,
+            pad,
+        }
+    }
+
+    fn kernel(&self) -> i64 {
+        self.ws.size()[2]
+    }
+
+    fn out_len(&self, length: i64) -> i64 {
+        (length + self.pad.0 + self.pad.1 - self.kernel()).div_euclid(self.stride) + 1
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        if self.pad.0 == self.pad.1 {
+            xs.conv1d(&self.ws, Some(&self.bs), self.stride, self.pad.0, 1, 1)
+        } else {
+            xs.constant_pad_nd([self.pad.0, self.pad.1]).conv1d(
+                &self.ws,
+                Some(&self.bs),
+                self.stride,
+                0,
+                1,
+                1,
+            )
+        }
+    }
+
+    /// True lengths after this layer: outputs that saw at least one real input step.
+    fn lengths(&self, lengths: &Tensor, out_len: i64) -> Tensor {
+        ((lengths + self.pad.0 + self.pad.1 - self.kernel())
+            .clamp_min(0)
+            .divide_scalar_mode(self.stride, "floor")
+            + 1)
+        .clamp(1, out_len)
+    }
+}
+
+fn batch_norm(p: nn::Path, channels: i64) -> nn::BatchNorm {
+    nn::batch_norm1d(
+        p,
+        channels,
+        nn::BatchNormConfig {
+            ws_init: Init::Const(1.0),
+            bs_init: Init::Const(0.0),
+            momentum: 0.1,
+            eps: 1e-5,
+            cudnn_enabled: true,
+            affine: true,
+        },
+    )
+}
+
+pub(crate) fn build(
+    root: &nn::Path,
+    spec: &ModelSpec,
+    init: InitScheme,
+    input: InputShape,
+) -> Result<Box<dyn Net>, ModelError> {
+    match spec {
+        ModelSpec::Cnn1d {
+            channels,
+            kernel,
+            stride,
+            padding,
+            activation,
+            batch_norm: bn,
+            head,
+            dropout,
+        } => {
+            let mut layers = Vec::new();
+            let (mut c_in, mut length) = (input.channels, input.length);
+            for (i, (&c_out, &k)) in channels.iter().zip(kernel).enumerate() {
+                let conv = Conv1d::new(
+                    root / format!("conv{i}"),
+                    c_in,
+                    c_out,
+                    k,
+                    *stride,
+                    *padding,
+                    init,
+                );
+                let out_len = conv.out_len(length);
+                if out_len < 1 {
+                    return Err(ModelError::Shape(format!(
+                        "conv layer {i} (kernel {k}, stride {stride}, padding {padding:?}) gets length {length}, leaving nothing"
+                    )));
+                }
+                let norm = bn.then(|| batch_norm(root / format!("bn{i}"), c_out));
+                layers.push((conv, norm));
+                c_in = c_out;
+                length = out_len;
+            }
+            let features = match head {
+                CnnHead::Flatten => c_in * length,
+                CnnHead::Gap => c_in,
+            };
+            Ok(Box::new(Cnn1d {
+                layers,
+                out: linear(root / "out", features, input.classes, init),
+                activation: *activation,
+                head: *head,
+                dropout: *dropout,
+            }))
+        }
+        ModelSpec::Resnet1d {
+            channels,
+            kernel,
+            activation,
+            dropout,
+        } => {
+            let mut blocks = Vec::new();
+            let mut c_in = input.channels;
+            for (b, &c_out) in channels.iter().enumerate() {
+                let p = root / format!("block{b}");
+                let mut convs = Vec::new();
+                let mut c = c_in;
+                for (i, &k) in kernel.iter().enumerate() {
+                    let conv =
+                        Conv1d::new(&p / format!("conv{i}"), c, c_out, k, 1, Padding::Same, init);
+                    convs.push((conv, batch_norm(&p / format!("bn{i}"), c_out)));
+                    c = c_out;
+                }
+                let shortcut = (c_in != c_out).then(|| {
+                    Conv1d::new(&p / "shortcut", c_in, c_out, 1, 1, Padding::Fixed(0), init)
+                });
+                let shortcut_bn = batch_norm(&p / "shortcut_bn", c_out);
+                blocks.push(ResBlock {
+                    convs,
+                    shortcut,
+                    shortcut_bn,
+                });
+                c_in = c_out;
+            }
+            Ok(Box::new(Resnet1d {
+                blocks,
+                out: linear(root / "out", c_in, input.classes, init),
+                activation: *activation,
+                dropout: *dropout,
+            }))
+        }
+        _ => Err(ModelError::Shape("not a convolutional model".into())),
+    }
+}
+
+struct Cnn1d {
+    layers: Vec<(Conv1d, Option<nn::BatchNorm>)>,
+    out: Dense,
+    activation: Activation,
+    head: CnnHead,
+    dropout: f64,
+}
+
+impl Net for Cnn1d {
+    fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+        let mut h = xs.shallow_clone();
+        let mut lengths = lengths.shallow_clone();
+        for (conv, norm) in &self.layers {
+            h = conv.forward(&h);
+            if let Some(bn) = norm {
+                h = bn.forward_t(&h, train);
+            }
+            h = activate(self.activation, &h);
+            lengths = conv.lengths(&lengths, h.size()[2]);
+        }
+        let features = match self.head {
+            CnnHead::Flatten => h.flatten(1, -1),
+            CnnHead::Gap => masked_mean(&h.transpose(1, 2), &lengths),
+        };
+        tch::nn::Module::forward(&self.out, &dropout(&features, self.dropout, train))
+    }
+}
+
+struct ResBlock {
+    convs: Vec<(Conv1d, nn::BatchNorm)>,
+    shortcut: Option<Conv1d>,
+    shortcut_bn: nn::BatchNorm,
+}
+
+struct Resnet1d {
+    blocks: Vec<ResBlock>,
+    out: Dense,
+    activation: Activation,
+    dropout: f64,
+}
+
+impl Net for Resnet1d {
+    fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+        let mut x = xs.shallow_clone();
+        for block in &self.blocks {
+            let mut h = x.shallow_clone();
+            let last = block.convs.len() - 1;
+            for (i, (conv, bn)) in block.convs.iter().enumerate() {
+                h = bn.forward_t(&conv.forward(&h), train);
+                if i < last {
+                    h = activate(self.activation, &h);
+                }
+            }
+            let s = match &block.shortcut {
+                Some(conv) => conv.forward(&x),
+                None => x.shallow_clone(),
+            };
+            x = activate(
+                self.activation,
+                &(h + block.shortcut_bn.forward_t(&s, train)),
+            );
+        }
+        // `same` padding at stride 1 keeps every length.
+        let features = masked_mean(&x.transpose(1, 2), lengths);
+        tch::nn::Module::forward(&self.out, &dropout(&features, self.dropout, train))
+    }
+}
