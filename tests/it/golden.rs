@@ -86,3 +86,108 @@ fn cnn_matches_pytorch() {
 fn gru_matches_pytorch() {
     check_arm("gru");
 }
+
+#[derive(Deserialize)]
+struct RnnGolden {
+    batch: i64,
+    length: i64,
+    classes: i64,
+    lengths: Vec<i64>,
+    cases: Vec<RnnCase>,
+}
+
+#[derive(Deserialize)]
+struct RnnCase {
+    config: RnnConfig,
+    x: Vec<f32>,
+    state: std::collections::BTreeMap<String, Vec<f32>>,
+    logits: std::collections::BTreeMap<String, Vec<f32>>,
+}
+
+#[derive(Deserialize, Debug)]
+struct RnnConfig {
+    cell: String,
+    input: i64,
+    hidden: i64,
+    layers: i64,
+    bidirectional: bool,
+}
+
+/// LSTM/GRU classifiers with PyTorch's weights give PyTorch's logits, for full-length input and
+/// for padded input against `pack_padded_sequence` (`scripts/gen_golden_rnn.py`).
+#[test]
+fn rnn_forward_matches_pytorch_with_identical_weights() {
+    let golden: RnnGolden = serde_json::from_str(
+        &std::fs::read_to_string(util::root().join("tests/golden/rnn_pytorch.json")).unwrap(),
+    )
+    .unwrap();
+    let _torch = util::torch_lock();
+    for case in &golden.cases {
+        let c = &case.config;
+        for readout in ["last", "mean"] {
+            let spec = repro::spec::ModelSpec::Rnn {
+                cell: if c.cell == "lstm" {
+                    repro::spec::Cell::Lstm
+                } else {
+                    repro::spec::Cell::Gru
+                },
+                hidden: c.hidden,
+                layers: c.layers,
+                bidirectional: c.bidirectional,
+                readout: if readout == "last" {
+                    repro::spec::Readout::Last
+                } else {
+                    repro::spec::Readout::Mean
+                },
+                dropout: 0.0,
+                layer_norm: false,
+                output_dropout: 0.0,
+                forget_bias: None,
+            };
+            let input = repro::model::InputShape {
+                channels: c.input,
+                length: golden.length,
+                classes: golden.classes,
+            };
+            let built = repro::model::build(
+                &spec,
+                repro::spec::InitScheme::Torch,
+                input,
+                tch::Device::Cpu,
+            )
+            .unwrap();
+            let vars = built.vs.variables();
+            assert_eq!(
+                vars.len(),
+                case.state.len(),
+                "{c:?}: same parameters as PyTorch"
+            );
+            tch::no_grad(|| {
+                for (name, values) in &case.state {
+                    let v = vars
+                        .get(name)
+                        .unwrap_or_else(|| panic!("{c:?}: no variable {name}"));
+                    let src = tch::Tensor::from_slice(values).view(v.size().as_slice());
+                    v.shallow_clone().copy_(&src);
+                }
+            });
+            let x = tch::Tensor::from_slice(&case.x).view([golden.batch, c.input, golden.length]);
+            for (variant, lengths) in [
+                ("full", vec![golden.length; golden.batch as usize]),
+                ("padded", golden.lengths.clone()),
+            ] {
+                let got = built
+                    .net
+                    .forward(&x, &tch::Tensor::from_slice(&lengths), false);
+                let got = Vec::<f32>::try_from(got.flatten(0, -1)).unwrap();
+                let want = &case.logits[&format!("{readout}/{variant}")];
+                for (g, w) in got.iter().zip(want) {
+                    assert!(
+                        (g - w).abs() < 1e-5,
+                        "{c:?} {readout}/{variant}: {got:?} vs PyTorch {want:?}"
+                    );
+                }
+            }
+        }
+    }
+}

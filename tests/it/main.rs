@@ -4,6 +4,7 @@
 mod cli;
 mod data;
 mod golden;
+mod model;
 mod optim;
 mod prep;
 mod spec;

@@ -372,3 +372,56 @@ fn selection_and_early_stopping_need_a_validation_split() {
     assert_eq!(s.arms[0].resolved.train.steps, None);
     assert_eq!(s.protocol.selection, spec::Selection::BestTest);
 }
+
+#[test]
+fn model_knobs_are_decoded_and_checked() {
+    let text = GOOD.replace(
+        "    model: { kind: rnn, cell: lstm, hidden: 8 }",
+        "    model: { kind: rnn, cell: lstm, hidden: 8, layers: 2, dropout: 0.2, layer_norm: true, output_dropout: 0.1, forget_bias: 1 }",
+    ).replace(
+        "    model: { kind: linear }",
+        "    model: { kind: resnet1d, channels: [64, 128, 128], activation: leaky_relu, negative_slope: 0.1 }",
+    );
+    let s = spec::parse_bytes(Path::new("t.yaml"), text.as_bytes()).unwrap();
+    assert_eq!(
+        s.arms[0].resolved.model,
+        ModelSpec::Resnet1d {
+            channels: vec![64, 128, 128],
+            kernel: vec![8, 5, 3],
+            activation: spec::Activation::LeakyRelu(0.1),
+            dropout: 0.0
+        }
+    );
+    assert!(matches!(
+        s.arms[1].resolved.model,
+        ModelSpec::Rnn {
+            layers: 2,
+            layer_norm: true,
+            forget_bias: Some(1.0),
+            ..
+        }
+    ));
+
+    let bad = GOOD
+        .replace("    model: { kind: rnn, cell: gru, hidden: 8 }", "")
+        .replace(
+            "    model: { kind: rnn, cell: lstm, hidden: 8 }",
+            "    model: { kind: rnn, cell: gru, hidden: 8, dropout: 0.5, forget_bias: 1 }",
+        )
+        .replace(
+            "    model: { kind: linear }",
+            "    model: { kind: cnn1d, channels: [4], stride: 2, padding: same, activation: relu, negative_slope: 0.1 }",
+        );
+    check(
+        &bad,
+        &[
+            ("10:62", "`padding: same` needs stride 1, found stride 2"),
+            (
+                "10:102",
+                "`negative_slope` applies to `activation: leaky_relu` only",
+            ),
+            ("13:56", "`dropout` acts between stacked layers"),
+            ("13:74", "`forget_bias` applies to `cell: lstm` only"),
+        ],
+    );
+}

@@ -1,0 +1,140 @@
+//! Model builders: the published architectures' parameter counts, initialisation properties,
+//! dropout only in training.
+
+use repro::model::{self, InputShape};
+use repro::spec::{self, Activation, Cell, InitScheme, ModelSpec, Padding, Readout};
+use tch::{Kind, Tensor};
+
+use super::util;
+
+const GUNPOINT: InputShape = InputShape {
+    channels: 1,
+    length: 150,
+    classes: 2,
+};
+
+fn params(spec: &ModelSpec, input: InputShape) -> i64 {
+    model::build(spec, InitScheme::Xavier, input, tch::Device::Cpu)
+        .unwrap()
+        .params
+}
+
+#[test]
+fn wang_2017_fcn_and_resnet_have_their_parameter_counts() {
+    let _torch = util::torch_lock();
+    // FCN: conv 1→128 k8 (1,152) + BN (256), 128→256 k5 (164,096) + BN (512),
+    // 256→128 k3 (98,432) + BN (256), dense 128→2 (258): 264,962.
+    let fcn = ModelSpec::Cnn1d {
+        channels: vec![128, 256, 128],
+        kernel: vec![8, 5, 3],
+        stride: 1,
+        padding: Padding::Same,
+        activation: Activation::Relu,
+        batch_norm: true,
+        head: spec::CnnHead::Gap,
+        dropout: 0.0,
+    };
+    assert_eq!(params(&fcn, GUNPOINT), 264_962);
+    // ResNet: block 1→64 (576 + 20,544 + 12,352 convs, 3×128 BN, 1×1 shortcut 128 + BN 128)
+    // = 34,112; block 64→128 = 206,336; block 128→128 (BN-only shortcut) = 263,552;
+    // dense 128→2 = 258: 504,258.
+    let resnet = ModelSpec::Resnet1d {
+        channels: vec![64, 128, 128],
+        kernel: vec![8, 5, 3],
+        activation: Activation::Relu,
+        dropout: 0.0,
+    };
+    assert_eq!(params(&resnet, GUNPOINT), 504_258);
+    // Depth is a parameter: one more 128-wide block adds another 263,552.
+    let deeper = ModelSpec::Resnet1d {
+        channels: vec![64, 128, 128, 128],
+        kernel: vec![8, 5, 3],
+        activation: Activation::Relu,
+        dropout: 0.0,
+    };
+    assert_eq!(params(&deeper, GUNPOINT), 504_258 + 263_552);
+}
+
+#[test]
+fn same_padding_keeps_the_length_and_fcn_trains_in_both_modes() {
+    let _torch = util::torch_lock();
+    let fcn = ModelSpec::Cnn1d {
+        channels: vec![8, 8],
+        kernel: vec![8, 5],
+        stride: 1,
+        padding: Padding::Same,
+        activation: Activation::LeakyRelu(0.2),
+        batch_norm: true,
+        head: spec::CnnHead::Flatten,
+        dropout: 0.5,
+    };
+    let built = model::build(&fcn, InitScheme::He, GUNPOINT, tch::Device::Cpu).unwrap();
+    // Flatten head over 8 channels × 150 steps: the length survived both convolutions.
+    assert_eq!(
+        built.params,
+        (8 * 8 + 8) + 16 + (8 * 8 * 5 + 8) + 16 + (8 * 150 * 2 + 2)
+    );
+    let x = Tensor::randn([4, 1, 150], (Kind::Float, tch::Device::Cpu));
+    let lengths = Tensor::from_slice(&[150i64; 4]);
+    let a = built.net.forward(&x, &lengths, false);
+    let b = built.net.forward(&x, &lengths, false);
+    assert!(
+        a.equal(&b),
+        "evaluation is deterministic: no dropout, running statistics"
+    );
+    let c = built.net.forward(&x, &lengths, true);
+    assert!(!a.equal(&c), "training uses dropout and batch statistics");
+}
+
+#[test]
+fn recurrent_weights_are_orthogonal_per_gate_and_forget_bias_is_set() {
+    let _torch = util::torch_lock();
+    repro::provenance::seed(9);
+    let lstm = ModelSpec::Rnn {
+        cell: Cell::Lstm,
+        hidden: 16,
+        layers: 2,
+        bidirectional: true,
+        readout: Readout::Last,
+        dropout: 0.1,
+        layer_norm: true,
+        output_dropout: 0.0,
+        forget_bias: Some(1.0),
+    };
+    let input = InputShape {
+        channels: 3,
+        length: 10,
+        classes: 5,
+    };
+    let built = model::build(&lstm, InitScheme::Xavier, input, tch::Device::Cpu).unwrap();
+    let vars = built.vs.variables();
+    for name in ["rnn.weight_hh_l0", "rnn.weight_hh_l1_reverse"] {
+        let w = &vars[name];
+        for gate in 0..4 {
+            let block = w.narrow(0, gate * 16, 16);
+            let gram = block.tr().matmul(&block);
+            let off = (gram - Tensor::eye(16, (Kind::Float, tch::Device::Cpu)))
+                .abs()
+                .max()
+                .double_value(&[]);
+            assert!(
+                off < 1e-5,
+                "{name} gate {gate}: WᵀW deviates from I by {off}"
+            );
+        }
+    }
+    for name in ["rnn.bias_ih_l0", "rnn.bias_ih_l1_reverse"] {
+        let b = &vars[name];
+        assert_eq!(
+            b.narrow(0, 16, 16).min().double_value(&[]),
+            1.0,
+            "{name}: forget gate"
+        );
+        assert_eq!(
+            b.narrow(0, 0, 16).abs().max().double_value(&[]),
+            0.0,
+            "{name}: other gates 0 under xavier"
+        );
+    }
+    assert!(vars.contains_key("layer_norm1.weight"));
+}
