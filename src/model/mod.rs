@@ -179,6 +179,7 @@ pub fn build(
             layer_norm,
             output_dropout,
             forget_bias,
+            embedding,
         } => Box::new(rnn::RnnClassifier::new(
             &root,
             rnn::RnnConfig {
@@ -194,9 +195,10 @@ pub fn build(
                 layer_norm: *layer_norm,
                 output_dropout: *output_dropout,
                 forget_bias: *forget_bias,
+                embedding: *embedding,
             },
             init,
-        )),
+        )?),
     };
     let params = vs
         .trainable_variables()

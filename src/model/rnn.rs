@@ -8,8 +8,9 @@
 use tch::nn::{self, Init, Module};
 use tch::{Kind, Tensor};
 
+use super::ModelError;
 use super::{bias_init, linear, weight_init, Dense, Net};
-use crate::spec::{Cell, InitScheme, Readout};
+use crate::spec::{Cell, Embedding, InitScheme, Readout};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RnnConfig {
@@ -25,6 +26,7 @@ pub struct RnnConfig {
     pub layer_norm: bool,
     pub output_dropout: f64,
     pub forget_bias: Option<f64>,
+    pub embedding: Option<Embedding>,
 }
 
 pub struct RnnClassifier {
@@ -32,6 +34,8 @@ pub struct RnnClassifier {
     flat_weights: Vec<Tensor>,
     /// (weight, bias) of each layer's layer norm, when on.
     norms: Vec<(Tensor, Tensor)>,
+    /// The token embedding table, `[vocab, dim]`.
+    embedding: Option<Tensor>,
     out: Dense,
 }
 
@@ -50,8 +54,23 @@ fn orthogonal_blocks(w: &Tensor, gates: i64) {
 }
 
 impl RnnClassifier {
-    pub fn new(root: &nn::Path, config: RnnConfig, init: InitScheme) -> RnnClassifier {
+    pub fn new(
+        root: &nn::Path,
+        config: RnnConfig,
+        init: InitScheme,
+    ) -> Result<RnnClassifier, ModelError> {
         let directions = if config.bidirectional { 2 } else { 1 };
+        let embedding = match config.embedding {
+            Some(e) if config.input != 1 => {
+                return Err(ModelError::Shape(format!(
+                    "a token embedding reads one channel of token ids, but the data has {} channels ({} wide embedding)",
+                    config.input, e.dim
+                )))
+            }
+            Some(e) => Some((root / "embedding").var("weight", &[e.vocab, e.dim], Init::Randn { mean: 0.0, stdev: 1.0 })),
+            None => None,
+        };
+        let rnn_input = config.embedding.map_or(config.input, |e| e.dim);
         let gates = match config.cell {
             Cell::Lstm => 4,
             Cell::Gru => 3,
@@ -61,7 +80,7 @@ impl RnnClassifier {
         let mut flat_weights = Vec::new();
         for layer in 0..config.layers {
             let in_dim = if layer == 0 {
-                config.input
+                rnn_input
             } else {
                 h * directions
             };
@@ -125,12 +144,13 @@ impl RnnClassifier {
             Vec::new()
         };
         let out = linear(root / "out", features, config.classes, init);
-        RnnClassifier {
+        Ok(RnnClassifier {
             config,
             flat_weights,
             norms,
+            embedding,
             out,
-        }
+        })
     }
 }
 
@@ -202,7 +222,17 @@ impl Net for RnnClassifier {
         let directions = if c.bidirectional { 2 } else { 1 };
         let batch = xs.size()[0];
         let steps = xs.size()[2];
-        let seq = xs.transpose(1, 2); // [B, L, C], batch first
+        let seq = match (&self.embedding, c.embedding) {
+            (Some(table), Some(e)) => {
+                let ids = xs.select(1, 0).to_kind(Kind::Int64);
+                super::dropout(
+                    &Tensor::embedding(table, &ids, -1, false, false),
+                    e.dropout,
+                    train,
+                )
+            }
+            _ => xs.transpose(1, 2), // [B, L, C], batch first
+        };
         let padded = lengths.min().int64_value(&[]) < steps;
         let output = if (c.bidirectional && padded) || c.layer_norm {
             self.layered(&seq, lengths, train)

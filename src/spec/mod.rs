@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use decode::Diagnostic;
-pub use read::{load, load_all, parse_bytes, spec_files, MAX_SPEC_BYTES};
+pub use read::{load, load_all, parse_bytes, spec_files, MAX_SPEC_BYTES, RNN_DEFAULT_CLIP};
 pub use types::*;
 
 /// Everything wrong with one spec file.

@@ -91,6 +91,7 @@ const MODEL_KINDS: &[(&str, &[&str])] = &[
             "layer_norm",
             "output_dropout",
             "forget_bias",
+            "embedding",
         ],
     ),
 ];
@@ -353,9 +354,10 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
             };
             let data = decode_data(ctx, &layer("data"));
             let train_node = layer("train");
-            let train = decode_train(ctx, &train_node);
+            let is_rnn = matches!(model, Some(ModelSpec::Rnn { .. }));
+            let train = decode_train(ctx, &train_node, is_rnn);
             let train_quick = match quick.as_ref().and_then(|q| q.get("train")) {
-                Some(q) => decode_train(ctx, &overlay_train(&train_node, q)),
+                Some(q) => decode_train(ctx, &overlay_train(&train_node, q), is_rnn),
                 None => train.clone(),
             };
             let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
@@ -640,7 +642,11 @@ fn decode_subset(ctx: &mut Ctx, node: &Node) -> Option<Subset> {
     Some(Subset::Count { train, test })
 }
 
-fn decode_train(ctx: &mut Ctx, node: &Node) -> Option<TrainSpec> {
+/// Recurrent models clip the global gradient norm at this unless the spec says otherwise
+/// (`clip_grad_norm: null` turns it off).
+pub const RNN_DEFAULT_CLIP: f64 = 1.0;
+
+fn decode_train(ctx: &mut Ctx, node: &Node, is_rnn: bool) -> Option<TrainSpec> {
     let f = ctx.map(node, "`train`", TRAIN_KEYS)?;
     let kind = match f.get("optimizer") {
         Some(n) => ctx.choice(
@@ -762,8 +768,11 @@ fn decode_train(ctx: &mut Ctx, node: &Node) -> Option<TrainSpec> {
         Some(_) => number(ctx, &f, key, 0.0, |v| v > 0.0, "> 0").map(Some),
         None => Some(None),
     };
-    let clip_grad_norm = clip(ctx, "clip_grad_norm");
     let clip_grad_value = clip(ctx, "clip_grad_value");
+    let clip_grad_norm = match f.get("clip_grad_norm") {
+        None if is_rnn && clip_grad_value == Some(None) => Some(Some(RNN_DEFAULT_CLIP)),
+        _ => clip(ctx, "clip_grad_norm"),
+    };
     if let (Some(Some(_)), Some(Some(_)), Some(n)) =
         (clip_grad_norm, clip_grad_value, f.get("clip_grad_value"))
     {
@@ -1144,7 +1153,32 @@ fn decode_model(ctx: &mut Ctx, node: &Node) -> Option<ModelSpec> {
                     ctx.f64(n, "`forget_bias`").map(Some)
                 }
             };
+            let embedding = match f.get("embedding") {
+                None => Some(None),
+                Some(n) => ctx
+                    .map(n, "`embedding`", &["vocab", "dim", "dropout"])
+                    .and_then(|e| {
+                        let vocab = e
+                            .required(ctx, "vocab", "`embedding`")
+                            .and_then(|_| positive_int(ctx, &e, "vocab", 1, 1 << 24));
+                        let dim = positive_int(ctx, &e, "dim", 128, 1 << 16);
+                        let dropout = number(
+                            ctx,
+                            &e,
+                            "dropout",
+                            0.0,
+                            |v| (0.0..1.0).contains(&v),
+                            "in [0, 1)",
+                        );
+                        Some(Some(Embedding {
+                            vocab: vocab?,
+                            dim: dim?,
+                            dropout: dropout?,
+                        }))
+                    }),
+            };
             Some(ModelSpec::Rnn {
+                embedding: embedding?,
                 cell: cell?,
                 hidden: hidden?,
                 layers: layers?,

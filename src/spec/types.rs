@@ -165,7 +165,18 @@ pub enum ModelSpec {
         output_dropout: f64,
         /// LSTM only: the forget gates' bias (Jozefowicz et al. 2015 recommend 1).
         forget_bias: Option<f64>,
+        /// Token input: one channel of integer ids looked up in an embedding table.
+        embedding: Option<Embedding>,
     },
+}
+
+/// A token embedding in front of an RNN: ids in `[0, vocab)` → `dim` features (N(0, 1) init,
+/// as PyTorch's `nn.Embedding`), then dropout.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Embedding {
+    pub vocab: i64,
+    pub dim: i64,
+    pub dropout: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -156,6 +156,22 @@ pub fn evaluate(net: &dyn model::Net, split: &Split, classes: i64) -> Metrics {
     })
 }
 
+/// Token ids must be whole numbers in `[0, vocab)` (padding is id 0).
+fn check_token_ids(x: &Tensor, vocab: i64) -> Result<(), String> {
+    if x.numel() == 0 {
+        return Ok(());
+    }
+    let (min, max) = (x.min().double_value(&[]), x.max().double_value(&[]));
+    let whole = x.eq_tensor(&x.floor()).all().int64_value(&[]) == 1;
+    if !whole || min < 0.0 || max >= vocab as f64 {
+        return Err(format!(
+            "token ids must be whole numbers in [0, {vocab}); found values from {min} to {max}{}",
+            if whole { "" } else { " with fractions" }
+        ));
+    }
+    Ok(())
+}
+
 /// Every variable's name and a copy of its value.
 type Checkpoint = Vec<(String, Tensor)>;
 
@@ -203,6 +219,21 @@ pub fn train(
         classes: prepared.classes,
     };
     let built = model::build(&arm.model, arm.init, input, device)?;
+    if let crate::spec::ModelSpec::Rnn {
+        embedding: Some(e), ..
+    } = &arm.model
+    {
+        for (name, split) in [
+            ("train", Some(&prepared.train)),
+            ("val", prepared.val.as_ref()),
+            ("test", Some(&prepared.test)),
+        ] {
+            if let Some(x) = split.map(|s| &s.x) {
+                check_token_ids(x, e.vocab)
+                    .map_err(|m| ModelError::Shape(format!("{name} split: {m}")))?;
+            }
+        }
+    }
     let t = &arm.train;
     let mut opt = optim::Optim::new(&t.optimizer, t.weight_decay, t.lr, &built.vs)?;
     let mut plateau = match t.schedule {

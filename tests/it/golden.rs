@@ -143,6 +143,7 @@ fn rnn_forward_matches_pytorch_with_identical_weights() {
                 layer_norm: false,
                 output_dropout: 0.0,
                 forget_bias: None,
+                embedding: None,
             };
             let input = repro::model::InputShape {
                 channels: c.input,

@@ -100,6 +100,7 @@ fn recurrent_weights_are_orthogonal_per_gate_and_forget_bias_is_set() {
         layer_norm: true,
         output_dropout: 0.0,
         forget_bias: Some(1.0),
+        embedding: None,
     };
     let input = InputShape {
         channels: 3,
@@ -137,4 +138,67 @@ fn recurrent_weights_are_orthogonal_per_gate_and_forget_bias_is_set() {
         );
     }
     assert!(vars.contains_key("layer_norm1.weight"));
+}
+
+fn token_dataset(max_id: f32) -> repro::data::Dataset {
+    // Class = whether token 3 occurs in the sequence: learnable only through the embedding.
+    let ids = Tensor::randint(8, [200, 1, 12], (Kind::Int64, tch::Device::Cpu));
+    let y = ids
+        .eq(3)
+        .any_dim(2, false)
+        .squeeze_dim(1)
+        .to_kind(Kind::Int64);
+    let x = ids.to_kind(Kind::Float).clamp_max(f64::from(max_id));
+    repro::data::Dataset {
+        name: "tokens".into(),
+        x_train: x.narrow(0, 0, 150),
+        y_train: y.narrow(0, 0, 150),
+        lengths_train: vec![12; 150],
+        x_test: x.narrow(0, 150, 50),
+        y_test: y.narrow(0, 150, 50),
+        lengths_test: vec![12; 50],
+        class_names: vec!["no".into(), "yes".into()],
+        classes: 2,
+        channels: 1,
+        length: 12,
+        digests: vec![],
+    }
+}
+
+#[test]
+fn token_embedding_feeds_the_rnn_and_ids_are_checked() {
+    let mut arm = util::mnist1d_arm("gru", 60, 20);
+    arm.model = ModelSpec::Rnn {
+        cell: Cell::Lstm,
+        hidden: 16,
+        layers: 1,
+        bidirectional: false,
+        readout: Readout::Last,
+        dropout: 0.0,
+        layer_norm: false,
+        output_dropout: 0.0,
+        forget_bias: None,
+        embedding: Some(spec::Embedding {
+            vocab: 8,
+            dim: 64,
+            dropout: 0.1,
+        }),
+    };
+    arm.train.batch_size = 1; // batch size down to 1
+    let _torch = util::torch_lock();
+    repro::provenance::seed(0);
+    let data = token_dataset(7.0);
+    let out = repro::train::train(&arm, &data, 0, tch::Device::Cpu, |_| {}).unwrap();
+    assert_eq!(out.params, 8 * 64 + 4 * 16 * (64 + 16 + 2) + 16 * 2 + 2);
+    assert_eq!(out.steps, 60);
+    let mut bad = token_dataset(7.0);
+    bad.x_test = bad.x_test + 0.5;
+    let err = repro::train::train(&arm, &bad, 0, tch::Device::Cpu, |_| {})
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("test split: token ids must be whole numbers in [0, 8)"),
+        "{err}"
+    );
 }

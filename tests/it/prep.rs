@@ -178,6 +178,7 @@ fn rnn_readouts_ignore_padding() {
                     layer_norm: layers == 2 && !bidirectional,
                     output_dropout: 0.0,
                     forget_bias: None,
+                    embedding: None,
                 };
                 check_padding_invariance(spec, 3);
             }

@@ -70,6 +70,24 @@ fn good_spec_resolves_defaults_and_quick_overrides() {
         }
     ));
     assert!(b.claim.is_none());
+    assert_eq!(
+        b.resolved.train.clip_grad_norm,
+        Some(spec::RNN_DEFAULT_CLIP),
+        "RNNs clip by default"
+    );
+    assert_eq!(
+        s.arms[0].resolved.train.clip_grad_norm, None,
+        "other models do not"
+    );
+    let off = GOOD.replace(
+        "    train: { lr: 0.001 }",
+        "    train: { lr: 0.001, clip_grad_norm: null }",
+    );
+    let off = spec::parse_bytes(Path::new("t.yaml"), off.as_bytes()).unwrap();
+    assert_eq!(
+        off.arms[1].resolved.train.clip_grad_norm, None,
+        "`null` turns it off"
+    );
 }
 
 #[test]

@@ -59,6 +59,7 @@ fn shuffled_lstm_trains_and_is_deterministic() {
         layer_norm: false,
         output_dropout: 0.1,
         forget_bias: Some(1.0),
+        embedding: None,
     };
     arm.init = InitScheme::Xavier;
     arm.train.order = repro::spec::BatchOrder::Shuffle;
