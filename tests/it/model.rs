@@ -192,7 +192,7 @@ fn token_embedding_feeds_the_rnn_and_ids_are_checked() {
     assert_eq!(out.params, 8 * 64 + 4 * 16 * (64 + 16 + 2) + 16 * 2 + 2);
     assert_eq!(out.steps, 60);
     let mut bad = token_dataset(7.0);
-    bad.x_test = bad.x_test + 0.5;
+    bad.x_test += 0.5;
     let err = repro::train::train(&arm, &bad, 0, tch::Device::Cpu, |_| {})
         .err()
         .unwrap();
