@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 use crate::data::{self, DataError};
-use crate::runner::{self, DeviceKind, LocalOptions, RunError};
+use crate::runner::{self, DeviceKind, LocalOptions, RunError, RunResult};
 use crate::spec::{self, Spec};
 use crate::store::Store;
 use crate::{audit, provenance, report};
@@ -43,6 +43,20 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// List every planned run: key, spec, arm, seed and its state in the store.
+    Plan {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Per spec and arm: how many runs are done, running, failed, missing.
+    Status {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the claims table from the store without training anything.
     Report {
         #[arg(required = true)]
@@ -62,10 +76,16 @@ pub enum Command {
         #[arg(long, env = "REPRO_DATA", default_value = "data")]
         data_dir: PathBuf,
     },
-    /// Train the single run whose config.json is in DIR (used by `repro run`).
+    /// Train the single run in DIR (used by `repro run`): its config comes on standard input
+    /// with `--stdin-config`, else from DIR/config.json.
     #[command(hide = true)]
     Worker {
         dir: PathBuf,
+        #[arg(long)]
+        stdin_config: bool,
+        /// Retrain even if the run is done.
+        #[arg(long)]
+        force: bool,
         #[arg(long, default_value_t = 1)]
         threads: i32,
         #[arg(long, env = "REPRO_DATA", default_value = "data")]
@@ -138,6 +158,10 @@ impl From<RunError> for Failure {
             RunError::Train(crate::train::TrainError::Model(_)) => {
                 Failure::bad_input(e.to_string())
             }
+            RunError::Claimed(_) => Failure {
+                code: runner::EXIT_CLAIMED as u8,
+                message: e.to_string(),
+            },
             _ => Failure::failed(e.to_string()),
         }
     }
@@ -159,6 +183,22 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             force,
         } => run_specs(&specs, &common, jobs, force),
         Command::Report { specs, common } => report_specs(&specs, &common),
+        Command::Plan { specs, common } => {
+            let specs = load_specs(&specs)?;
+            let (_, runs) = plan(&specs, &common)?;
+            for r in &runs {
+                println!(
+                    "{}  {:<20} {:<16} seed {:<6} {}",
+                    &r.config.key[..16],
+                    r.spec_id,
+                    r.arm_id,
+                    r.seed,
+                    runner::state(r).name()
+                );
+            }
+            Ok(())
+        }
+        Command::Status { specs, common } => status(&specs, &common),
         Command::Data { command, data_dir } => data_command(command, &data_dir),
         Command::Doctor { data_dir } => {
             doctor(&data_dir);
@@ -166,11 +206,25 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Worker {
             dir,
+            stdin_config,
+            force,
             threads,
             data_dir,
-        } => runner::worker(&dir, threads, &data_dir)
-            .map(|_| ())
-            .map_err(Failure::from),
+        } => {
+            let config = if stdin_config {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .map_err(|e| Failure::failed(format!("reading the run config: {e}")))?;
+                Some(serde_json::from_str(&text).map_err(|e| {
+                    Failure::bad_input(format!("run config on standard input: {e}"))
+                })?)
+            } else {
+                None
+            };
+            runner::worker(&dir, config, threads, &data_dir, force)
+                .map(|_| ())
+                .map_err(Failure::from)
+        }
     }
 }
 
@@ -263,21 +317,25 @@ fn run_specs(
             f.run.spec_id, f.run.arm_id, f.run.seed
         );
         match &f.result {
-            Ok(r) => match (&r.metrics, &r.status) {
+            RunResult::Trained(r) => match (&r.metrics, &r.status) {
                 (Some(m), _) => eprintln!(
                     "{head}: accuracy {:.4}, loss {:.4} ({:.1} s)",
                     m.accuracy, m.loss, r.wall_time_s
                 ),
                 (None, s) => eprintln!("{head}: FAILED {s:?}"),
             },
-            Err(e) => eprintln!("{head}: ERROR {e}"),
+            RunResult::Skipped => eprintln!("{head}: skipped (another runner has it)"),
+            RunResult::Failed(e) => eprintln!("{head}: ERROR {e}"),
         }
     })?;
     print_tables(&specs, &runs, common)?;
-    let errors: Vec<&runner::Finished> = finished.iter().filter(|f| f.result.is_err()).collect();
+    let errors: Vec<&runner::Finished> = finished
+        .iter()
+        .filter(|f| matches!(f.result, RunResult::Failed(_)))
+        .collect();
     let diverged = finished
         .iter()
-        .filter(|f| matches!(&f.result, Ok(r) if r.metrics.is_none()))
+        .filter(|f| matches!(&f.result, RunResult::Trained(r) if r.metrics.is_none()))
         .count();
     if !errors.is_empty() || diverged > 0 {
         return Err(Failure::failed(format!(
@@ -350,6 +408,39 @@ fn provenance_rows(record: Option<&runner::Record>) -> Vec<(String, String)> {
         ),
         ("spec sha256".into(), r.spec_sha256[..16].to_string()),
     ]
+}
+
+fn status(paths: &[PathBuf], common: &Common) -> Result<(), Failure> {
+    use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+    use runner::RunState;
+    let specs = load_specs(paths)?;
+    let (store, runs) = plan(&specs, common)?;
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["spec", "arm", "done", "running", "failed", "missing"]);
+    let states: Vec<RunState> = runs.iter().map(runner::state).collect();
+    for spec in &specs {
+        for arm in &spec.arms {
+            let mine: Vec<RunState> = runs
+                .iter()
+                .zip(&states)
+                .filter(|(r, _)| r.spec_id == spec.id && r.arm_id == arm.id)
+                .map(|(_, s)| *s)
+                .collect();
+            let count = |s: RunState| mine.iter().filter(|&&m| m == s).count().to_string();
+            table.add_row(vec![
+                spec.id.clone(),
+                arm.id.clone(),
+                count(RunState::Done),
+                count(RunState::Running),
+                count(RunState::Failed),
+                count(RunState::Missing),
+            ]);
+        }
+    }
+    println!("store {}\n{table}", store.root().display());
+    Ok(())
 }
 
 fn report_specs(paths: &[PathBuf], common: &Common) -> Result<(), Failure> {

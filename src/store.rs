@@ -19,6 +19,8 @@ pub const PROVENANCE: &str = "provenance.json";
 pub const CURVE: &str = "curve.csv";
 pub const RECORD: &str = "record.json";
 pub const DONE: &str = "DONE";
+/// Append-only journal at the store's root: one `start`/`done` line per worker event.
+pub const JOURNAL: &str = "journal.log";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -53,6 +55,19 @@ pub struct RunDir {
 }
 
 impl Store {
+    /// Appends one line to the store's journal (a single small `O_APPEND` write).
+    pub fn journal(&self, line: &str) -> Result<(), StoreError> {
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let path = self.root.join(JOURNAL);
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        f.write_all(format!("{line}\n").as_bytes())
+            .map_err(io(&path))
+    }
+
     /// `--store`, else `$REPRO_STORE`, else `runs/`.
     pub fn open(explicit: Option<&Path>) -> Store {
         let root = explicit
@@ -66,6 +81,16 @@ impl Store {
         &self.root
     }
 
+    /// The store containing `dir` (a run directory is `<root>/<spec>/<arm>/<key>`).
+    pub fn of_run_dir(dir: &RunDir) -> Store {
+        let root = dir
+            .path
+            .ancestors()
+            .nth(3)
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Store { root }
+    }
+
     pub fn run_dir(&self, spec_id: &str, arm_id: &str, key: &str) -> RunDir {
         RunDir {
             path: self.root.join(spec_id).join(arm_id).join(key),
@@ -73,7 +98,99 @@ impl Store {
     }
 }
 
+/// An exclusive claim on one run: the lock file `<run dir>.lock`, naming the owning process,
+/// removed when the claim is dropped.
+#[derive(Debug)]
+pub struct Claim {
+    lock: PathBuf,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.lock);
+    }
+}
+
+/// Who holds a run's lock, if anyone alive does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    Nobody,
+    /// A live process on this host, or a process on another host (which cannot be checked).
+    Alive {
+        pid: u32,
+        host: String,
+    },
+}
+
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
 impl RunDir {
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    /// The live owner of this run's lock; a lock left by a dead process on this host is stale.
+    pub fn holder(&self) -> Holder {
+        let Ok(text) = fs::read_to_string(self.lock_path()) else {
+            return Holder::Nobody;
+        };
+        let mut words = text.split_whitespace();
+        let pid = words.next().and_then(|p| p.parse::<u32>().ok());
+        let host = words.next().unwrap_or_default().to_string();
+        match pid {
+            Some(pid) if host != crate::provenance::hostname() || process_alive(pid) => {
+                Holder::Alive { pid, host }
+            }
+            _ => Holder::Nobody,
+        }
+    }
+
+    /// Claims the run for this process with an exclusive create of its lock file. `None` when
+    /// another live process holds it, or it is done and `force` is off; a stale lock is taken
+    /// over.
+    pub fn claim(&self, force: bool) -> Result<Option<Claim>, StoreError> {
+        let lock = self.lock_path();
+        if let Some(parent) = lock.parent() {
+            fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
+                Ok(mut f) => {
+                    let me = format!("{} {}\n", std::process::id(), crate::provenance::hostname());
+                    f.write_all(me.as_bytes())
+                        .and_then(|_| f.sync_all())
+                        .map_err(io(&lock))?;
+                    let claim = Claim { lock };
+                    // Another process may have finished it between planning and now.
+                    return Ok((force || !self.is_done()).then_some(claim));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if self.holder() != Holder::Nobody {
+                        return Ok(None);
+                    }
+                    // Stale: its owner died. Remove it and try once more; if another process
+                    // wins that race, the exclusive create fails again and we yield.
+                    let _ = fs::remove_file(&lock);
+                }
+                Err(e) => {
+                    return Err(StoreError::Io {
+                        path: lock,
+                        source: e,
+                    })
+                }
+            }
+        }
+        Ok(None)
+    }
+
     pub fn from_path(path: &Path) -> RunDir {
         RunDir {
             path: path.to_path_buf(),
@@ -167,6 +284,29 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert!(names.iter().all(|n| !n.starts_with(".tmp-")), "{names:?}");
+    }
+
+    #[test]
+    fn claims_are_exclusive_and_stale_locks_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = Store::open(Some(dir.path())).run_dir("s", "a", "k");
+        let first = run.claim(false).unwrap().expect("free run");
+        assert!(
+            run.claim(true).unwrap().is_none(),
+            "held by this live process"
+        );
+        assert!(matches!(run.holder(), Holder::Alive { .. }));
+        drop(first);
+        assert_eq!(run.holder(), Holder::Nobody);
+        // A lock left by a process that no longer exists (pid beyond pid_max) is stale.
+        fs::write(
+            run.lock_path(),
+            format!("4194305 {}\n", crate::provenance::hostname()),
+        )
+        .unwrap();
+        assert_eq!(run.holder(), Holder::Nobody);
+        let taken = run.claim(false).unwrap();
+        assert!(taken.is_some());
     }
 
     #[test]

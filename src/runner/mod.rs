@@ -35,7 +35,12 @@ pub enum RunError {
     },
     #[error("device `{0}` is not available (CUDA available: {1})")]
     Device(String, bool),
+    #[error("{0}: done, or claimed by another live process")]
+    Claimed(PathBuf),
 }
+
+/// Exit status of a worker that found its run done or claimed by another process.
+pub const EXIT_CLAIMED: i32 = 3;
 
 /// Which device kind runs train on; recorded in the key because results differ across kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,7 +206,14 @@ pub struct LocalOptions {
 /// What happened to one planned run in this invocation.
 pub struct Finished {
     pub run: PlannedRun,
-    pub result: Result<Record, String>,
+    pub result: RunResult,
+}
+
+pub enum RunResult {
+    Trained(Record),
+    /// Another runner had claimed it (or finished it) first: not trained here.
+    Skipped,
+    Failed(String),
 }
 
 /// Trains every pending run in `runs` with up to `jobs` worker processes, calling
@@ -223,15 +235,19 @@ pub fn execute_local(
     loop {
         while active.len() < opts.jobs.max(1) {
             let Some(run) = queue.next() else { break };
-            run.dir.reset()?;
-            run.dir.write_json(store::CONFIG, &run.config)?;
-            let child = Command::new(&exe)
+            let config = serde_json::to_vec(&run.config).map_err(|e| RunError::Config {
+                path: run.dir.path().join(store::CONFIG),
+                message: e.to_string(),
+            })?;
+            let mut child = Command::new(&exe)
                 .arg("worker")
                 .arg(run.dir.path())
+                .arg("--stdin-config")
+                .args(opts.force.then_some("--force"))
                 .arg("--threads")
                 .arg(opts.threads_per_job.to_string())
                 .env("REPRO_DATA", &opts.data_dir)
-                .stdin(Stdio::null())
+                .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -239,6 +255,11 @@ pub fn execute_local(
                     exe: exe.clone(),
                     source,
                 })?;
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write;
+                // A worker that dies before reading reports through its exit status.
+                let _ = stdin.write_all(&config);
+            }
             active.push((run.clone(), child, Instant::now()));
         }
         if active.is_empty() {
@@ -255,12 +276,15 @@ pub fn execute_local(
                     .wait_with_output()
                     .map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string())
                     .unwrap_or_default();
-                let result = if status.success() && run.dir.is_done() {
-                    run.dir
-                        .read_json::<Record>(store::RECORD)
-                        .map_err(|e| e.to_string())
+                let result = if status.code() == Some(EXIT_CLAIMED) {
+                    RunResult::Skipped
+                } else if status.success() && run.dir.is_done() {
+                    match run.dir.read_json::<Record>(store::RECORD) {
+                        Ok(r) => RunResult::Trained(r),
+                        Err(e) => RunResult::Failed(e.to_string()),
+                    }
                 } else {
-                    Err(if stderr.is_empty() {
+                    RunResult::Failed(if stderr.is_empty() {
                         format!("worker exited with {status}")
                     } else {
                         stderr
@@ -281,6 +305,41 @@ pub fn execute_local(
     Ok(finished)
 }
 
+/// Where a planned run stands in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Done,
+    /// Finished, but training diverged.
+    Failed,
+    /// Claimed by a live process.
+    Running,
+    Missing,
+}
+
+impl RunState {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Done => "done",
+            RunState::Failed => "failed",
+            RunState::Running => "running",
+            RunState::Missing => "missing",
+        }
+    }
+}
+
+pub fn state(run: &PlannedRun) -> RunState {
+    if run.dir.is_done() {
+        match run.dir.read_json::<Record>(store::RECORD) {
+            Ok(r) if r.metrics.is_some() => RunState::Done,
+            _ => RunState::Failed,
+        }
+    } else if run.dir.holder() != store::Holder::Nobody {
+        RunState::Running
+    } else {
+        RunState::Missing
+    }
+}
+
 /// Loads the finished record of each planned run, in plan order; `None` where not done.
 pub fn load_records(runs: &[PlannedRun]) -> Vec<Option<Record>> {
     runs.iter()
@@ -293,10 +352,27 @@ pub fn load_records(runs: &[PlannedRun]) -> Vec<Option<Record>> {
         .collect()
 }
 
-/// One worker process: trains the run described by `dir/config.json` and writes its record.
-pub fn worker(dir: &Path, threads: i32, data_dir: &Path) -> Result<Record, RunError> {
+/// One worker process: claims the run in `dir`, writes `config` there (or, without one, trains
+/// the `config.json` already there), trains, and writes the record and `DONE`.
+pub fn worker(
+    dir: &Path,
+    config: Option<RunConfig>,
+    threads: i32,
+    data_dir: &Path,
+    force: bool,
+) -> Result<Record, RunError> {
     let run = RunDir::from_path(dir);
-    let config: RunConfig = run.read_json(store::CONFIG)?;
+    let config: RunConfig = match config {
+        Some(c) => c,
+        None => run.read_json(store::CONFIG)?,
+    };
+    let Some(_claim) = run.claim(force)? else {
+        return Err(RunError::Claimed(dir.to_path_buf()));
+    };
+    run.reset()?;
+    run.write_json(store::CONFIG, &config)?;
+    let store = Store::of_run_dir(&run);
+    store.journal(&format!("start {} pid {}", config.key, std::process::id()))?;
     let determinism = provenance::configure(threads, true);
     let device = match config.device {
         DeviceKind::Cpu => Device::Cpu,
@@ -358,5 +434,6 @@ pub fn worker(dir: &Path, threads: i32, data_dir: &Path) -> Result<Record, RunEr
     };
     run.write_json(store::RECORD, &record)?;
     run.mark_done()?;
+    store.journal(&format!("done {} pid {}", config.key, std::process::id()))?;
     Ok(record)
 }

@@ -8,5 +8,6 @@ mod model;
 mod optim;
 mod prep;
 mod spec;
+mod store;
 mod train;
 mod util;
