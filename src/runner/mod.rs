@@ -210,7 +210,7 @@ pub struct Finished {
 }
 
 pub enum RunResult {
-    Trained(Record),
+    Trained(Box<Record>),
     /// Another runner had claimed it (or finished it) first: not trained here.
     Skipped,
     Failed(String),
@@ -280,7 +280,7 @@ pub fn execute_local(
                     RunResult::Skipped
                 } else if status.success() && run.dir.is_done() {
                     match run.dir.read_json::<Record>(store::RECORD) {
-                        Ok(r) => RunResult::Trained(r),
+                        Ok(r) => RunResult::Trained(Box::new(r)),
                         Err(e) => RunResult::Failed(e.to_string()),
                     }
                 } else {
