@@ -202,3 +202,60 @@ fn token_embedding_feeds_the_rnn_and_ids_are_checked() {
         "{err}"
     );
 }
+
+#[test]
+fn every_activation_and_mlp_dropout() {
+    let _torch = util::torch_lock();
+    let input = InputShape {
+        channels: 1,
+        length: 6,
+        classes: 3,
+    };
+    let x = Tensor::from_slice(&[-2f32, -1.0, -0.5, 0.5, 1.0, 2.0]).view([1, 1, 6]);
+    let lengths = Tensor::from_slice(&[6i64]);
+    let mut outputs = Vec::new();
+    for activation in [
+        Activation::Relu,
+        Activation::LeakyRelu(0.2),
+        Activation::Elu,
+        Activation::Selu,
+        Activation::Gelu,
+        Activation::Silu,
+        Activation::Tanh,
+        Activation::Sigmoid,
+    ] {
+        repro::provenance::seed(3);
+        let mlp = ModelSpec::Mlp {
+            hidden: vec![16],
+            activation,
+            residual: false,
+            input_dropout: 0.0,
+            dropout: vec![0.0],
+        };
+        let built = model::build(&mlp, InitScheme::He, input, tch::Device::Cpu).unwrap();
+        let y = built.net.forward(&x, &lengths, false);
+        assert_eq!(y.size(), vec![1, 3]);
+        outputs.push(Vec::<f32>::try_from(y.flatten(0, -1)).unwrap());
+    }
+    // Same weights (same seed), different non-linearities: all outputs differ pairwise.
+    for i in 0..outputs.len() {
+        for j in i + 1..outputs.len() {
+            assert_ne!(outputs[i], outputs[j], "activations {i} and {j} agree");
+        }
+    }
+    let with_dropout = ModelSpec::Mlp {
+        hidden: vec![64, 64],
+        activation: Activation::Relu,
+        residual: true,
+        input_dropout: 0.1,
+        dropout: vec![0.5, 0.5],
+    };
+    let built = model::build(&with_dropout, InitScheme::Torch, input, tch::Device::Cpu).unwrap();
+    assert_eq!(built.params, (6 * 64 + 64) + (64 * 64 + 64) + (64 * 3 + 3));
+    let eval = built.net.forward(&x, &lengths, false);
+    assert!(eval.equal(&built.net.forward(&x, &lengths, false)));
+    assert!(
+        !eval.equal(&built.net.forward(&x, &lengths, true)),
+        "dropout acts in training"
+    );
+}
