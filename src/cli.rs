@@ -42,6 +42,10 @@ pub enum Command {
         /// Retrain runs that are already done.
         #[arg(long)]
         force: bool,
+        /// Instead of the sweep: train the first seed of every arm twice in this process and
+        /// report whether the two are identical, or the first step whose loss differs.
+        #[arg(long)]
+        verify_determinism: bool,
     },
     /// List every planned run: key, spec, arm, seed and its state in the store.
     Plan {
@@ -179,8 +183,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run {
             specs,
             common,
+            verify_determinism: true,
+            ..
+        } => verify_determinism(&specs, &common),
+        Command::Run {
+            specs,
+            common,
             jobs,
             force,
+            ..
         } => run_specs(&specs, &common, jobs, force),
         Command::Report { specs, common } => report_specs(&specs, &common),
         Command::Plan { specs, common } => {
@@ -408,6 +419,72 @@ fn provenance_rows(record: Option<&runner::Record>) -> Vec<(String, String)> {
         ),
         ("spec sha256".into(), r.spec_sha256[..16].to_string()),
     ]
+}
+
+fn verify_determinism(paths: &[PathBuf], common: &Common) -> Result<(), Failure> {
+    let specs = load_specs(paths)?;
+    let kind = device_kind(&common.device)?;
+    let device = match kind {
+        DeviceKind::Cpu => tch::Device::Cpu,
+        DeviceKind::Cuda if tch::Cuda::is_available() => tch::Device::Cuda(0),
+        DeviceKind::Cuda => {
+            return Err(Failure::bad_input(
+                "--device cuda: no CUDA device is available",
+            ))
+        }
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i32;
+    let flags = provenance::configure(cpus, true);
+    eprintln!("determinism: {flags:?}, {cpus} threads, device {device:?}");
+    let mut differing = 0;
+    for spec in &specs {
+        let data = data::load(&spec.dataset, &common.data_dir)?;
+        for arm in &spec.arms {
+            let resolved = arm.resolved(common.quick);
+            let seed = spec.seeds(common.quick).base;
+            let train = || {
+                crate::train::train(resolved, &data, seed, device, |_| {})
+                    .map_err(|e| Failure::failed(e.to_string()))
+            };
+            let (a, b) = (train()?, train()?);
+            let first = a
+                .step_losses
+                .iter()
+                .zip(&b.step_losses)
+                .position(|(x, y)| x.to_bits() != y.to_bits());
+            let head = format!("{}/{} seed {seed}", spec.id, arm.id);
+            match first {
+                None if a.weights_sha256 == b.weights_sha256
+                    && a.step_losses.len() == b.step_losses.len() =>
+                {
+                    println!(
+                        "{head}: identical ({} steps, weights sha256 {})",
+                        a.steps,
+                        &a.weights_sha256[..16]
+                    )
+                }
+                None => {
+                    differing += 1;
+                    println!("{head}: losses agree but final weights differ");
+                }
+                Some(step) => {
+                    differing += 1;
+                    println!(
+                        "{head}: DIFFERS from step {}: loss {} vs {}",
+                        step + 1,
+                        a.step_losses[step],
+                        b.step_losses[step]
+                    );
+                }
+            }
+        }
+    }
+    if differing > 0 {
+        return Err(Failure::failed(format!(
+            "{differing} arm(s) are not deterministic"
+        )));
+    }
+    Ok(())
 }
 
 fn status(paths: &[PathBuf], common: &Common) -> Result<(), Failure> {

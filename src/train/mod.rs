@@ -86,6 +86,9 @@ pub struct Outcome {
     pub stopped_early: bool,
     pub curve: Vec<CurvePoint>,
     pub weights_sha256: String,
+    /// The training loss of every step, for determinism checks (not stored in records).
+    #[serde(skip)]
+    pub step_losses: Vec<f64>,
 }
 
 /// Macro-F1 from predicted and true labels over `classes` classes.
@@ -275,6 +278,7 @@ pub fn train(
     let mut best: Option<Best> = None;
     let mut since_best = 0i64;
     let mut stopped_early = false;
+    let mut step_losses = Vec::with_capacity(total_steps.max(0) as usize);
     for step in 0..total_steps {
         let lr = match &plateau {
             Some(p) => p.lr,
@@ -334,6 +338,7 @@ pub fn train(
         }
         opt.step();
         window_loss += value;
+        step_losses.push(value);
         window_steps += 1;
         let done = step + 1;
         completed = done;
@@ -416,6 +421,7 @@ pub fn train(
         stopped_early,
         curve,
         weights_sha256: model::weights_sha256(&built.vs),
+        step_losses,
     })
 }
 

@@ -223,3 +223,28 @@ fn walk(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+#[test]
+fn verify_determinism_retrains_one_seed_per_arm() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.yaml"), TINY).unwrap();
+    let out = repro(
+        dir.path(),
+        &["run", "tiny.yaml", "--verify-determinism"],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("deterministic_algorithms: true"),
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("tiny/logistic seed 5: identical (40 steps, weights sha256 "));
+    assert!(lines[1].starts_with("tiny/cnn seed 5: identical (40 steps"));
+    assert!(
+        !dir.path().join("runs").exists(),
+        "nothing written to the store"
+    );
+}
