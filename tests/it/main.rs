@@ -8,6 +8,7 @@ mod model;
 mod optim;
 mod prep;
 mod spec;
+mod stats;
 mod store;
 mod train;
 mod util;
