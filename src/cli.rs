@@ -10,7 +10,7 @@ use crate::data::{self, DataError};
 use crate::runner::{self, DeviceKind, LocalOptions, RunError, RunResult};
 use crate::spec::{self, Spec};
 use crate::store::Store;
-use crate::{audit, provenance, report};
+use crate::{audit, baseline, provenance, report};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -46,6 +46,28 @@ pub enum Command {
         /// report whether the two are identical, or the first step whose loss differs.
         #[arg(long)]
         verify_determinism: bool,
+    },
+    /// Write the current results into the blessed baseline table (per spec, under
+    /// `baselines/blessed/`), showing what changed. Every planned run must be done.
+    Bless {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+    /// Regression gate: train what is missing, then compare with the blessed table. Exit 0
+    /// pass, 1 regression, 2 error.
+    Check {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        gate: GateArgs,
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// List every planned run: key, spec, arm, seed and its state in the store.
     Plan {
@@ -130,6 +152,16 @@ pub struct Common {
     markdown: Option<PathBuf>,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct GateArgs {
+    /// Directory of blessed tables.
+    #[arg(long, default_value = "baselines/blessed")]
+    blessed: PathBuf,
+    /// Tolerance for arms without a claim (a claim's own tolerance wins).
+    #[arg(long, default_value_t = 0.01)]
+    tolerance: f64,
+}
+
 /// An error with the exit code it maps to.
 #[derive(Debug)]
 pub struct Failure {
@@ -194,6 +226,17 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             ..
         } => run_specs(&specs, &common, jobs, force),
         Command::Report { specs, common } => report_specs(&specs, &common),
+        Command::Bless {
+            specs,
+            common,
+            gate,
+        } => bless(&specs, &common, &gate),
+        Command::Check {
+            specs,
+            common,
+            gate,
+            jobs,
+        } => check(&specs, &common, &gate, jobs),
         Command::Plan { specs, common } => {
             let specs = load_specs(&specs)?;
             let (_, runs) = plan(&specs, &common)?;
@@ -302,6 +345,19 @@ fn run_specs(
 ) -> Result<(), Failure> {
     let specs = load_specs(paths)?;
     let (store, runs) = plan(&specs, common)?;
+    let finished = execute(&store, &runs, common, jobs, force)?;
+    print_tables(&specs, &runs, common)?;
+    finish_status(&finished)
+}
+
+/// Trains the pending runs, printing a line as each ends.
+fn execute(
+    store: &Store,
+    runs: &[runner::PlannedRun],
+    common: &Common,
+    jobs: Option<usize>,
+    force: bool,
+) -> Result<Vec<runner::Finished>, Failure> {
     let pending = runs.iter().filter(|r| force || !r.done).count();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let default_jobs = if common.device == "cuda" { 1 } else { cpus };
@@ -339,7 +395,10 @@ fn run_specs(
             RunResult::Failed(e) => eprintln!("{head}: ERROR {e}"),
         }
     })?;
-    print_tables(&specs, &runs, common)?;
+    Ok(finished)
+}
+
+fn finish_status(finished: &[runner::Finished]) -> Result<(), Failure> {
     let errors: Vec<&runner::Finished> = finished
         .iter()
         .filter(|f| matches!(f.result, RunResult::Failed(_)))
@@ -365,12 +424,7 @@ fn print_tables(
 ) -> Result<(), Failure> {
     let records = runner::load_records(runs);
     for spec in specs {
-        let mine: Vec<(String, Option<&runner::Record>)> = runs
-            .iter()
-            .zip(&records)
-            .filter(|(r, _)| r.spec_id == spec.id)
-            .map(|(r, rec)| (r.arm_id.clone(), rec.as_ref()))
-            .collect();
+        let mine = spec_records(spec, runs, &records);
         let results = audit::arm_results(spec, &mine);
         println!("{}", report::claims_table(spec, &results, common.quick));
         if let Some(target) = &common.markdown {
@@ -419,6 +473,97 @@ fn provenance_rows(record: Option<&runner::Record>) -> Vec<(String, String)> {
         ),
         ("spec sha256".into(), r.spec_sha256[..16].to_string()),
     ]
+}
+
+/// `(arm id, record)` for each planned run of `spec`, in plan order.
+fn spec_records<'a>(
+    spec: &Spec,
+    runs: &[runner::PlannedRun],
+    records: &'a [Option<runner::Record>],
+) -> Vec<(String, Option<&'a runner::Record>)> {
+    runs.iter()
+        .zip(records)
+        .filter(|(r, _)| r.spec_id == spec.id)
+        .map(|(r, rec)| (r.arm_id.clone(), rec.as_ref()))
+        .collect()
+}
+
+fn bless(paths: &[PathBuf], common: &Common, gate: &GateArgs) -> Result<(), Failure> {
+    let specs = load_specs(paths)?;
+    let (_, runs) = plan(&specs, common)?;
+    let records = runner::load_records(&runs);
+    for spec in &specs {
+        let mine = spec_records(spec, &runs, &records);
+        let table = baseline::build(spec, &mine, common.quick, gate.tolerance)
+            .map_err(|e| Failure::bad_input(e.to_string()))?;
+        let path = baseline::table_path(&gate.blessed, &spec.id, common.quick);
+        let old = match baseline::read(&path) {
+            Ok(t) => Some(t),
+            Err(baseline::BaselineError::Missing { .. }) => None,
+            Err(e) => return Err(Failure::bad_input(e.to_string())),
+        };
+        for line in baseline::diff(old.as_ref(), &table) {
+            println!("{}/{line}", spec.id);
+        }
+        baseline::write(&path, &table).map_err(|e| Failure::failed(e.to_string()))?;
+        eprintln!("blessed {}", path.display());
+    }
+    Ok(())
+}
+
+fn check(
+    paths: &[PathBuf],
+    common: &Common,
+    gate: &GateArgs,
+    jobs: Option<usize>,
+) -> Result<(), Failure> {
+    let specs = load_specs(paths)?;
+    let tables = specs
+        .iter()
+        .map(|s| baseline::read(&baseline::table_path(&gate.blessed, &s.id, common.quick)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let (store, runs) = plan(&specs, common)?;
+    execute(&store, &runs, common, jobs, false)?;
+    let records = runner::load_records(&runs);
+    let mut regressions = Vec::new();
+    for (spec, table) in specs.iter().zip(&tables) {
+        let mine = spec_records(spec, &runs, &records);
+        for blessed in &table.arms {
+            let done: Vec<&runner::Record> = mine
+                .iter()
+                .filter(|(id, _)| *id == blessed.arm_id)
+                .filter_map(|(_, r)| *r)
+                .collect();
+            let now: Vec<(i64, f64)> = done
+                .iter()
+                .filter_map(|r| r.metrics.map(|m| (r.seed, m.get(blessed.metric))))
+                .collect();
+            let fingerprint = done
+                .first()
+                .map(|r| baseline::fingerprint(r))
+                .unwrap_or_default();
+            let g = audit::gate(blessed, &now, &fingerprint);
+            let verdict = if g.regression { "REGRESSION" } else { "ok" };
+            println!("{verdict:<10} {}/{}: {}", spec.id, g.arm_id, g.reason);
+            if g.same_fingerprint {
+                for (seed, old, new) in &g.changed {
+                    println!("           seed {seed}: {old} -> {new} (same configuration, data, libtorch and device)");
+                }
+            }
+            if g.regression {
+                regressions.push(format!("{}/{}", spec.id, g.arm_id));
+            }
+        }
+    }
+    if regressions.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::failed(format!(
+            "regression in {}",
+            regressions.join(", ")
+        )))
+    }
 }
 
 fn verify_determinism(paths: &[PathBuf], common: &Common) -> Result<(), Failure> {

@@ -6,6 +6,7 @@
 //! See ARCHITECTURE.md for the invariants.
 
 pub mod audit;
+pub mod baseline;
 pub mod cli;
 pub mod data;
 pub mod model;
