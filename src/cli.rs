@@ -378,7 +378,7 @@ fn execute(
         data_dir: common.data_dir.clone(),
         force,
     };
-    let finished = runner::execute_local(&runs, &opts, |i, total, f| {
+    let finished = runner::execute_local(runs, &opts, |i, total, f| {
         let head = format!(
             "[{i:>3}/{total}] {}/{} seed {}",
             f.run.spec_id, f.run.arm_id, f.run.seed
