@@ -19,7 +19,7 @@ build: setup
 run: build
 	$(REPRO) doctor
 	$(REPRO) validate
-	$(REPRO) run papers/mnist1d.yaml --markdown reports/
+	$(REPRO) run papers/mnist1d.yaml --out reports/
 
 ## The same audit with each spec's `quick:` overrides (a minute or so).
 quick: build

@@ -147,9 +147,9 @@ pub struct Common {
     device: String,
     #[arg(long, env = "REPRO_DATA", default_value = "data")]
     data_dir: PathBuf,
-    /// Also write the audit as Markdown: a `.md` file (one spec) or a directory (`<spec id>.md`).
-    #[arg(long)]
-    markdown: Option<PathBuf>,
+    /// Also write each spec's audit to DIR as `<spec id>.md`, `.json` and a self-contained `.html`.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -427,22 +427,42 @@ fn print_tables(
         let mine = spec_records(spec, runs, &records);
         let results = audit::arm_results(spec, &mine);
         println!("{}", report::claims_table(spec, &results, common.quick));
-        if let Some(target) = &common.markdown {
-            let is_file = target.extension().is_some_and(|e| e == "md") && !target.is_dir();
-            let path = if !is_file || specs.len() > 1 {
-                target.join(format!("{}.md", spec.id))
-            } else {
-                target.clone()
-            };
+        if let Some(dir) = &common.out {
             let first = mine.iter().find_map(|(_, r)| *r);
-            let md = report::claims_markdown(spec, &results, common.quick, &provenance_rows(first));
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| Failure::failed(format!("{}: {e}", parent.display())))?;
+            let provenance = provenance_rows(first);
+            let json = serde_json::json!({
+                "spec": spec.id,
+                "title": spec.title,
+                "spec_sha256": spec.file_sha256,
+                "quick": common.quick,
+                "arms": results,
+                "provenance": provenance,
+            });
+            let files = [
+                (
+                    "md",
+                    report::claims_markdown(spec, &results, common.quick, &provenance),
+                ),
+                (
+                    "json",
+                    format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&json).unwrap_or_default()
+                    ),
+                ),
+                (
+                    "html",
+                    report::html::page(spec, &results, &mine, common.quick, &provenance),
+                ),
+            ];
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::failed(format!("{}: {e}", dir.display())))?;
+            for (ext, text) in files {
+                let path = dir.join(format!("{}.{ext}", spec.id));
+                crate::store::write_atomic(&path, text.as_bytes())
+                    .map_err(|e| Failure::failed(e.to_string()))?;
+                eprintln!("wrote {}", path.display());
             }
-            crate::store::write_atomic(&path, md.as_bytes())
-                .map_err(|e| Failure::failed(e.to_string()))?;
-            eprintln!("wrote {}", path.display());
         }
     }
     Ok(())

@@ -251,6 +251,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .tempfile_in(dir)
         .map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(tmp.path()))?;
+    // Temporary files are created 0600; results are meant to be read by others (a shared store,
+    // a committed report).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(io(tmp.path()))?;
+    }
     tmp.as_file().sync_all().map_err(io(path))?;
     tmp.persist(path).map_err(|e| StoreError::Io {
         path: path.to_path_buf(),

@@ -308,3 +308,57 @@ fn check_passes_unchanged_and_fails_a_deliberately_worse_config() {
     );
     assert!(stderr.contains("error: regression in tiny/cnn"), "{stderr}");
 }
+
+#[test]
+fn report_writes_markdown_json_and_a_self_contained_html_page() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.yaml"), TINY).unwrap();
+    let s = dir.path().join("store");
+    let args = [
+        "run",
+        "tiny.yaml",
+        "--store",
+        s.to_str().unwrap(),
+        "--out",
+        "out",
+    ];
+    let out = repro(dir.path(), &args, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let html = std::fs::read_to_string(dir.path().join("out/tiny.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    for needle in [
+        "<svg",
+        "logistic: loss",
+        "cnn: loss",
+        "accuracy per seed",
+        "NOT REPRODUCED",
+        "<polyline",
+        "<circle",
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    for external in ["<script", "<link", "src=\"http", "href=\"http", "url("] {
+        assert!(
+            !html.contains(external),
+            "the page must be self-contained: found {external}"
+        );
+    }
+    // Balanced markup for the elements the page opens.
+    for tag in ["svg", "table", "figure", "h2", "tr"] {
+        let opened =
+            html.matches(&format!("<{tag}>")).count() + html.matches(&format!("<{tag} ")).count();
+        assert_eq!(
+            opened,
+            html.matches(&format!("</{tag}>")).count(),
+            "unbalanced <{tag}>"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/tiny.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["arms"][0]["arm_id"], "logistic");
+    assert_eq!(json["arms"][0]["verdict"], "NOT_REPRODUCED");
+    assert_eq!(json["arms"][0]["values"].as_array().unwrap().len(), 2);
+    let md = std::fs::read_to_string(dir.path().join("out/tiny.md")).unwrap();
+    assert!(md.contains("| logistic | linear | 410 | 2/2 |"), "{md}");
+}

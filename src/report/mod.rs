@@ -1,4 +1,8 @@
-//! Rendering audit results for people: the terminal table of claims vs measurements.
+//! Rendering audit results: the terminal table, Markdown, JSON, and one self-contained HTML page
+//! with SVG plots ([`html`], drawn by [`svg`]). Rendering only: statistics come from `audit`.
+
+pub mod html;
+pub mod svg;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
@@ -57,7 +61,7 @@ pub fn describe_model(model: &ModelSpec) -> String {
 
 /// The verdict, flagged when the checkpoint was chosen on the test set (an optimistic protocol
 /// whose numbers are not comparable with honestly selected ones).
-fn verdict_text(r: &ArmResult, selection: Selection) -> String {
+pub(crate) fn verdict_text(r: &ArmResult, selection: Selection) -> String {
     let v = r.verdict.map_or("—", |v| v.label());
     if selection == Selection::BestTest {
         format!("{v} (test-selected: optimistic)")
