@@ -134,6 +134,7 @@ fn killed_sweep_resumes_and_every_run_is_done_once() {
         &[],
     );
     let (stdout, _) = text(&status);
+    println!("repro status after kill -9 and resume:\n{stdout}");
     assert!(
         stdout
             .lines()
