@@ -333,7 +333,15 @@ fn plan(specs: &[Spec], common: &Common) -> Result<(Store, Vec<runner::PlannedRu
     }
     let store = Store::open(common.store.as_deref());
     let code = provenance::code_identity(Path::new("."));
-    let runs = runner::plan(specs, common.quick, &store, device, &common.data_dir, &code)?;
+    let runs = runner::plan(
+        specs,
+        common.quick,
+        &store,
+        device,
+        &common.data_dir,
+        &code,
+        &runner::SeedCounts::new(),
+    )?;
     Ok((store, runs))
 }
 
@@ -344,8 +352,44 @@ fn run_specs(
     force: bool,
 ) -> Result<(), Failure> {
     let specs = load_specs(paths)?;
-    let (store, runs) = plan(&specs, common)?;
-    let finished = execute(&store, &runs, common, jobs, force)?;
+    let (store, mut runs) = plan(&specs, common)?;
+    let mut finished = execute(&store, &runs, common, jobs, force)?;
+    // Adaptive seeds: while an arm's claim is INCONCLUSIVE and it may use more seeds, add a
+    // round of seeds (one per job) and train them.
+    let mut counts = runner::SeedCounts::new();
+    loop {
+        let records = runner::load_records(&runs);
+        let mut grew = false;
+        for spec in specs.iter().filter(|s| s.seeds(common.quick).max.is_some()) {
+            let seeds = spec.seeds(common.quick);
+            let results = audit::arm_results(spec, &spec_records(spec, &runs, &records));
+            for r in &results {
+                let n = r.planned as u32;
+                if r.verdict == Some(audit::Verdict::Inconclusive) && n < seeds.limit() {
+                    let step = jobs.unwrap_or(2).max(1) as u32;
+                    counts.insert(
+                        (spec.id.clone(), r.arm_id.clone()),
+                        (n + step).min(seeds.limit()),
+                    );
+                    grew = true;
+                }
+            }
+        }
+        if !grew {
+            break;
+        }
+        let code = provenance::code_identity(Path::new("."));
+        runs = runner::plan(
+            &specs,
+            common.quick,
+            &store,
+            device_kind(&common.device)?,
+            &common.data_dir,
+            &code,
+            &counts,
+        )?;
+        finished.extend(execute(&store, &runs, common, jobs, false)?);
+    }
     print_tables(&specs, &runs, common)?;
     finish_status(&finished)
 }

@@ -70,6 +70,19 @@ pub(crate) fn verdict_text(r: &ArmResult, selection: Selection) -> String {
     }
 }
 
+/// For adaptive seeds: how many an arm used and why it stopped.
+fn adaptive_note(spec: &Spec, r: &ArmResult, quick: bool) -> String {
+    let seeds = spec.seeds(quick);
+    if seeds.max.is_none() || r.claim.is_none() {
+        return String::new();
+    }
+    if r.verdict == Some(crate::audit::Verdict::Inconclusive) {
+        format!(" (adaptive: max {} reached)", seeds.limit())
+    } else {
+        " (adaptive: decisive)".to_string()
+    }
+}
+
 /// The claims table: arm, model, params, n, mean ± sd, 95% CI, reported ± tolerance, verdict.
 pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
     let mut table = Table::new();
@@ -88,7 +101,7 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
             format!("{}/{} ({} failed)", r.values.len(), r.planned, r.failed)
         } else {
             format!("{}/{}", r.values.len(), r.planned)
-        };
+        } + &adaptive_note(spec, r, quick);
         let (mean, ci) = match &r.summary {
             Some(s) => (
                 format!("{:.4} ± {:.4}", s.mean, s.sd),
@@ -174,7 +187,7 @@ pub fn claims_markdown(
                 format!(" ({} failed)", r.failed)
             } else {
                 String::new()
-            },
+            } + &adaptive_note(spec, r, quick),
             mean,
             ci,
             r.claim.map_or("—".into(), |c| format!(

@@ -151,7 +151,13 @@ pub struct PlannedRun {
     pub done: bool,
 }
 
+/// Seeds per arm beyond the spec's own count, for adaptive seeding: `(spec id, arm id) → n`.
+pub type SeedCounts = std::collections::HashMap<(String, String), u32>;
+
 /// Expands `specs` into runs; datasets are verified first, so nothing starts on bad data.
+///
+/// An arm trains the spec's seed count, or `counts`' entry for it; under adaptive seeding at
+/// least as many as the store already holds from the base seed on, so a report sees them all.
 pub fn plan(
     specs: &[Spec],
     quick: bool,
@@ -159,18 +165,20 @@ pub fn plan(
     device: DeviceKind,
     data_dir: &Path,
     code: &CodeIdentity,
+    counts: &SeedCounts,
 ) -> Result<Vec<PlannedRun>, RunError> {
     let libtorch = provenance::torch_version();
     let fingerprint = code.fingerprint();
     let mut runs = Vec::new();
     for spec in specs {
         let digests = data::verify(data::catalog::get(&spec.dataset)?, data_dir)?;
+        let seeds = spec.seeds(quick);
         for arm in &spec.arms {
             let resolved = arm.resolved(quick);
-            for seed in spec.seeds(quick).list() {
+            let make = |seed: i64| {
                 let key = run_key(resolved, seed, &digests, &fingerprint, &libtorch, device);
                 let dir = store.run_dir(&spec.id, &arm.id, &key);
-                runs.push(PlannedRun {
+                PlannedRun {
                     spec_id: spec.id.clone(),
                     arm_id: arm.id.clone(),
                     seed,
@@ -189,8 +197,18 @@ pub fn plan(
                         libtorch: libtorch.clone(),
                         device,
                     },
-                });
+                }
+            };
+            let mut n = counts
+                .get(&(spec.id.clone(), arm.id.clone()))
+                .copied()
+                .unwrap_or(seeds.count);
+            if seeds.max.is_some() {
+                while n < seeds.limit() && make(seeds.base + i64::from(n)).done {
+                    n += 1;
+                }
             }
+            runs.extend((0..i64::from(n.min(seeds.limit()))).map(|i| make(seeds.base + i)));
         }
     }
     Ok(runs)

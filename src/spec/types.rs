@@ -52,13 +52,22 @@ pub struct Protocol {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seeds {
+    /// Seeds trained up front (`count`, or `min` when adaptive).
     pub count: u32,
     pub base: i64,
+    /// Adaptive (`until: decisive`): add seeds to an arm whose claim is still INCONCLUSIVE,
+    /// up to this many.
+    pub max: Option<u32>,
 }
 
 impl Seeds {
     pub fn list(&self) -> Vec<i64> {
         (0..i64::from(self.count)).map(|i| self.base + i).collect()
+    }
+
+    /// The most seeds an arm may use.
+    pub fn limit(&self) -> u32 {
+        self.max.unwrap_or(self.count).max(self.count)
     }
 }
 

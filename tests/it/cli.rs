@@ -362,3 +362,70 @@ fn report_writes_markdown_json_and_a_self_contained_html_page() {
     let md = std::fs::read_to_string(dir.path().join("out/tiny.md")).unwrap();
     assert!(md.contains("| logistic | linear | 410 | 2/2 |"), "{md}");
 }
+
+/// Adaptive seeds: a decisive claim stops at `min`; an undecidable one (tolerance 0, a point
+/// band the interval keeps straddling) grows until `max`. A rerun reuses every seed.
+#[test]
+fn adaptive_seeds_add_seeds_until_decisive_or_max() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = TINY
+        .replace("seeds: { count: 2, base: 5 }", "seeds: { min: 2, max: 6, until: decisive, base: 5 }")
+        .replace(
+            "  - id: cnn\n    model: { kind: cnn1d, channels: [8, 8], kernel: 3, stride: 2, padding: 1, head: gap }",
+            "  - id: point\n    model: { kind: linear }\n    train: { lr: 3.0e-2 }\n    claim: { metric: accuracy, reported: 0.263, tolerance: 0 }",
+        );
+    std::fs::write(dir.path().join("tiny.yaml"), spec).unwrap();
+    let s = dir.path().join("store");
+    let args = [
+        "run",
+        "tiny.yaml",
+        "--store",
+        s.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ];
+    let out = repro(dir.path(), &args, &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let row = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {id} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        row("logistic").contains("2/2 (adaptive: decisive)"),
+        "{}",
+        row("logistic")
+    );
+    let point = row("point");
+    let n: usize = point
+        .split('┆')
+        .nth(3)
+        .unwrap()
+        .trim()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n > 2 && n <= 6, "{point}");
+    if n == 6 {
+        assert!(
+            point.contains("(adaptive: max 6 reached)") && point.contains("INCONCLUSIVE"),
+            "{point}"
+        );
+    }
+    let again = repro(dir.path(), &args, &[]);
+    let (stdout2, stderr2) = text(&again);
+    assert!(
+        stderr2.contains(&format!(
+            "{} runs planned, {} already done, 0 to train",
+            2 + n,
+            2 + n
+        )),
+        "{stderr2}"
+    );
+    assert_eq!(stdout2, stdout);
+}

@@ -443,3 +443,39 @@ fn model_knobs_are_decoded_and_checked() {
         ],
     );
 }
+
+#[test]
+fn adaptive_seeds_are_declared_and_checked() {
+    let s = spec::parse_bytes(
+        Path::new("t.yaml"),
+        GOOD.replace(
+            "seeds: { count: 3, base: 7 }",
+            "seeds: { min: 3, max: 20, until: decisive, base: 7 }",
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        (s.seeds.count, s.seeds.max, s.seeds.limit()),
+        (3, Some(20), 20)
+    );
+    assert_eq!(
+        s.seeds(true).max,
+        None,
+        "quick's `count` turns adaptivity off"
+    );
+    check(
+        &GOOD.replace(
+            "seeds: { count: 3, base: 7 }",
+            "seeds: { count: 3, max: 2, until: sometimes }",
+        ),
+        &[
+            (
+                "7:17",
+                "adaptive seeds take `min`, `max` and `until: decisive`, not `count`",
+            ),
+            ("7:25", "`seeds.max` (2) is below `seeds.min` (3)"),
+            ("7:35", "unknown `seeds.until` `sometimes`"),
+        ],
+    );
+}
