@@ -12,6 +12,7 @@ pub mod data;
 pub mod model;
 pub mod provenance;
 pub mod report;
+pub mod rng;
 pub mod runner;
 pub mod spec;
 pub mod store;

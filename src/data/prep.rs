@@ -9,6 +9,7 @@ use tch::{Kind, Tensor};
 
 use super::profile::percentile;
 use super::Dataset;
+use crate::rng::SplitMix64;
 use crate::spec::{DataSpec, Normalize, Pad, Subset};
 
 /// A dataset ready for training: padded inputs `[N, C, L]`, labels, true lengths.
@@ -49,33 +50,13 @@ pub struct Prepared {
     pub classes: i64,
 }
 
-/// SplitMix64: small, fast, and stable across platforms and library versions.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn shuffle(&mut self, v: &mut [i64]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
 /// Indices of a stratified sample of `take` out of `labels`: per class, a seeded shuffle,
 /// counts proportional to class size by largest remainder, every class keeping at least one
 /// where `take` allows. Returns (sample, rest), each in ascending order.
 pub fn stratified(labels: &[i64], take: usize, seed: u64) -> (Vec<i64>, Vec<i64>) {
     let n = labels.len();
     let take = take.min(n);
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut classes: Vec<i64> = labels.to_vec();
     classes.sort_unstable();
     classes.dedup();

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::svg::{self, escape, Band, DotRow};
-use super::{describe_model, verdict_text};
+use super::{describe_model, reported_cell, summary_cells, verdict_text};
 use crate::audit::ArmResult;
 use crate::runner::Record;
 use crate::spec::Spec;
@@ -90,14 +90,7 @@ pub fn page(
     }
     h.push_str("<table><tr><th>arm</th><th>model</th><th>params</th><th>n</th><th>mean ± sd</th><th>95% CI</th><th>reported</th><th>verdict</th></tr>");
     for (arm, r) in spec.arms.iter().zip(results) {
-        let (mean, ci) = match &r.summary {
-            Some(s) => (
-                format!("{:.4} ± {:.4}", s.mean, s.sd),
-                s.ci95
-                    .map_or("—".into(), |(lo, hi)| format!("[{lo:.4}, {hi:.4}]")),
-            ),
-            None => ("—".into(), "—".into()),
-        };
+        let (mean, ci) = summary_cells(r);
         let verdict = verdict_text(r, arm.resolved(quick).protocol.selection);
         let class = verdict.split_whitespace().next().unwrap_or("");
         let _ = write!(
@@ -108,7 +101,7 @@ pub fn page(
             r.params.map_or("—".into(), |p| p.to_string()),
             r.values.len(),
             r.planned,
-            r.claim.map_or("—".into(), |c| format!("{} {:.3} ± {:.3}", c.metric.name(), c.reported, c.tolerance)),
+            reported_cell(r),
             escape(&verdict)
         );
     }

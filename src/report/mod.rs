@@ -70,6 +70,25 @@ pub(crate) fn verdict_text(r: &ArmResult, selection: Selection) -> String {
     }
 }
 
+/// "mean ± sd" and "[lo, hi]" cells, or dashes without results.
+pub(crate) fn summary_cells(r: &ArmResult) -> (String, String) {
+    match &r.summary {
+        Some(s) => (
+            format!("{:.4} ± {:.4}", s.mean, s.sd),
+            s.ci95
+                .map_or("—".into(), |(lo, hi)| format!("[{lo:.4}, {hi:.4}]")),
+        ),
+        None => ("—".into(), "—".into()),
+    }
+}
+
+/// "metric reported ± tolerance", or a dash for an arm without a claim.
+pub(crate) fn reported_cell(r: &ArmResult) -> String {
+    r.claim.map_or("—".into(), |c| {
+        format!("{} {:.3} ± {:.3}", c.metric.name(), c.reported, c.tolerance)
+    })
+}
+
 /// For adaptive seeds: how many an arm used and why it stopped.
 fn adaptive_note(spec: &Spec, r: &ArmResult, quick: bool) -> String {
     let seeds = spec.seeds(quick);
@@ -102,17 +121,8 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
         } else {
             format!("{}/{}", r.values.len(), r.planned)
         } + &adaptive_note(spec, r, quick);
-        let (mean, ci) = match &r.summary {
-            Some(s) => (
-                format!("{:.4} ± {:.4}", s.mean, s.sd),
-                s.ci95
-                    .map_or("—".into(), |(lo, hi)| format!("[{lo:.4}, {hi:.4}]")),
-            ),
-            None => ("—".into(), "—".into()),
-        };
-        let reported = r.claim.map_or("—".into(), |c| {
-            format!("{} {:.3} ± {:.3}", c.metric.name(), c.reported, c.tolerance)
-        });
+        let (mean, ci) = summary_cells(r);
+        let reported = reported_cell(r);
         let verdict = verdict_text(r, arm.resolved(quick).protocol.selection);
         table.add_row(vec![
             Cell::new(&r.arm_id),
@@ -168,14 +178,7 @@ pub fn claims_markdown(
     md.push_str("| arm | model | params | n | mean ± sd | 95% CI | reported | verdict |\n");
     md.push_str("|---|---|---:|---|---|---|---|---|\n");
     for (arm, r) in spec.arms.iter().zip(results) {
-        let (mean, ci) = match &r.summary {
-            Some(s) => (
-                format!("{:.4} ± {:.4}", s.mean, s.sd),
-                s.ci95
-                    .map_or("—".into(), |(lo, hi)| format!("[{lo:.4}, {hi:.4}]")),
-            ),
-            None => ("—".into(), "—".into()),
-        };
+        let (mean, ci) = summary_cells(r);
         md.push_str(&format!(
             "| {} | {} | {} | {}/{}{} | {} | {} | {} | **{}** |\n",
             r.arm_id,
@@ -190,12 +193,7 @@ pub fn claims_markdown(
             } + &adaptive_note(spec, r, quick),
             mean,
             ci,
-            r.claim.map_or("—".into(), |c| format!(
-                "{} {:.3} ± {:.3}",
-                c.metric.name(),
-                c.reported,
-                c.tolerance
-            )),
+            reported_cell(r),
             verdict_text(r, arm.resolved(quick).protocol.selection),
         ));
     }

@@ -50,6 +50,8 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 }
 
 fn fmt_tick(v: f64) -> String {
+    // Tick arithmetic leaves values like -1e-17 where 0 is meant.
+    let v = if v.abs() < 1e-9 { 0.0 } else { v };
     if v.abs() >= 1000.0 {
         format!("{v:.0}")
     } else {
@@ -326,6 +328,13 @@ mod tests {
         );
         let t = ticks(0.873, 0.951);
         assert!(t.first().unwrap() >= &0.873 && t.last().unwrap() <= &0.951 && t.len() >= 3);
+    }
+
+    #[test]
+    fn zero_is_never_negative() {
+        assert_eq!(fmt_tick(-1e-17), "0");
+        assert_eq!(fmt_tick(0.25), "0.25");
+        assert_eq!(fmt_tick(6000.0), "6000");
     }
 
     #[test]
