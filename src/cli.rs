@@ -471,6 +471,22 @@ fn print_tables(
         let mine = spec_records(spec, runs, &records);
         let results = audit::arm_results(spec, &mine);
         println!("{}", report::claims_table(spec, &results, common.quick));
+        let budgets: Vec<String> = spec
+            .arms
+            .iter()
+            .map(|a| {
+                let t = &a.resolved(common.quick).train;
+                match (t.steps, t.epochs) {
+                    (Some(s), _) => format!("{s} steps"),
+                    (None, Some(e)) => format!("{e} epochs"),
+                    (None, None) => "?".into(),
+                }
+            })
+            .collect();
+        let findings = audit::baseline_findings(spec, &results, &budgets);
+        for f in &findings {
+            println!("{}", f.sentence);
+        }
         if let Some(dir) = &common.out {
             let first = mine.iter().find_map(|(_, r)| *r);
             let provenance = provenance_rows(first);
@@ -480,12 +496,13 @@ fn print_tables(
                 "spec_sha256": spec.file_sha256,
                 "quick": common.quick,
                 "arms": results,
+                "findings": findings,
                 "provenance": provenance,
             });
             let files = [
                 (
                     "md",
-                    report::claims_markdown(spec, &results, common.quick, &provenance),
+                    report::claims_markdown(spec, &results, &findings, common.quick, &provenance),
                 ),
                 (
                     "json",
@@ -496,7 +513,7 @@ fn print_tables(
                 ),
                 (
                     "html",
-                    report::html::page(spec, &results, &mine, common.quick, &provenance),
+                    report::html::page(spec, &results, &findings, &mine, common.quick, &provenance),
                 ),
             ];
             std::fs::create_dir_all(dir)

@@ -64,6 +64,7 @@ fn curve_bands(arm_id: &str, records: &[&Record]) -> Vec<Band> {
 pub fn page(
     spec: &Spec,
     results: &[ArmResult],
+    findings: &[crate::audit::Finding],
     records: &[(String, Option<&Record>)],
     quick: bool,
     provenance: &[(String, String)],
@@ -106,6 +107,9 @@ pub fn page(
         );
     }
     h.push_str("</table>");
+    for f in findings {
+        let _ = write!(h, "<p class=\"finding\"><b>{}</b></p>", escape(&f.sentence));
+    }
     h.push_str("<p><small>Verdicts compare the 95% interval of the mean over seeds with reported ± tolerance: inside → REPRODUCED, outside on the bad side → NOT REPRODUCED, on the good side → EXCEEDED, straddling an edge → INCONCLUSIVE.</small></p>");
 
     let metric = results

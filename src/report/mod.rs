@@ -157,6 +157,7 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
 pub fn claims_markdown(
     spec: &Spec,
     results: &[ArmResult],
+    findings: &[crate::audit::Finding],
     quick: bool,
     provenance: &[(String, String)],
 ) -> String {
@@ -196,6 +197,9 @@ pub fn claims_markdown(
             reported_cell(r),
             verdict_text(r, arm.resolved(quick).protocol.selection),
         ));
+    }
+    for f in findings {
+        md.push_str(&format!("\n**{}**\n", f.sentence));
     }
     md.push_str("\nPer-seed values (in seed order):\n\n");
     for r in results {

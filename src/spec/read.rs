@@ -16,7 +16,7 @@ const TOP_KEYS: &[&str] = &[
     "id", "title", "source", "version", "dataset", "protocol", "defaults", "seeds", "arms", "quick",
 ];
 const DEFAULTS_KEYS: &[&str] = &["data", "model", "init", "train"];
-const ARM_KEYS: &[&str] = &["id", "data", "model", "init", "train", "claim"];
+const ARM_KEYS: &[&str] = &["id", "role", "data", "model", "init", "train", "claim"];
 const QUICK_KEYS: &[&str] = &["train", "seeds"];
 const TRAIN_KEYS: &[&str] = &[
     "optimizer",
@@ -365,6 +365,15 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
                 None => train.clone(),
             };
             let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
+            let role = match fields.get("role") {
+                Some(n) => ctx.choice(
+                    n,
+                    "arm role",
+                    &[("method", Role::Method), ("baseline", Role::Baseline)],
+                ),
+                None if fields.get("claim").is_some() => Some(Role::Method),
+                None => Some(Role::Baseline),
+            };
             if let (
                 Some(arm_id),
                 Some(data),
@@ -413,6 +422,7 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
                 arms.push(Arm {
                     id: arm_id.clone(),
                     claim,
+                    role: role.unwrap_or(Role::Baseline),
                     resolved: resolve(train),
                     resolved_quick: resolve(train_quick),
                 });

@@ -316,6 +316,13 @@ pub struct EarlyStopping {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+pub enum Role {
+    Method,
+    Baseline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Normalize {
     None,
     /// Each series (and channel) to zero mean, unit variance over its own true length.
@@ -437,6 +444,9 @@ impl ResolvedArm {
 pub struct Arm {
     pub id: String,
     pub claim: Option<Claim>,
+    /// `method` (a paper's claimed method; the default for arms with a claim) or `baseline`
+    /// (a strong baseline run beside it; the default otherwise).
+    pub role: Role,
     pub resolved: ResolvedArm,
     /// The same arm with the spec's `quick:` overrides applied.
     pub resolved_quick: ResolvedArm,

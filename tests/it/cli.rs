@@ -429,3 +429,60 @@ fn adaptive_seeds_add_seeds_until_decisive_or_max() {
     );
     assert_eq!(stdout2, stdout);
 }
+
+/// The finding the tool exists for: a baseline arm that matches a paper's claimed method is
+/// said so in one sentence, with what makes the comparison unequal.
+#[test]
+fn a_baseline_matching_the_claimed_method_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = TINY
+        .replace(
+            "claim: { metric: accuracy, reported: 0.95, tolerance: 0.01 }",
+            "claim: { metric: accuracy, reported: 0.20, tolerance: 0.05 }",
+        )
+        .replace("  - id: cnn\n", "  - id: cnn\n    role: baseline\n");
+    std::fs::write(dir.path().join("tiny.yaml"), spec).unwrap();
+    let s = dir.path().join("store");
+    let out = repro(
+        dir.path(),
+        &[
+            "run",
+            "tiny.yaml",
+            "--store",
+            s.to_str().unwrap(),
+            "--out",
+            "out",
+        ],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let sentence = stdout
+        .lines()
+        .find(|l| l.starts_with("Strong baseline `cnn`"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        sentence.contains("matches the paper's claim for `logistic` (0.200 ± 0.050)"),
+        "{sentence}"
+    );
+    assert!(
+        sentence.ends_with("not like for like: 322 vs 410 parameters."),
+        "{sentence}"
+    );
+    let md = std::fs::read_to_string(dir.path().join("out/tiny.md")).unwrap();
+    assert!(md.contains(&format!("**{sentence}**")));
+    let html = std::fs::read_to_string(dir.path().join("out/tiny.html")).unwrap();
+    assert!(html.contains("class=\"finding\""));
+
+    let bad = TINY.replace("  - id: cnn\n", "  - id: cnn\n    role: baselin\n");
+    std::fs::write(dir.path().join("bad.yaml"), bad).unwrap();
+    let out = repro(dir.path(), &["validate", "bad.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("unknown arm role `baselin`; did you mean `baseline`?"),
+        "{}",
+        text(&out).1
+    );
+}
