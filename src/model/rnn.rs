@@ -250,7 +250,7 @@ impl Net for RnnClassifier {
                         &self.flat_weights,
                         true,
                         c.layers,
-                        0.0,
+                        c.dropout, // between stacked layers, training only
                         train,
                         c.bidirectional,
                         true,
@@ -264,7 +264,7 @@ impl Net for RnnClassifier {
                         &self.flat_weights,
                         true,
                         c.layers,
-                        0.0,
+                        c.dropout,
                         train,
                         c.bidirectional,
                         true,

@@ -259,3 +259,42 @@ fn every_activation_and_mlp_dropout() {
         "dropout acts in training"
     );
 }
+
+/// Inter-layer dropout acts in training on both RNN paths (the fused kernel and the
+/// layer-by-layer one used with layer norm) and never in evaluation.
+#[test]
+fn rnn_dropout_between_layers_only_in_training() {
+    let _torch = util::torch_lock();
+    for (cell, layer_norm) in [(Cell::Gru, false), (Cell::Lstm, false), (Cell::Gru, true)] {
+        repro::provenance::seed(1);
+        let spec = ModelSpec::Rnn {
+            cell,
+            hidden: 8,
+            layers: 2,
+            bidirectional: false,
+            readout: Readout::Mean,
+            dropout: 0.5,
+            layer_norm,
+            output_dropout: 0.0,
+            forget_bias: None,
+            embedding: None,
+        };
+        let input = InputShape {
+            channels: 2,
+            length: 7,
+            classes: 3,
+        };
+        let built = model::build(&spec, InitScheme::Torch, input, tch::Device::Cpu).unwrap();
+        let x = Tensor::randn([4, 2, 7], (Kind::Float, tch::Device::Cpu));
+        let lengths = Tensor::from_slice(&[7i64; 4]);
+        let eval = built.net.forward(&x, &lengths, false);
+        assert!(
+            eval.equal(&built.net.forward(&x, &lengths, false)),
+            "{cell:?}: eval deterministic"
+        );
+        assert!(
+            !eval.equal(&built.net.forward(&x, &lengths, true)),
+            "{cell:?} layer_norm={layer_norm}: dropout between layers must act in training"
+        );
+    }
+}
