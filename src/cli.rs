@@ -240,16 +240,25 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan { specs, common } => {
             let specs = load_specs(&specs)?;
             let (_, runs) = plan(&specs, &common)?;
-            for r in &runs {
-                println!(
-                    "{}  {:<20} {:<16} seed {:<6} {}",
-                    &r.config.key[..16],
-                    r.spec_id,
-                    r.arm_id,
-                    r.seed,
-                    runner::state(r).name()
-                );
+            use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+            let mut table = Table::new();
+            table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+                "index", "key", "spec", "arm", "sweep point", "seed", "state",
+            ]);
+            for (i, r) in runs.iter().enumerate() {
+                let point: Vec<String> =
+                    r.point.iter().map(|p| format!("{}={}", p.key, p.value)).collect();
+                table.add_row(vec![
+                    i.to_string(),
+                    r.config.key[..16].to_string(),
+                    r.spec_id.clone(),
+                    r.arm_base.clone(),
+                    point.join(" "),
+                    r.seed.to_string(),
+                    runner::state(r).name().to_string(),
+                ]);
             }
+            println!("{table}");
             Ok(())
         }
         Command::Status { specs, common } => status(&specs, &common),
@@ -306,13 +315,21 @@ fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
     let specs = load_specs(&paths)?;
     for s in &specs {
         let runs: usize = s.arms.len() * s.seeds.count as usize;
+        let mut bases: Vec<&str> = s.arms.iter().map(|a| a.base.as_str()).collect();
+        bases.dedup();
+        let points = if bases.len() == s.arms.len() {
+            String::new()
+        } else {
+            format!(" ({} with sweep points)", s.arms.len())
+        };
         println!(
-            "ok  {}  {} (v{}, {} arms, {} runs, {})",
+            "ok  {}  {} (v{}, {} arms{points}, {} runs, {} comparisons, {})",
             s.path.display(),
             s.id,
             s.version,
-            s.arms.len(),
+            bases.len(),
             runs,
+            s.compare.len(),
             &s.file_sha256[..12]
         );
     }
@@ -667,7 +684,7 @@ fn verify_determinism(paths: &[PathBuf], common: &Common) -> Result<(), Failure>
         let data = data::load(&spec.dataset, &common.data_dir)?;
         for arm in &spec.arms {
             let resolved = arm.resolved(common.quick);
-            let seed = spec.seeds(common.quick).base;
+            let seed = spec.seeds(common.quick).seed(&arm.base, 0);
             let train = || {
                 crate::train::train(resolved, &data, seed, device, |_| {})
                     .map_err(|e| Failure::failed(e.to_string()))

@@ -145,6 +145,9 @@ pub fn run_key(
 pub struct PlannedRun {
     pub spec_id: String,
     pub arm_id: String,
+    /// The arm's id as written in the spec, and the sweep point (empty without a sweep).
+    pub arm_base: String,
+    pub point: Vec<crate::spec::SweepValue>,
     pub seed: i64,
     pub dir: RunDir,
     pub config: RunConfig,
@@ -181,6 +184,8 @@ pub fn plan(
                 PlannedRun {
                     spec_id: spec.id.clone(),
                     arm_id: arm.id.clone(),
+                    arm_base: arm.base.clone(),
+                    point: arm.point.clone(),
                     seed,
                     done: dir.is_done(),
                     dir,
@@ -204,11 +209,22 @@ pub fn plan(
                 .copied()
                 .unwrap_or(seeds.count);
             if seeds.max.is_some() {
-                while n < seeds.limit() && make(seeds.base + i64::from(n)).done {
+                while n < seeds.limit() && make(seeds.seed(&arm.base, n)).done {
                     n += 1;
                 }
             }
-            runs.extend((0..i64::from(n.min(seeds.limit()))).map(|i| make(seeds.base + i)));
+            let list: Vec<i64> = (0..n.min(seeds.limit()))
+                .map(|i| seeds.seed(&arm.base, i))
+                .collect();
+            let mut sorted = list.clone();
+            sorted.sort_unstable();
+            if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+                return Err(RunError::Config {
+                    path: spec.path.clone(),
+                    message: format!("arm `{}` derives seed {} twice", arm.id, w[0]),
+                });
+            }
+            runs.extend(list.into_iter().map(make));
         }
     }
     Ok(runs)

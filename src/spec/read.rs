@@ -14,9 +14,16 @@ pub const MAX_SPEC_BYTES: u64 = 1 << 20;
 
 const TOP_KEYS: &[&str] = &[
     "id", "title", "source", "version", "dataset", "protocol", "defaults", "seeds", "arms", "quick",
+    "sweep", "compare",
 ];
 const DEFAULTS_KEYS: &[&str] = &["data", "model", "init", "train"];
-const ARM_KEYS: &[&str] = &["id", "role", "data", "model", "init", "train", "claim"];
+const ARM_KEYS: &[&str] = &[
+    "id", "role", "data", "model", "init", "train", "claim", "sweep", "tuning",
+];
+/// The sections a sweep's dotted key may start with.
+const SWEEP_SECTIONS: &[&str] = &["data", "model", "init", "train"];
+/// Most points one arm's sweep may expand to.
+const MAX_SWEEP_POINTS: usize = 1000;
 const QUICK_KEYS: &[&str] = &["train", "seeds"];
 const TRAIN_KEYS: &[&str] = &[
     "optimizer",
@@ -282,6 +289,7 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
             count: 5,
             base: 0,
             max: None,
+            derive: SeedDerive::Index,
         }),
     };
 
@@ -296,6 +304,18 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
         (_, s) => s,
     };
 
+    let spec_sweep = top.get("sweep").map(|n| decode_sweep(ctx, n)).unwrap_or_default();
+    let common = Common {
+        id: id.clone().unwrap_or_default(),
+        version: version.unwrap_or_default(),
+        dataset: dataset.clone().unwrap_or_default(),
+        protocol: protocol.unwrap_or(Protocol {
+            selection: Selection::Last,
+            split: Split::Test,
+        }),
+        defaults,
+        quick,
+    };
     let arms_node = top.required(ctx, "arms", "the spec");
     let mut arms = Vec::new();
     if let Some(items) = arms_node.and_then(|n| ctx.seq(n, "`arms`")) {
@@ -319,116 +339,44 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
                 }
                 seen.push((arm_id.clone(), item.pos));
             }
-            let layer = |key: &str| {
-                let base = defaults
-                    .as_ref()
-                    .and_then(|d| d.get(key))
-                    .cloned()
-                    .unwrap_or_else(|| empty_map(item.pos));
-                match fields.get(key) {
-                    Some(own) if key == "train" => overlay_train(&base, own),
-                    Some(own) => overlay(&base, own),
-                    None => base,
+            // The arm's own axes replace the spec's axes of the same key.
+            let mut axes = spec_sweep.clone();
+            for own in fields.get("sweep").map(|n| decode_sweep(ctx, n)).unwrap_or_default() {
+                match axes.iter_mut().find(|a| a.key == own.key) {
+                    Some(a) => *a = own,
+                    None => axes.push(own),
                 }
-            };
-            let model = match (
-                fields.get("model"),
-                defaults.as_ref().and_then(|d| d.get("model")),
-            ) {
-                (None, None) => {
-                    ctx.err(item.pos, "an arm is missing required key `model`");
-                    None
-                }
-                _ => decode_model(ctx, &layer("model")),
-            };
-            let init_node = fields
-                .get("init")
-                .or_else(|| defaults.as_ref().and_then(|d| d.get("init")));
-            let init = match init_node {
-                Some(n) => ctx.choice(
-                    n,
-                    "init scheme",
-                    &[
-                        ("torch", InitScheme::Torch),
-                        ("he", InitScheme::He),
-                        ("xavier", InitScheme::Xavier),
-                    ],
-                ),
-                None => Some(InitScheme::Torch),
-            };
-            let data = decode_data(ctx, &layer("data"));
-            let train_node = layer("train");
-            let is_rnn = matches!(model, Some(ModelSpec::Rnn { .. }));
-            let train = decode_train(ctx, &train_node, is_rnn);
-            let train_quick = match quick.as_ref().and_then(|q| q.get("train")) {
-                Some(q) => decode_train(ctx, &overlay_train(&train_node, q), is_rnn),
-                None => train.clone(),
-            };
-            let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
-            let role = match fields.get("role") {
-                Some(n) => ctx.choice(
-                    n,
-                    "arm role",
-                    &[("method", Role::Method), ("baseline", Role::Baseline)],
-                ),
-                None if fields.get("claim").is_some() => Some(Role::Method),
-                None => Some(Role::Baseline),
-            };
-            if let (
-                Some(arm_id),
-                Some(data),
-                Some(model),
-                Some(init),
-                Some(train),
-                Some(train_quick),
-            ) = (arm_id, data, model, init, train, train_quick)
-            {
-                let resolve = |train: TrainSpec| ResolvedArm {
-                    spec_id: id.clone().unwrap_or_default(),
-                    spec_version: version.unwrap_or_default(),
-                    arm_id: arm_id.clone(),
-                    dataset: dataset.clone().unwrap_or_default(),
-                    protocol: protocol.unwrap_or(Protocol {
-                        selection: Selection::Last,
-                        split: Split::Test,
-                    }),
-                    data,
-                    model: model.clone(),
-                    init,
-                    train,
-                };
-                let selection = protocol.map_or(Selection::Last, |p| p.selection);
-                let needs_val = |what: &str| {
+            }
+            let points = sweep_points(&axes);
+            if points.len() > MAX_SWEEP_POINTS {
+                ctx.err(
+                    fields.get("sweep").map_or(item.pos, |n| n.pos),
                     format!(
-                        "{what} needs a validation split: add `data: {{ val: {{ fraction: 0.2 }} }}`"
-                    )
-                };
-                if data.val_fraction.is_none() && selection == Selection::BestVal {
-                    ctx.err(item.pos, needs_val("`selection: best-val`"));
+                        "the sweep expands to {} points; at most {MAX_SWEEP_POINTS} are allowed",
+                        points.len()
+                    ),
+                );
+                continue;
+            }
+            let trials = match fields.get("tuning") {
+                Some(n) => decode_tuning(ctx, n),
+                None => Some(points.len() as u32),
+            };
+            let (Some(arm_id), Some(trials)) = (arm_id, trials) else {
+                continue;
+            };
+            for point in &points {
+                if let Some(mut arm) = decode_arm(ctx, &common, item, &fields, &arm_id, point) {
+                    arm.tuning_trials = trials;
+                    arms.push(arm);
                 }
-                for t in [&train, &train_quick] {
-                    if t.early_stopping.is_some() {
-                        if data.val_fraction.is_none() {
-                            ctx.err(item.pos, needs_val("early stopping"));
-                        } else if selection != Selection::BestVal {
-                            ctx.err(
-                                item.pos,
-                                "early stopping restores the best-validation weights: use \
-                                 `protocol: { selection: best-val }`",
-                            );
-                        }
-                    }
-                }
-                arms.push(Arm {
-                    id: arm_id.clone(),
-                    claim,
-                    role: role.unwrap_or(Role::Baseline),
-                    resolved: resolve(train),
-                    resolved_quick: resolve(train_quick),
-                });
             }
         }
     }
+    let compare = top
+        .get("compare")
+        .map(|n| decode_compare(ctx, n, &arms))
+        .unwrap_or_default();
     Some(Spec {
         path: path.to_path_buf(),
         file_sha256: hex::encode(Sha256::digest(bytes)),
@@ -441,7 +389,451 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
         seeds: seeds?,
         seeds_quick: seeds_quick?,
         arms,
+        compare,
     })
+}
+
+/// What every arm of a spec shares.
+struct Common<'a> {
+    id: String,
+    version: u32,
+    dataset: String,
+    protocol: Protocol,
+    defaults: Option<Fields<'a>>,
+    quick: Option<Fields<'a>>,
+}
+
+/// One `sweep:` entry: a dotted key and the values it takes.
+#[derive(Clone)]
+struct Axis {
+    key: String,
+    path: Vec<String>,
+    pos: Pos,
+    values: Vec<Node>,
+}
+
+fn decode_sweep(ctx: &mut Ctx, node: &Node) -> Vec<Axis> {
+    let Value::Map(entries) = &node.value else {
+        ctx.err(
+            node.pos,
+            format!(
+                "`sweep` must be a mapping of dotted keys to lists of values, found {}",
+                node.kind_name()
+            ),
+        );
+        return Vec::new();
+    };
+    let mut axes: Vec<Axis> = Vec::new();
+    for (k, v) in entries {
+        let Some(key) = ctx.string(k, "a sweep key") else {
+            continue;
+        };
+        let path: Vec<String> = key.split('.').map(str::to_string).collect();
+        if path.iter().any(String::is_empty) {
+            ctx.err(k.pos, format!("sweep key `{key}` has an empty part"));
+            continue;
+        }
+        if !SWEEP_SECTIONS.contains(&path[0].as_str()) {
+            let hint = super::decode::closest(&path[0], SWEEP_SECTIONS)
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            ctx.err(
+                k.pos,
+                format!(
+                    "sweep key `{key}` must start with one of `data`, `model`, `init`, `train`{hint}"
+                ),
+            );
+            continue;
+        }
+        if path[0] == "init" && path.len() > 1 {
+            ctx.err(k.pos, "`init` is a single value: sweep it as `init`");
+            continue;
+        }
+        if let Some(first) = axes.iter().find(|a| a.key == key) {
+            ctx.err(
+                k.pos,
+                format!("duplicate sweep key `{key}` (first at line {})", first.pos.line),
+            );
+            continue;
+        }
+        let Some(values) = ctx.seq(v, &format!("sweep `{key}`")) else {
+            continue;
+        };
+        if values.is_empty() {
+            ctx.err(v.pos, format!("sweep `{key}` has no values"));
+            continue;
+        }
+        let mut shown: Vec<String> = Vec::new();
+        for value in values {
+            let text = flow(value);
+            if shown.contains(&text) {
+                ctx.err(value.pos, format!("sweep `{key}` lists {text} twice"));
+            }
+            shown.push(text);
+        }
+        axes.push(Axis {
+            key,
+            path,
+            pos: k.pos,
+            values: values.to_vec(),
+        });
+    }
+    axes
+}
+
+/// The grid of `axes`, first axis slowest; one empty point without axes.
+fn sweep_points(axes: &[Axis]) -> Vec<Vec<(&Axis, &Node)>> {
+    let mut points: Vec<Vec<(&Axis, &Node)>> = vec![Vec::new()];
+    for axis in axes {
+        points = points
+            .into_iter()
+            .flat_map(|p| {
+                axis.values.iter().map(move |v| {
+                    let mut q = p.clone();
+                    q.push((axis, v));
+                    q
+                })
+            })
+            .collect();
+    }
+    points
+}
+
+/// A node written on one line: scalars as they are, lists and mappings in flow style.
+fn flow(node: &Node) -> String {
+    match &node.value {
+        Value::Null => "null".into(),
+        Value::Scalar { text, .. } => text.clone(),
+        Value::Seq(items) => format!(
+            "[{}]",
+            items.iter().map(flow).collect::<Vec<_>>().join(",")
+        ),
+        Value::Map(entries) => format!(
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|(k, v)| format!("{}:{}", flow(k), flow(v)))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    }
+}
+
+/// `node` with the value at `path` (inside nested mappings, created where missing) replaced.
+fn assign(node: &Node, path: &[String], value: &Node, pos: Pos) -> Node {
+    let Some((first, rest)) = path.split_first() else {
+        return value.clone();
+    };
+    let mut entries = match &node.value {
+        Value::Map(entries) => entries.clone(),
+        _ => Vec::new(),
+    };
+    let is_key = |k: &Node| matches!(&k.value, Value::Scalar { text, .. } if text == first);
+    let inner = match entries.iter().position(|(k, _)| is_key(k)) {
+        Some(i) => entries.remove(i).1,
+        None => empty_map(pos),
+    };
+    entries.push((
+        Node {
+            value: Value::Scalar {
+                text: first.clone(),
+                plain: true,
+            },
+            pos,
+        },
+        assign(&inner, rest, value, pos),
+    ));
+    Node {
+        value: Value::Map(entries),
+        pos: node.pos,
+    }
+}
+
+fn decode_tuning(ctx: &mut Ctx, node: &Node) -> Option<u32> {
+    let f = ctx.map(node, "`tuning`", &["trials"])?;
+    let n = f.required(ctx, "trials", "`tuning`")?;
+    let trials = ctx.int(n, "`tuning.trials`")?;
+    ctx.check((1..=1_000_000).contains(&trials), n.pos, || {
+        format!("`tuning.trials` must be between 1 and 1000000, found {trials}")
+    })
+    .then_some(trials as u32)
+}
+
+/// One arm at one sweep point: the spec's defaults, then the arm's own sections, then the
+/// point's values; `quick:` applies on top of all three.
+fn decode_arm(
+    ctx: &mut Ctx,
+    common: &Common,
+    item: &Node,
+    fields: &Fields,
+    arm_id: &str,
+    point: &[(&Axis, &Node)],
+) -> Option<Arm> {
+    let defaults = common.defaults.as_ref();
+    let layer = |key: &str| {
+        let base = defaults
+            .and_then(|d| d.get(key))
+            .cloned()
+            .unwrap_or_else(|| empty_map(item.pos));
+        let mut node = match fields.get(key) {
+            Some(own) if key == "train" => overlay_train(&base, own),
+            Some(own) => overlay(&base, own),
+            None => base,
+        };
+        for (axis, value) in point.iter().filter(|(a, _)| a.path[0] == key) {
+            node = assign(&node, &axis.path[1..], value, axis.pos);
+        }
+        node
+    };
+    let sweeps = |key: &str| point.iter().any(|(a, _)| a.path[0] == key);
+    let model = match (fields.get("model"), defaults.and_then(|d| d.get("model"))) {
+        (None, None) if !sweeps("model") => {
+            ctx.err(item.pos, "an arm is missing required key `model`");
+            None
+        }
+        _ => decode_model(ctx, &layer("model")),
+    };
+    let init_node = point
+        .iter()
+        .find(|(a, _)| a.path[0] == "init")
+        .map(|(_, v)| *v)
+        .or_else(|| fields.get("init"))
+        .or_else(|| defaults.and_then(|d| d.get("init")));
+    let init = match init_node {
+        Some(n) => ctx.choice(
+            n,
+            "init scheme",
+            &[
+                ("torch", InitScheme::Torch),
+                ("he", InitScheme::He),
+                ("xavier", InitScheme::Xavier),
+            ],
+        ),
+        None => Some(InitScheme::Torch),
+    };
+    let data = decode_data(ctx, &layer("data"));
+    let train_node = layer("train");
+    let is_rnn = matches!(model, Some(ModelSpec::Rnn { .. }));
+    let train = decode_train(ctx, &train_node, is_rnn);
+    let train_quick = match common.quick.as_ref().and_then(|q| q.get("train")) {
+        Some(q) => decode_train(ctx, &overlay_train(&train_node, q), is_rnn),
+        None => train.clone(),
+    };
+    let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
+    let role = match fields.get("role") {
+        Some(n) => ctx.choice(
+            n,
+            "arm role",
+            &[("method", Role::Method), ("baseline", Role::Baseline)],
+        ),
+        None if fields.get("claim").is_some() => Some(Role::Method),
+        None => Some(Role::Baseline),
+    };
+    let (data, model, init, train, train_quick) = (data?, model?, init?, train?, train_quick?);
+    let point: Vec<SweepValue> = point
+        .iter()
+        .map(|(axis, value)| {
+            let value_text = flow(value);
+            SweepValue {
+                key: axis.key.clone(),
+                number: match &value.value {
+                    Value::Scalar { text, plain: true } => text.parse::<f64>().ok(),
+                    _ => None,
+                },
+                value: value_text,
+            }
+        })
+        .collect();
+    let id = if point.is_empty() {
+        arm_id.to_string()
+    } else {
+        let short = |key: &str| {
+            let last = key.rsplit('.').next().unwrap_or(key);
+            let clashes = point
+                .iter()
+                .filter(|p| p.key.rsplit('.').next() == Some(last))
+                .count();
+            if clashes > 1 {
+                key.to_string()
+            } else {
+                last.to_string()
+            }
+        };
+        let parts: Vec<String> = point
+            .iter()
+            .map(|p| format!("{}={}", short(&p.key), p.value))
+            .collect();
+        format!("{arm_id}@{}", parts.join(","))
+    };
+    let resolve = |train: TrainSpec| ResolvedArm {
+        spec_id: common.id.clone(),
+        spec_version: common.version,
+        arm_id: id.clone(),
+        dataset: common.dataset.clone(),
+        protocol: common.protocol,
+        data,
+        model: model.clone(),
+        init,
+        train,
+    };
+    let selection = common.protocol.selection;
+    let needs_val = |what: &str| {
+        format!("{what} needs a validation split: add `data: {{ val: {{ fraction: 0.2 }} }}`")
+    };
+    if data.val_fraction.is_none() && selection == Selection::BestVal {
+        ctx.err(item.pos, needs_val("`selection: best-val`"));
+    }
+    for t in [&train, &train_quick] {
+        if t.early_stopping.is_some() {
+            if data.val_fraction.is_none() {
+                ctx.err(item.pos, needs_val("early stopping"));
+            } else if selection != Selection::BestVal {
+                ctx.err(
+                    item.pos,
+                    "early stopping restores the best-validation weights: use \
+                     `protocol: { selection: best-val }`",
+                );
+            }
+        }
+    }
+    Some(Arm {
+        id: id.clone(),
+        base: arm_id.to_string(),
+        point,
+        tuning_trials: 1,
+        claim,
+        role: role.unwrap_or(Role::Baseline),
+        resolved: resolve(train),
+        resolved_quick: resolve(train_quick),
+    })
+}
+
+/// `compare:` items: a pair `[a, b]` of arm ids, or a sweep key. A pair naming swept arms by
+/// their own id pairs their points with equal values; a sweep key compares, within each arm
+/// and each setting of its other keys, every value with the key's first value.
+fn decode_compare(ctx: &mut Ctx, node: &Node, arms: &[Arm]) -> Vec<Comparison> {
+    let Some(items) = ctx.seq(node, "`compare`") else {
+        return Vec::new();
+    };
+    let mut out: Vec<Comparison> = Vec::new();
+    let mut push = |ctx: &mut Ctx, pos: Pos, a: &Arm, b: &Arm| {
+        if out.iter().any(|c| c.a == a.id && c.b == b.id) {
+            ctx.err(pos, format!("`{}` and `{}` are compared twice", a.id, b.id));
+        } else {
+            out.push(Comparison {
+                a: a.id.clone(),
+                b: b.id.clone(),
+            });
+        }
+    };
+    for item in items {
+        match &item.value {
+            Value::Seq(pair) => {
+                if pair.len() != 2 {
+                    ctx.err(
+                        item.pos,
+                        format!("a comparison names two arms, found {}", pair.len()),
+                    );
+                    continue;
+                }
+                let mut sides: Vec<Vec<&Arm>> = Vec::new();
+                for side in pair {
+                    let Some(name) = ctx.string(side, "an arm id") else {
+                        continue;
+                    };
+                    let exact: Vec<&Arm> = arms.iter().filter(|a| a.id == name).collect();
+                    let by_base: Vec<&Arm> = arms.iter().filter(|a| a.base == name).collect();
+                    if !exact.is_empty() {
+                        sides.push(exact);
+                    } else if !by_base.is_empty() {
+                        sides.push(by_base);
+                    } else {
+                        let ids: Vec<&str> = arms
+                            .iter()
+                            .flat_map(|a| [a.id.as_str(), a.base.as_str()])
+                            .collect();
+                        let hint = super::decode::closest(&name, &ids)
+                            .map(|c| format!(" (did you mean `{c}`?)"))
+                            .unwrap_or_default();
+                        ctx.err(side.pos, format!("`compare` names unknown arm `{name}`{hint}"));
+                    }
+                }
+                let [a_side, b_side] = sides.as_slice() else {
+                    continue;
+                };
+                if a_side.len() == 1 && b_side.len() == 1 {
+                    if a_side[0].id == b_side[0].id {
+                        ctx.err(item.pos, "an arm compared with itself");
+                    } else {
+                        push(ctx, item.pos, a_side[0], b_side[0]);
+                    }
+                    continue;
+                }
+                let mut matched = 0;
+                for a in a_side {
+                    if let Some(b) = b_side.iter().find(|b| b.point == a.point) {
+                        push(ctx, item.pos, a, b);
+                        matched += 1;
+                    }
+                }
+                if matched != a_side.len() || matched != b_side.len() {
+                    ctx.err(
+                        item.pos,
+                        format!(
+                            "`{}` and `{}` are not swept over the same points, so they cannot \
+                             be paired point by point: name the points (`arm@key=value`)",
+                            a_side[0].base, b_side[0].base
+                        ),
+                    );
+                }
+            }
+            Value::Scalar { text: key, .. } => {
+                let swept: Vec<&Arm> = arms
+                    .iter()
+                    .filter(|a| a.point.iter().any(|p| &p.key == key))
+                    .collect();
+                if swept.is_empty() {
+                    ctx.err(item.pos, format!("no arm is swept over `{key}`"));
+                    continue;
+                }
+                for b in &swept {
+                    let value_of = |arm: &Arm| {
+                        arm.point
+                            .iter()
+                            .find(|p| &p.key == key)
+                            .map(|p| p.value.clone())
+                    };
+                    // `a`: same arm, same other values, the first value of `key`.
+                    let first = swept
+                        .iter()
+                        .filter(|a| a.base == b.base)
+                        .filter_map(|a| value_of(a))
+                        .next();
+                    let a = swept.iter().find(|a| {
+                        a.base == b.base
+                            && value_of(a) == first
+                            && a.point
+                                .iter()
+                                .zip(&b.point)
+                                .all(|(x, y)| x.key == *key || x == y)
+                    });
+                    if let Some(a) = a {
+                        if a.id != b.id {
+                            push(ctx, item.pos, a, b);
+                        }
+                    }
+                }
+            }
+            _ => ctx.err(
+                item.pos,
+                format!(
+                    "a comparison is a pair `[arm, arm]` or a sweep key, found {}",
+                    item.kind_name()
+                ),
+            ),
+        }
+    }
+    out
 }
 
 fn decode_source(ctx: &mut Ctx, node: &Node) -> Option<Source> {
@@ -498,7 +890,19 @@ fn decode_protocol(ctx: &mut Ctx, node: &Node) -> Option<Protocol> {
 }
 
 fn decode_seeds(ctx: &mut Ctx, node: &Node, base: Option<Seeds>) -> Option<Seeds> {
-    let f = ctx.map(node, "`seeds`", &["count", "base", "min", "max", "until"])?;
+    let f = ctx.map(
+        node,
+        "`seeds`",
+        &["count", "base", "min", "max", "until", "derive"],
+    )?;
+    let derive = match f.get("derive") {
+        Some(n) => ctx.choice(
+            n,
+            "`seeds.derive`",
+            &[("index", SeedDerive::Index), ("arm", SeedDerive::Arm)],
+        ),
+        None => Some(base.map_or(SeedDerive::Index, |b| b.derive)),
+    };
     let int = |ctx: &mut Ctx, key: &str| -> Option<Option<u32>> {
         match f.get(key) {
             Some(n) => ctx.int(n, &format!("`seeds.{key}`")).and_then(|c| {
@@ -556,6 +960,7 @@ fn decode_seeds(ctx: &mut Ctx, node: &Node, base: Option<Seeds>) -> Option<Seeds
         None => Some(base.map_or(0, |b| b.base)),
     };
     Some(Seeds {
+        derive: derive?,
         count: count?,
         base: seed_base?,
         max: if adaptive {

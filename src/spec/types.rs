@@ -58,11 +58,34 @@ pub struct Seeds {
     /// Adaptive (`until: decisive`): add seeds to an arm whose claim is still INCONCLUSIVE,
     /// up to this many.
     pub max: Option<u32>,
+    /// How the i-th seed is derived from `base`.
+    #[serde(default)]
+    pub derive: SeedDerive,
+}
+
+/// `index` (default): seed i is `base + i` for every arm, so arms compared with `compare:`
+/// share data order and splits seed by seed. `arm`: a stable hash of (base, arm id, i), so arms
+/// draw independent seeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeedDerive {
+    #[default]
+    Index,
+    Arm,
 }
 
 impl Seeds {
-    pub fn list(&self) -> Vec<i64> {
-        (0..i64::from(self.count)).map(|i| self.base + i).collect()
+    /// The `i`-th seed of arm `arm_id` (in [0, 2^31)).
+    pub fn seed(&self, arm_id: &str, i: u32) -> i64 {
+        match self.derive {
+            SeedDerive::Index => self.base + i64::from(i),
+            SeedDerive::Arm => {
+                let digest = Sha256::digest(format!("{}\0{arm_id}\0{i}", self.base).as_bytes());
+                let mut word = [0u8; 8];
+                word.copy_from_slice(&digest[..8]);
+                (u64::from_le_bytes(word) >> 33) as i64
+            }
+        }
     }
 
     /// The most seeds an arm may use.
@@ -440,9 +463,35 @@ impl ResolvedArm {
     }
 }
 
+/// One coordinate of a sweep point: `model.cell = gru`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepValue {
+    /// The dotted key, e.g. `model.cell`.
+    pub key: String,
+    /// The value as written (flow style for lists and mappings).
+    pub value: String,
+    /// The value as a number, when it is one (sweep plots put it on a numeric axis).
+    pub number: Option<f64>,
+}
+
+/// Two arms compared seed by seed (`compare:`): `b − a` is what the report shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub a: String,
+    pub b: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arm {
+    /// The arm's id; for a sweep point, the arm's own id followed by `@key=value,...`.
     pub id: String,
+    /// The arm's id as written in the spec (the same for every point of its sweep).
+    pub base: String,
+    /// The sweep point this arm trains (empty without a sweep).
+    pub point: Vec<SweepValue>,
+    /// Configurations tried for this arm's `base`: its number of sweep points (1 without a
+    /// sweep) or its `tuning.trials` when the spec declares a search done elsewhere.
+    pub tuning_trials: u32,
     pub claim: Option<Claim>,
     /// `method` (a paper's claimed method; the default for arms with a claim) or `baseline`
     /// (a strong baseline run beside it; the default otherwise).
@@ -466,6 +515,7 @@ pub struct Spec {
     pub seeds: Seeds,
     pub seeds_quick: Seeds,
     pub arms: Vec<Arm>,
+    pub compare: Vec<Comparison>,
 }
 
 impl Spec {
