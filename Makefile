@@ -4,13 +4,17 @@
 CARGO ?= cargo
 REPRO := target/release/repro
 
-.PHONY: setup data build run quick test lint bench clean
+.PHONY: setup system-deps data build run quick test lint bench clean
 
 setup:
 	@scripts/setup.sh
 
 data:
 	@scripts/data.sh
+
+## Debian packages the tests drive for real: Slurm + munge, Chromium (root or sudo).
+system-deps:
+	@scripts/system-deps.sh
 
 build: setup
 	$(CARGO) build --release
@@ -25,7 +29,7 @@ run: build
 quick: build
 	$(REPRO) run --quick papers/mnist1d.yaml
 
-test: setup
+test: setup system-deps
 	$(CARGO) test --release
 
 lint: setup

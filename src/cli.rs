@@ -46,6 +46,8 @@ pub enum Command {
         /// report whether the two are identical, or the first step whose loss differs.
         #[arg(long)]
         verify_determinism: bool,
+        #[command(flatten)]
+        executor: ExecutorArgs,
     },
     /// Write the current results into the blessed baseline table (per spec, under
     /// `baselines/blessed/`), showing what changed. Every planned run must be done.
@@ -106,9 +108,22 @@ pub enum Command {
     /// with `--stdin-config`, else from DIR/config.json.
     #[command(hide = true)]
     Worker {
-        dir: PathBuf,
+        /// The run directory (with `--stdin-config` or a `config.json` in it).
+        #[arg(required_unless_present = "plan")]
+        dir: Option<PathBuf>,
+        /// A plan file written by `--executor slurm`, with `--index`.
+        #[arg(long, requires = "index")]
+        plan: Option<PathBuf>,
+        #[arg(long)]
+        index: Option<usize>,
+        /// CUDA device ordinal for `--device cuda` runs.
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
         #[arg(long)]
         stdin_config: bool,
+        /// Print `progress <done> <total> <loss>` lines on standard output while training.
+        #[arg(long)]
+        progress: bool,
         /// Retrain even if the run is done.
         #[arg(long)]
         force: bool,
@@ -150,6 +165,29 @@ pub struct Common {
     /// Also write each spec's audit to DIR as `<spec id>.md`, `.json` and a self-contained `.html`.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExecutorArgs {
+    /// `local` (a pool of worker processes on this machine) or `slurm` (a job array whose
+    /// tasks each train one plan index against the shared store).
+    #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
+    executor: String,
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// GPUs per Slurm task (use with `--device cuda`).
+    #[arg(long)]
+    gpus_per_task: Option<u32>,
+    /// At most this many array tasks run at once (`--array=...%K`).
+    #[arg(long)]
+    max_parallel: Option<u32>,
+    /// CPU threads per Slurm task.
+    #[arg(long, default_value_t = 1)]
+    cpus_per_task: u32,
+    /// Block until the array has finished, then print the audit like a local run.
+    #[arg(long)]
+    wait: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -223,8 +261,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             common,
             jobs,
             force,
+            executor,
             ..
-        } => run_specs(&specs, &common, jobs, force),
+        } => {
+            if executor.executor == "slurm" {
+                run_slurm(&specs, &common, &executor, force)
+            } else {
+                run_specs(&specs, &common, jobs, force)
+            }
+        }
         Command::Report { specs, common } => report_specs(&specs, &common),
         Command::Bless {
             specs,
@@ -269,11 +314,54 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Worker {
             dir,
+            plan: Some(plan),
+            index: Some(index),
+            gpu,
+            threads,
+            data_dir,
+            force,
+            progress,
+            ..
+        } => {
+            let file = runner::slurm::read_plan(&plan)?;
+            let Some(entry) = file.runs.get(index) else {
+                return Err(Failure::bad_input(format!(
+                    "{}: no plan index {index} (the plan has {} runs)",
+                    plan.display(),
+                    file.runs.len()
+                )));
+            };
+            let _ = dir;
+            match runner::worker(
+                &entry.dir,
+                Some(entry.config.clone()),
+                runner::WorkerOptions { threads, gpu, progress },
+                &data_dir,
+                force,
+            ) {
+                Ok(r) => {
+                    println!("{} {} seed {}: done ({:.1} s)", r.spec_id, r.arm_id, r.seed, r.wall_time_s);
+                    Ok(())
+                }
+                // Under Slurm a task whose run another worker finished is not a failure.
+                Err(RunError::Claimed(d)) => {
+                    println!("{}: already done or held by another worker", d.display());
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Worker {
+            dir,
             stdin_config,
             force,
             threads,
+            gpu,
             data_dir,
+            progress,
+            ..
         } => {
+            let dir = dir.ok_or_else(|| Failure::bad_input("worker: a run directory or --plan/--index"))?;
             let config = if stdin_config {
                 let mut text = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
@@ -284,7 +372,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 None
             };
-            runner::worker(&dir, config, threads, &data_dir, force)
+            runner::worker(
+                &dir,
+                config,
+                runner::WorkerOptions { threads, gpu, progress },
+                &data_dir,
+                force,
+            )
                 .map(|_| ())
                 .map_err(Failure::from)
         }
@@ -411,6 +505,130 @@ fn run_specs(
     finish_status(&finished)
 }
 
+/// `repro run --executor slurm`: submits the runs that need training as a job array and, with
+/// `--wait`, follows the store until the array is gone from the queue.
+fn run_slurm(
+    paths: &[PathBuf],
+    common: &Common,
+    ex: &ExecutorArgs,
+    force: bool,
+) -> Result<(), Failure> {
+    let specs = load_specs(paths)?;
+    let (store, runs) = plan(&specs, common)?;
+    let opts = runner::slurm::SlurmOptions {
+        partition: ex.partition.clone(),
+        gpus_per_task: ex.gpus_per_task,
+        max_parallel: ex.max_parallel,
+        cpus_per_task: ex.cpus_per_task,
+        data_dir: common.data_dir.clone(),
+    };
+    let done = runs.iter().filter(|r| r.done).count();
+    let submission = runner::slurm::submit(&store, &runs, force, &opts)?;
+    let Some(sub) = submission else {
+        eprintln!(
+            "{} runs planned, {done} done: nothing to submit (the rest is running or queued)",
+            runs.len()
+        );
+        if ex.wait {
+            let jobs: Vec<String> = runner::slurm::submissions(&store)
+                .into_iter()
+                .map(|s| s.job_id)
+                .collect();
+            wait_for_store(&runs, &jobs)?;
+            print_tables(&specs, &runs, common)?;
+            return slurm_outcome(&store, &runs);
+        }
+        return Ok(());
+    };
+    eprintln!(
+        "{} runs planned, {done} done: submitted Slurm job {} with {} array tasks\n  script {}\n  logs   {}",
+        runs.len(),
+        sub.job_id,
+        sub.indices.len(),
+        sub.script.display(),
+        store.root().join("slurm/logs").display()
+    );
+    if !ex.wait {
+        eprintln!("follow it with `repro status`, then `repro report` (both read only the store)");
+        return Ok(());
+    }
+    wait_for_store(&runs, std::slice::from_ref(&sub.job_id))?;
+    print_tables(&specs, &runs, common)?;
+    slurm_outcome(&store, &runs)
+}
+
+/// Polls the store until none of `jobs` has a task left in the queue and no run is held by a
+/// live worker; shows runs done/total as it goes.
+fn wait_for_store(runs: &[runner::PlannedRun], jobs: &[String]) -> Result<(), Failure> {
+    let mut last = usize::MAX;
+    let bar = crate::progress::Progress::new(runs.len() as u64, "slurm");
+    loop {
+        let states: Vec<runner::RunState> = runs.iter().map(runner::state).collect();
+        let finished = states
+            .iter()
+            .filter(|s| matches!(s, runner::RunState::Done | runner::RunState::Failed))
+            .count();
+        let running = states
+            .iter()
+            .filter(|s| **s == runner::RunState::Running)
+            .count();
+        bar.set(finished as u64, &format!("{running} running"));
+        if !bar.is_drawing() && finished != last {
+            eprintln!("{finished}/{} runs finished, {running} running", runs.len());
+            last = finished;
+        }
+        let queued = running > 0
+            || jobs
+                .iter()
+                .any(|id| runner::slurm::live_tasks(id).is_some_and(|t| !t.is_empty()));
+        if !queued {
+            bar.finish();
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// After a Slurm array: exit 1 naming the runs that are not done, with their task logs.
+fn slurm_outcome(store: &Store, runs: &[runner::PlannedRun]) -> Result<(), Failure> {
+    let subs = runner::slurm::submissions(store);
+    let mut problems = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        let st = runner::state(r);
+        if st == runner::RunState::Done {
+            continue;
+        }
+        let log = subs
+            .iter()
+            .rev()
+            .find(|s| s.indices.contains(&i))
+            .map(|s| {
+                store
+                    .root()
+                    .join(format!("slurm/logs/{}_{i}.log", s.job_id))
+                    .display()
+                    .to_string()
+            })
+            .unwrap_or_else(|| "no task log".into());
+        problems.push(format!(
+            "  {}/{} seed {}: {} (log {log})",
+            r.spec_id,
+            r.arm_id,
+            r.seed,
+            st.name()
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::failed(format!(
+            "{} run(s) did not finish:\n{}",
+            problems.len(),
+            problems.join("\n")
+        )))
+    }
+}
+
 /// Trains the pending runs, printing a line as each ends.
 fn execute(
     store: &Store,
@@ -421,11 +639,21 @@ fn execute(
 ) -> Result<Vec<runner::Finished>, Failure> {
     let pending = runs.iter().filter(|r| force || !r.done).count();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let default_jobs = if common.device == "cuda" { 1 } else { cpus };
+    let gpus = if common.device == "cuda" {
+        tch::Cuda::device_count().max(0) as usize
+    } else {
+        0
+    };
+    let default_jobs = if gpus > 0 { gpus } else { cpus };
     let jobs = jobs.unwrap_or(default_jobs).clamp(1, pending.max(1));
     let threads = (cpus / jobs).max(1) as i32;
+    let gpu_note = if gpus > 0 {
+        format!(", {gpus} GPU(s) round-robin")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{} runs planned, {} already done, {} to train ({} jobs × {} threads, store {})",
+        "{} runs planned, {} already done, {} to train ({} jobs × {} threads{gpu_note}, store {})",
         runs.len(),
         runs.len() - pending,
         pending,
@@ -438,24 +666,28 @@ fn execute(
         threads_per_job: threads,
         data_dir: common.data_dir.clone(),
         force,
+        gpus,
     };
-    let finished = runner::execute_local(runs, &opts, |i, total, f| {
+    let progress = crate::progress::Progress::new(pending as u64, "train");
+    let finished = runner::execute_local(runs, &opts, &progress, |i, total, f| {
         let head = format!(
             "[{i:>3}/{total}] {}/{} seed {}",
             f.run.spec_id, f.run.arm_id, f.run.seed
         );
-        match &f.result {
+        let line = match &f.result {
             RunResult::Trained(r) => match (&r.metrics, &r.status) {
-                (Some(m), _) => eprintln!(
+                (Some(m), _) => format!(
                     "{head}: accuracy {:.4}, loss {:.4} ({:.1} s)",
                     m.accuracy, m.loss, r.wall_time_s
                 ),
-                (None, s) => eprintln!("{head}: FAILED {s:?}"),
+                (None, s) => format!("{head}: FAILED {s:?}"),
             },
-            RunResult::Skipped => eprintln!("{head}: skipped (another runner has it)"),
-            RunResult::Failed(e) => eprintln!("{head}: ERROR {e}"),
-        }
+            RunResult::Skipped => format!("{head}: skipped (another runner has it)"),
+            RunResult::Failed(e) => format!("{head}: ERROR {e}"),
+        };
+        progress.line(&line);
     })?;
+    progress.finish();
     Ok(finished)
 }
 

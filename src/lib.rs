@@ -10,6 +10,7 @@ pub mod baseline;
 pub mod cli;
 pub mod data;
 pub mod model;
+pub mod progress;
 pub mod provenance;
 pub mod report;
 pub mod rng;

@@ -57,15 +57,7 @@ pub struct RunDir {
 impl Store {
     /// Appends one line to the store's journal (a single small `O_APPEND` write).
     pub fn journal(&self, line: &str) -> Result<(), StoreError> {
-        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
-        let path = self.root.join(JOURNAL);
-        let mut f = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        f.write_all(format!("{line}\n").as_bytes())
-            .map_err(io(&path))
+        append_line(&self.root.join(JOURNAL), line)
     }
 
     /// `--store`, else `$REPRO_STORE`, else `runs/`.
@@ -241,6 +233,21 @@ impl RunDir {
     pub fn mark_done(&self) -> Result<(), StoreError> {
         write_atomic(&self.path.join(DONE), b"")
     }
+}
+
+/// Appends `line` and a newline to `path` (created with its directory if missing) in one
+/// `O_APPEND` write, so lines from concurrent processes never interleave.
+pub fn append_line(path: &Path, line: &str) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(format!("{line}\n").as_bytes())
+        .map_err(io(path))
 }
 
 /// Writes `bytes` to `path` via a fsynced temporary file in the same directory and a rename.

@@ -18,6 +18,8 @@ use crate::spec::{ResolvedArm, Spec};
 use crate::store::{self, RunDir, Store, StoreError};
 use crate::train::{self, Metrics, Outcome, Status};
 
+pub mod slurm;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
@@ -35,6 +37,8 @@ pub enum RunError {
     },
     #[error("device `{0}` is not available (CUDA available: {1})")]
     Device(String, bool),
+    #[error("slurm: {0}")]
+    Slurm(String),
     #[error("{0}: done, or claimed by another live process")]
     Claimed(PathBuf),
 }
@@ -235,6 +239,17 @@ pub struct LocalOptions {
     pub threads_per_job: i32,
     pub data_dir: PathBuf,
     pub force: bool,
+    /// CUDA devices to spread workers over (each worker gets the least busy one); 0 on CPU.
+    pub gpus: usize,
+}
+
+/// A worker process in flight.
+struct Active {
+    run: PlannedRun,
+    child: std::process::Child,
+    gpu: Option<usize>,
+    bar: crate::progress::RunBar,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// What happened to one planned run in this invocation.
@@ -255,6 +270,7 @@ pub enum RunResult {
 pub fn execute_local(
     runs: &[PlannedRun],
     opts: &LocalOptions,
+    progress: &crate::progress::Progress,
     mut on_finish: impl FnMut(usize, usize, &Finished),
 ) -> Result<Vec<Finished>, RunError> {
     let exe = std::env::current_exe().map_err(|source| RunError::Spawn {
@@ -264,7 +280,7 @@ pub fn execute_local(
     let pending: Vec<&PlannedRun> = runs.iter().filter(|r| opts.force || !r.done).collect();
     let total = pending.len();
     let mut queue = pending.into_iter();
-    let mut active: Vec<(PlannedRun, std::process::Child, Instant)> = Vec::new();
+    let mut active: Vec<Active> = Vec::new();
     let mut finished = Vec::new();
     loop {
         while active.len() < opts.jobs.max(1) {
@@ -273,16 +289,25 @@ pub fn execute_local(
                 path: run.dir.path().join(store::CONFIG),
                 message: e.to_string(),
             })?;
+            // Round-robin by load: the GPU with the fewest workers on it.
+            let gpu = (opts.gpus > 0).then(|| {
+                (0..opts.gpus)
+                    .min_by_key(|g| active.iter().filter(|a| a.gpu == Some(*g)).count())
+                    .unwrap_or(0)
+            });
             let mut child = Command::new(&exe)
                 .arg("worker")
                 .arg(run.dir.path())
                 .arg("--stdin-config")
+                .arg("--progress")
                 .args(opts.force.then_some("--force"))
                 .arg("--threads")
                 .arg(opts.threads_per_job.to_string())
+                .arg("--gpu")
+                .arg(gpu.unwrap_or(0).to_string())
                 .env("REPRO_DATA", &opts.data_dir)
                 .stdin(Stdio::piped())
-                .stdout(Stdio::null())
+                .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .map_err(|source| RunError::Spawn {
@@ -294,7 +319,27 @@ pub fn execute_local(
                 // A worker that dies before reading reports through its exit status.
                 let _ = stdin.write_all(&config);
             }
-            active.push((run.clone(), child, Instant::now()));
+            let bar = progress.run_bar(&format!("{}/{} seed {}", run.spec_id, run.arm_id, run.seed));
+            // Progress lines on the worker's stdout feed its bar; reading them also keeps the
+            // pipe from filling up.
+            let reader = child.stdout.take().map(|out| {
+                let bar = bar.clone();
+                std::thread::spawn(move || {
+                    use std::io::BufRead;
+                    for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                        if let Some((done, total, loss)) = crate::progress::parse_step(&line) {
+                            bar.update(done, total, loss);
+                        }
+                    }
+                })
+            });
+            active.push(Active {
+                run: run.clone(),
+                child,
+                gpu,
+                bar,
+                reader,
+            });
         }
         if active.is_empty() {
             break;
@@ -303,13 +348,23 @@ pub fn execute_local(
         let mut i = 0;
         let mut any = false;
         while i < active.len() {
-            let exited = active[i].1.try_wait().ok().flatten();
+            let exited = active[i].child.try_wait().ok().flatten();
             if let Some(status) = exited {
-                let (run, child, _) = active.swap_remove(i);
+                let Active {
+                    run,
+                    child,
+                    bar,
+                    reader,
+                    ..
+                } = active.swap_remove(i);
                 let stderr = child
                     .wait_with_output()
                     .map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string())
                     .unwrap_or_default();
+                if let Some(r) = reader {
+                    let _ = r.join();
+                }
+                bar.finish();
                 let result = if status.code() == Some(EXIT_CLAIMED) {
                     RunResult::Skipped
                 } else if status.success() && run.dir.is_done() {
@@ -325,6 +380,7 @@ pub fn execute_local(
                     })
                 };
                 let done = Finished { run, result };
+                progress.inc();
                 on_finish(finished.len() + 1, total, &done);
                 finished.push(done);
                 any = true;
@@ -388,10 +444,18 @@ pub fn load_records(runs: &[PlannedRun]) -> Vec<Option<Record>> {
 
 /// One worker process: claims the run in `dir`, writes `config` there (or, without one, trains
 /// the `config.json` already there), trains, and writes the record and `DONE`.
+/// How a worker process runs: CPU threads, CUDA ordinal, and whether it prints progress lines.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerOptions {
+    pub threads: i32,
+    pub gpu: usize,
+    pub progress: bool,
+}
+
 pub fn worker(
     dir: &Path,
     config: Option<RunConfig>,
-    threads: i32,
+    opts: WorkerOptions,
     data_dir: &Path,
     force: bool,
 ) -> Result<Record, RunError> {
@@ -407,10 +471,18 @@ pub fn worker(
     run.write_json(store::CONFIG, &config)?;
     let store = Store::of_run_dir(&run);
     store.journal(&format!("start {} pid {}", config.key, std::process::id()))?;
+    let WorkerOptions {
+        threads,
+        gpu,
+        progress,
+    } = opts;
     let determinism = provenance::configure(threads, true);
     let device = match config.device {
         DeviceKind::Cpu => Device::Cpu,
-        DeviceKind::Cuda if tch::Cuda::is_available() => Device::Cuda(0),
+        DeviceKind::Cuda if gpu < tch::Cuda::device_count().max(0) as usize => Device::Cuda(gpu),
+        DeviceKind::Cuda if tch::Cuda::is_available() => {
+            return Err(RunError::Device(format!("cuda:{gpu}"), true))
+        }
         DeviceKind::Cuda => return Err(RunError::Device("cuda".into(), false)),
     };
     let dataset = data::load(&config.arm.dataset, data_dir)?;
@@ -427,15 +499,35 @@ pub fn worker(
     let start = Instant::now();
     let mut curve_csv = String::from("step,train_loss,eval_loss,eval_accuracy,lr\n");
     let mut write_error: Option<StoreError> = None;
-    let outcome: Outcome = train::train(&config.arm, &dataset, config.seed, device, |p| {
-        curve_csv.push_str(&format!(
-            "{},{},{},{},{}\n",
-            p.step, p.train_loss, p.eval_loss, p.eval_accuracy, p.lr
-        ));
-        if write_error.is_none() {
-            write_error = run.write_text(store::CURVE, &curve_csv).err();
-        }
-    })?;
+    // Progress for the parent's bars, at most a few lines a second (and the last step).
+    let mut last_report: Option<Instant> = None;
+    let outcome: Outcome = train::train_with_progress(
+        &config.arm,
+        &dataset,
+        config.seed,
+        device,
+        |p| {
+            curve_csv.push_str(&format!(
+                "{},{},{},{},{}\n",
+                p.step, p.train_loss, p.eval_loss, p.eval_accuracy, p.lr
+            ));
+            if write_error.is_none() {
+                write_error = run.write_text(store::CURVE, &curve_csv).err();
+            }
+        },
+        |done, total, loss| {
+            if !progress {
+                return;
+            }
+            if done == total || last_report.is_none_or(|t| t.elapsed().as_millis() >= 250) {
+                last_report = Some(Instant::now());
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", crate::progress::format_step(done, total, loss));
+                let _ = out.flush();
+            }
+        },
+    )?;
     if let Some(e) = write_error {
         return Err(e.into());
     }

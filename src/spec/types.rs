@@ -75,6 +75,11 @@ pub enum SeedDerive {
 }
 
 impl Seeds {
+    /// The seeds trained up front for arm `arm_id`.
+    pub fn list(&self, arm_id: &str) -> Vec<i64> {
+        (0..self.count).map(|i| self.seed(arm_id, i)).collect()
+    }
+
     /// The `i`-th seed of arm `arm_id` (in [0, 2^31)).
     pub fn seed(&self, arm_id: &str, i: u32) -> i64 {
         match self.derive {

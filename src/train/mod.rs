@@ -212,7 +212,19 @@ pub fn train(
     data: &Dataset,
     seed: i64,
     device: Device,
+    on_point: impl FnMut(&CurvePoint),
+) -> Result<Outcome, TrainError> {
+    train_with_progress(arm, data, seed, device, on_point, |_, _, _| {})
+}
+
+/// [`train`], with `on_step(done, total, loss)` called after every optimizer step.
+pub fn train_with_progress(
+    arm: &ResolvedArm,
+    data: &Dataset,
+    seed: i64,
+    device: Device,
     mut on_point: impl FnMut(&CurvePoint),
+    mut on_step: impl FnMut(i64, i64, f64),
 ) -> Result<Outcome, TrainError> {
     crate::provenance::seed(seed);
     let prepared = prep::prepare(data, &arm.data, seed);
@@ -342,6 +354,7 @@ pub fn train(
         window_steps += 1;
         let done = step + 1;
         completed = done;
+        on_step(done, total_steps, value);
         if done % t.eval_every == 0 || done == total_steps {
             let m = evaluate(built.net.as_ref(), eval_split, classes);
             if let Some(p) = plateau.as_mut() {

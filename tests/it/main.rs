@@ -7,6 +7,7 @@ mod golden;
 mod model;
 mod optim;
 mod prep;
+mod slurm;
 mod spec;
 mod stats;
 mod store;

@@ -48,8 +48,8 @@ fn check(text: &str, expected: &[(&str, &str)]) {
 #[test]
 fn good_spec_resolves_defaults_and_quick_overrides() {
     let s = spec::parse_bytes(Path::new("t.yaml"), GOOD.as_bytes()).unwrap();
-    assert_eq!(s.seeds(false).list(), vec![7, 8, 9]);
-    assert_eq!(s.seeds(true).list(), vec![7]);
+    assert_eq!(s.seeds(false).list("a"), vec![7, 8, 9]);
+    assert_eq!(s.seeds(true).list("a"), vec![7]);
     let a = &s.arms[0].resolved;
     assert_eq!(a.train.lr, 0.01);
     assert_eq!(a.train.steps, Some(100));

@@ -152,7 +152,7 @@ fn killed_sweep_resumes_and_every_run_is_done_once() {
         text(&plan)
             .0
             .lines()
-            .filter(|l| l.ends_with(" done"))
+            .filter(|l| l.contains("┆ done "))
             .count(),
         8
     );

@@ -1,0 +1,222 @@
+//! The Slurm executor against a real single-node Slurm (slurmctld, slurmd and munge, started
+//! here by `scripts/slurm-local.sh`; `scripts/system-deps.sh` installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use super::util::{self, repro, text};
+
+const SPEC: &str = "\
+id: grid
+title: A small sweep through Slurm
+version: 1
+dataset: mnist1d
+defaults:
+  train: { lr: 1.0e-2, batch_size: 100, steps: 60, eval_every: 30 }
+seeds: { count: 2, base: 3 }
+arms:
+  - id: mlp
+    model: { kind: mlp, hidden: [32] }
+    sweep: { train.lr: [1.0e-3, 1.0e-2] }
+  - id: linear
+    model: { kind: linear }
+";
+
+/// A running cluster; stopped (daemons killed) when dropped.
+struct Cluster {
+    dir: PathBuf,
+    conf: String,
+}
+
+impl Cluster {
+    fn start(dir: &Path) -> Cluster {
+        let script = util::root().join("scripts/slurm-local.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .arg(dir)
+            .output()
+            .expect("run scripts/slurm-local.sh");
+        let (stdout, stderr) = text(&out);
+        assert!(
+            out.status.success(),
+            "could not start Slurm (install it with scripts/system-deps.sh):\n{stdout}{stderr}"
+        );
+        let conf = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("export SLURM_CONF="))
+            .expect("SLURM_CONF line")
+            .to_string();
+        Cluster {
+            dir: dir.to_path_buf(),
+            conf,
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(util::root().join("scripts/slurm-local.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
+    }
+}
+
+fn done_count(store: &Path) -> usize {
+    walk(store)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|f| f == "DONE"))
+        .count()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(&dir.path().join("slurm"));
+    std::fs::write(dir.path().join("grid.yaml"), SPEC).unwrap();
+    let store = dir.path().join("store");
+    let store_arg = store.to_str().unwrap().to_string();
+    let env = [("SLURM_CONF", cluster.conf.as_str())];
+
+    let started = Instant::now();
+    let out = repro(
+        dir.path(),
+        &[
+            "run",
+            "grid.yaml",
+            "--store",
+            &store_arg,
+            "--executor",
+            "slurm",
+            "--max-parallel",
+            "2",
+            "--wait",
+        ],
+        &env,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    println!(
+        "slurm: 6 runs submitted, trained and audited in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        stderr.contains("submitted Slurm job") && stderr.contains("with 6 array tasks"),
+        "{stderr}"
+    );
+    assert_eq!(done_count(&store), 6);
+    // The claims table came from the store the array tasks filled.
+    for arm in ["mlp@lr=1.0e-3", "mlp@lr=1.0e-2", "linear"] {
+        assert!(
+            stdout.lines().any(|l| l.contains(arm) && l.contains("2/2")),
+            "{arm}:\n{stdout}"
+        );
+    }
+    let slurm_dir = store.join("slurm");
+    let script = walk(&slurm_dir)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|x| x == "sbatch"))
+        .expect("the sbatch script is kept in the store");
+    let script_text = std::fs::read_to_string(&script).unwrap();
+    assert!(script_text.contains("#SBATCH --array=0-5%2"), "{script_text}");
+    assert!(
+        script_text.contains("worker --plan ")
+            && script_text.contains("--index \"$SLURM_ARRAY_TASK_ID\""),
+        "{script_text}"
+    );
+    let logs = walk(&slurm_dir.join("logs"));
+    assert_eq!(logs.len(), 6, "one log per array task: {logs:?}");
+
+    // A finished spec submits nothing.
+    let again = repro(
+        dir.path(),
+        &[
+            "run",
+            "grid.yaml",
+            "--store",
+            &store_arg,
+            "--executor",
+            "slurm",
+        ],
+        &env,
+    );
+    assert!(
+        text(&again).1.contains("nothing to submit"),
+        "{}",
+        text(&again).1
+    );
+
+    // Lose two runs (no DONE means incomplete): resubmitting sends exactly their indices.
+    let plan = repro(dir.path(), &["plan", "grid.yaml", "--store", &store_arg], &[]);
+    let plan_text = text(&plan).0;
+    let rows: Vec<&str> = plan_text.lines().filter(|l| l.contains("┆ done ")).collect();
+    assert_eq!(rows.len(), 6, "{plan_text}");
+    let mut lost = Vec::new();
+    for index in [1usize, 4] {
+        let key_prefix = rows[index].split('┆').nth(1).unwrap().trim().to_string();
+        let run_dir = walk(&store)
+            .into_iter()
+            .find(|p| {
+                p.is_dir()
+                    && p.file_name()
+                        .and_then(|f| f.to_str())
+                        .is_some_and(|f| f.starts_with(&key_prefix))
+            })
+            .expect("run directory of the plan row");
+        std::fs::remove_file(run_dir.join("DONE")).unwrap();
+        lost.push(index);
+    }
+    assert_eq!(done_count(&store), 4);
+    let resumed = repro(
+        dir.path(),
+        &[
+            "run",
+            "grid.yaml",
+            "--store",
+            &store_arg,
+            "--executor",
+            "slurm",
+            "--wait",
+        ],
+        &env,
+    );
+    let (stdout, stderr) = text(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("with 2 array tasks"), "{stderr}");
+    let submissions = std::fs::read_to_string(slurm_dir.join("submissions.jsonl")).unwrap();
+    let last: serde_json::Value =
+        serde_json::from_str(submissions.lines().last().unwrap()).unwrap();
+    let indices: Vec<usize> = last["indices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(indices, lost);
+    assert_eq!(done_count(&store), 6);
+
+    // Every run done once: one `done` journal line per key beyond the two retrained.
+    let journal = std::fs::read_to_string(store.join("journal.log")).unwrap();
+    let done_lines = journal.lines().filter(|l| l.starts_with("done ")).count();
+    assert_eq!(done_lines, 8, "{journal}");
+    let status = repro(dir.path(), &["status", "grid.yaml", "--store", &store_arg], &[]);
+    println!("{}", text(&status).0);
+}
