@@ -288,11 +288,20 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
             let mut table = Table::new();
             table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
-                "index", "key", "spec", "arm", "sweep point", "seed", "state",
+                "index",
+                "key",
+                "spec",
+                "arm",
+                "sweep point",
+                "seed",
+                "state",
             ]);
             for (i, r) in runs.iter().enumerate() {
-                let point: Vec<String> =
-                    r.point.iter().map(|p| format!("{}={}", p.key, p.value)).collect();
+                let point: Vec<String> = r
+                    .point
+                    .iter()
+                    .map(|p| format!("{}={}", p.key, p.value))
+                    .collect();
                 table.add_row(vec![
                     i.to_string(),
                     r.config.key[..16].to_string(),
@@ -335,12 +344,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             match runner::worker(
                 &entry.dir,
                 Some(entry.config.clone()),
-                runner::WorkerOptions { threads, gpu, progress },
+                runner::WorkerOptions {
+                    threads,
+                    gpu,
+                    progress,
+                },
                 &data_dir,
                 force,
             ) {
                 Ok(r) => {
-                    println!("{} {} seed {}: done ({:.1} s)", r.spec_id, r.arm_id, r.seed, r.wall_time_s);
+                    println!(
+                        "{} {} seed {}: done ({:.1} s)",
+                        r.spec_id, r.arm_id, r.seed, r.wall_time_s
+                    );
                     Ok(())
                 }
                 // Under Slurm a task whose run another worker finished is not a failure.
@@ -361,7 +377,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             progress,
             ..
         } => {
-            let dir = dir.ok_or_else(|| Failure::bad_input("worker: a run directory or --plan/--index"))?;
+            let dir =
+                dir.ok_or_else(|| Failure::bad_input("worker: a run directory or --plan/--index"))?;
             let config = if stdin_config {
                 let mut text = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
@@ -375,12 +392,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             runner::worker(
                 &dir,
                 config,
-                runner::WorkerOptions { threads, gpu, progress },
+                runner::WorkerOptions {
+                    threads,
+                    gpu,
+                    progress,
+                },
                 &data_dir,
                 force,
             )
-                .map(|_| ())
-                .map_err(Failure::from)
+            .map(|_| ())
+            .map_err(Failure::from)
         }
     }
 }
@@ -736,6 +757,14 @@ fn print_tables(
         for f in &findings {
             println!("{}", f.sentence);
         }
+        let comparisons = audit::comparisons(spec, &results, &budgets);
+        if !comparisons.is_empty() {
+            println!("\nPaired comparisons (b − a, on shared seeds)");
+            println!("{}", report::comparisons_table(&comparisons));
+            for c in &comparisons {
+                println!("{}", c.sentence);
+            }
+        }
         if let Some(dir) = &common.out {
             let first = mine.iter().find_map(|(_, r)| *r);
             let provenance = provenance_rows(first);
@@ -746,12 +775,20 @@ fn print_tables(
                 "quick": common.quick,
                 "arms": results,
                 "findings": findings,
+                "comparisons": comparisons,
                 "provenance": provenance,
             });
             let files = [
                 (
                     "md",
-                    report::claims_markdown(spec, &results, &findings, common.quick, &provenance),
+                    report::claims_markdown(
+                        spec,
+                        &results,
+                        &findings,
+                        &comparisons,
+                        common.quick,
+                        &provenance,
+                    ),
                 ),
                 (
                     "json",
@@ -762,7 +799,15 @@ fn print_tables(
                 ),
                 (
                     "html",
-                    report::html::page(spec, &results, &findings, &mine, common.quick, &provenance),
+                    report::html::page(
+                        spec,
+                        &results,
+                        &findings,
+                        &comparisons,
+                        &mine,
+                        common.quick,
+                        &provenance,
+                    ),
                 ),
             ];
             std::fs::create_dir_all(dir)

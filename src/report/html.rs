@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::svg::{self, escape, Band, DotRow};
-use super::{describe_model, reported_cell, summary_cells, verdict_text};
-use crate::audit::ArmResult;
+use super::{comparison_cells, describe_model, reported_cell, summary_cells, verdict_text};
+use crate::audit::{ArmResult, ComparisonResult};
 use crate::runner::Record;
 use crate::spec::Spec;
 
@@ -61,10 +61,119 @@ fn curve_bands(arm_id: &str, records: &[&Record]) -> Vec<Band> {
     ]
 }
 
+/// For each swept arm and each of its sweep keys: the metric (mean, 95% interval band) against
+/// the key's values, one line per setting of the arm's other keys. Returns (title, svg) pairs.
+pub fn sweep_plots(spec: &Spec, results: &[ArmResult], metric: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut bases: Vec<&str> = Vec::new();
+    for arm in spec.arms.iter().filter(|a| !a.point.is_empty()) {
+        if !bases.contains(&arm.base.as_str()) {
+            bases.push(&arm.base);
+        }
+    }
+    for base in bases {
+        let points: Vec<(usize, &crate::spec::Arm)> = spec
+            .arms
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.base == base)
+            .collect();
+        let keys: Vec<String> = points[0].1.point.iter().map(|p| p.key.clone()).collect();
+        for key in &keys {
+            let value_of = |a: &crate::spec::Arm| a.point.iter().find(|p| &p.key == key).cloned();
+            let mut values: Vec<crate::spec::SweepValue> = Vec::new();
+            for (_, a) in &points {
+                if let Some(v) = value_of(a) {
+                    if !values.iter().any(|w| w.value == v.value) {
+                        values.push(v);
+                    }
+                }
+            }
+            if values.len() < 2 {
+                continue;
+            }
+            let numbers: Option<Vec<f64>> = values.iter().map(|v| v.number).collect();
+            // Numbers on a linear axis unless they span two decades or more (learning
+            // rates, weight decays): then evenly spaced positions, which reads as log scale.
+            let linear = numbers.as_ref().filter(|n| {
+                let (lo, hi) = n
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                        (a.min(*v), b.max(*v))
+                    });
+                !(lo > 0.0 && hi / lo >= 100.0)
+            });
+            let x_of = |v: &crate::spec::SweepValue| -> f64 {
+                match linear {
+                    Some(_) => v.number.unwrap_or(0.0),
+                    None => values.iter().position(|w| w.value == v.value).unwrap_or(0) as f64,
+                }
+            };
+            // Lines: one per setting of the other keys.
+            let mut groups: Vec<(String, Vec<(f64, &ArmResult)>)> = Vec::new();
+            for (i, a) in &points {
+                let Some(v) = value_of(a) else { continue };
+                let others: Vec<String> = a
+                    .point
+                    .iter()
+                    .filter(|p| &p.key != key)
+                    .map(|p| format!("{}={}", p.key.rsplit('.').next().unwrap_or(&p.key), p.value))
+                    .collect();
+                let label = if others.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base} {}", others.join(" "))
+                };
+                match groups.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, g)) => g.push((x_of(&v), &results[*i])),
+                    None => groups.push((label, vec![(x_of(&v), &results[*i])])),
+                }
+            }
+            let bands: Vec<Band> = groups
+                .into_iter()
+                .map(|(label, mut g)| {
+                    g.retain(|(_, r)| r.summary.is_some());
+                    g.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let stat = |r: &ArmResult| {
+                        let s = r
+                            .summary
+                            .as_ref()
+                            .map_or((f64::NAN, f64::NAN, f64::NAN), |s| {
+                                let (lo, hi) = s.ci95.unwrap_or((s.min, s.max));
+                                (s.mean, lo, hi)
+                            });
+                        s
+                    };
+                    Band {
+                        label,
+                        x: g.iter().map(|(x, _)| *x).collect(),
+                        mean: g.iter().map(|(_, r)| stat(r).0).collect(),
+                        lo: g.iter().map(|(_, r)| stat(r).1).collect(),
+                        hi: g.iter().map(|(_, r)| stat(r).2).collect(),
+                        dashed: false,
+                    }
+                })
+                .filter(|b| !b.x.is_empty())
+                .collect();
+            let labels: Vec<String> = values.iter().map(|v| v.value.clone()).collect();
+            out.push(svg::band_chart_labeled(
+                &format!("{base}: {metric} vs {key} (mean, 95% CI)"),
+                key,
+                metric,
+                &bands,
+                linear.is_none().then_some(labels.as_slice()),
+            ));
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn page(
     spec: &Spec,
     results: &[ArmResult],
     findings: &[crate::audit::Finding],
+    comparisons: &[ComparisonResult],
     records: &[(String, Option<&Record>)],
     quick: bool,
     provenance: &[(String, String)],
@@ -136,7 +245,47 @@ pub fn page(
         metric,
         &rows,
     ));
-    h.push_str("</figure><h2>Training curves</h2><div class=\"plots\">");
+    h.push_str("</figure>");
+    if !comparisons.is_empty() {
+        h.push_str("<h2>Paired comparisons</h2><table><tr><th>b − a</th><th>n</th><th>mean difference</th><th>95% CI</th><th>paired t p</th><th>Wilcoxon p</th><th>d<sub>z</sub></th><th>not like for like</th></tr>");
+        for c in comparisons {
+            let cells = comparison_cells(c);
+            let _ = write!(h, "<tr><td>{} − {}</td>", escape(&c.b), escape(&c.a));
+            for cell in cells {
+                let _ = write!(h, "<td>{}</td>", escape(&cell));
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table>");
+        for c in comparisons {
+            let _ = write!(h, "<p>{}</p>", escape(&c.sentence));
+        }
+        h.push_str("<div class=\"plots\">");
+        for c in comparisons {
+            let pairs: Vec<(f64, f64)> = c.pairs.iter().map(|p| (p.2, p.3)).collect();
+            let _ = write!(
+                h,
+                "<figure>{}</figure>",
+                svg::paired_plot(
+                    &format!("{} vs {}: {} per seed", c.a, c.b, c.metric),
+                    &c.metric,
+                    &c.a,
+                    &c.b,
+                    &pairs
+                )
+            );
+        }
+        h.push_str("</div>");
+    }
+    let sweeps = sweep_plots(spec, results, metric);
+    if !sweeps.is_empty() {
+        h.push_str("<h2>Sweeps</h2><div class=\"plots\">");
+        for plot in sweeps {
+            let _ = write!(h, "<figure>{plot}</figure>");
+        }
+        h.push_str("</div>");
+    }
+    h.push_str("<h2>Training curves</h2><div class=\"plots\">");
     for arm in &spec.arms {
         let mine: Vec<&Record> = records
             .iter()

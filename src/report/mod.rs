@@ -153,11 +153,61 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
     out
 }
 
+/// The cells after "b − a" of a comparisons table row: n, mean difference, 95% CI, paired t
+/// p, Wilcoxon p, d_z, flags.
+pub(crate) fn comparison_cells(c: &crate::audit::ComparisonResult) -> Vec<String> {
+    let dash = || "—".to_string();
+    match &c.paired {
+        Some(p) => vec![
+            p.n.to_string(),
+            format!("{:+.4}", p.mean_diff),
+            p.ci95
+                .map_or_else(dash, |(lo, hi)| format!("[{lo:+.4}, {hi:+.4}]")),
+            format!("{:.3}", p.t_p),
+            format!("{:.3}", p.wilcoxon_p),
+            p.cohens_dz.map_or_else(dash, |d| format!("{d:+.2}")),
+            if c.flags.is_empty() {
+                dash()
+            } else {
+                c.flags.join("; ")
+            },
+        ],
+        None => {
+            let mut v = vec!["0".to_string()];
+            v.extend((0..6).map(|_| dash()));
+            v
+        }
+    }
+}
+
+/// The comparisons as a terminal table.
+pub fn comparisons_table(comparisons: &[crate::audit::ComparisonResult]) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "b − a",
+        "n",
+        "mean diff",
+        "95% CI",
+        "t p",
+        "Wilcoxon p",
+        "d_z",
+        "not like for like",
+    ]);
+    for c in comparisons {
+        let mut row = vec![format!("{} − {}", c.b, c.a)];
+        row.extend(comparison_cells(c));
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
 /// The same audit as Markdown: claims table, per-seed values, and what the numbers came from.
+#[allow(clippy::too_many_arguments)]
 pub fn claims_markdown(
     spec: &Spec,
     results: &[ArmResult],
     findings: &[crate::audit::Finding],
+    comparisons: &[crate::audit::ComparisonResult],
     quick: bool,
     provenance: &[(String, String)],
 ) -> String {
@@ -200,6 +250,21 @@ pub fn claims_markdown(
     }
     for f in findings {
         md.push_str(&format!("\n**{}**\n", f.sentence));
+    }
+    if !comparisons.is_empty() {
+        md.push_str("\n## Paired comparisons\n\n| b − a | n | mean diff | 95% CI | paired t p | Wilcoxon p | d_z | not like for like |\n|---|---:|---:|---|---:|---:|---:|---|\n");
+        for c in comparisons {
+            md.push_str(&format!(
+                "| {} − {} | {} |\n",
+                c.b,
+                c.a,
+                comparison_cells(c).join(" | ")
+            ));
+        }
+        md.push('\n');
+        for c in comparisons {
+            md.push_str(&format!("- {}\n", c.sentence));
+        }
     }
     md.push_str("\nPer-seed values (in seed order):\n\n");
     for r in results {

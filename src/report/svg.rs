@@ -134,6 +134,18 @@ fn open(svg: &mut String, label: &str) {
 
 /// Mean lines with shaded min–max bands over a shared x axis.
 pub fn band_chart(title: &str, xlabel: &str, ylabel: &str, series: &[Band]) -> String {
+    band_chart_labeled(title, xlabel, ylabel, series, None)
+}
+
+/// [`band_chart`]; with `x_labels`, x is a position `0..k` named by the labels (categorical
+/// sweep values, or numbers spread over decades such as learning rates).
+pub fn band_chart_labeled(
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    series: &[Band],
+    x_labels: Option<&[String]>,
+) -> String {
     let all_x = series.iter().flat_map(|s| s.x.iter().copied());
     let all_y = series
         .iter()
@@ -158,8 +170,36 @@ pub fn band_chart(title: &str, xlabel: &str, ylabel: &str, series: &[Band]) -> S
         y0: y0 - pad,
         y1: y1 + pad,
     };
-    f.axes(&mut svg, title, xlabel, ylabel, true);
+    let f = match x_labels {
+        Some(labels) => Frame {
+            x0: -0.3,
+            x1: labels.len().saturating_sub(1) as f64 + 0.3,
+            ..f
+        },
+        None => f,
+    };
+    f.axes(&mut svg, title, xlabel, ylabel, x_labels.is_none());
+    for (i, label) in x_labels.unwrap_or_default().iter().enumerate() {
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{}" font-size="10" text-anchor="middle">{}</text>"##,
+            f.px(i as f64),
+            H - BOTTOM + 14.0,
+            escape(label)
+        );
+    }
     for (i, s) in series.iter().enumerate() {
+        if x_labels.is_some() {
+            for (x, y) in s.x.iter().zip(&s.mean) {
+                let _ = write!(
+                    svg,
+                    r##"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{}"/>"##,
+                    f.px(*x),
+                    f.py(*y),
+                    PALETTE[i % PALETTE.len()]
+                );
+            }
+        }
         let color = PALETTE[i % PALETTE.len()];
         let upper: Vec<String> =
             s.x.iter()
@@ -214,6 +254,70 @@ pub fn band_chart(title: &str, xlabel: &str, ylabel: &str, series: &[Band]) -> S
     svg
 }
 
+/// Two arms seed by seed: a line per seed from `a`'s value to `b`'s, the means in bold.
+pub fn paired_plot(title: &str, ylabel: &str, a: &str, b: &str, pairs: &[(f64, f64)]) -> String {
+    let (y0, y1) = pairs
+        .iter()
+        .flat_map(|(x, y)| [*x, *y])
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    let mut svg = String::new();
+    open(&mut svg, title);
+    if !y0.is_finite() {
+        svg.push_str(r##"<text x="20" y="40">no data</text></svg>"##);
+        return svg;
+    }
+    let pad = (y1 - y0).abs().max(1e-3) * 0.08;
+    let f = Frame {
+        x0: -0.4,
+        x1: 1.4,
+        y0: y0 - pad,
+        y1: y1 + pad,
+    };
+    f.axes(&mut svg, title, "", ylabel, false);
+    for (i, name) in [a, b].iter().enumerate() {
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{}" font-size="11" text-anchor="middle">{}</text>"##,
+            f.px(i as f64),
+            H - BOTTOM + 14.0,
+            escape(name)
+        );
+    }
+    for (va, vb) in pairs {
+        let color = if vb > va { PALETTE[2] } else { PALETTE[1] };
+        let _ = write!(
+            svg,
+            r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-opacity="0.7"><title>{va} → {vb}</title></line><circle cx="{:.1}" cy="{:.1}" r="3" fill="#444"/><circle cx="{:.1}" cy="{:.1}" r="3" fill="#444"/>"##,
+            f.px(0.0),
+            f.py(*va),
+            f.px(1.0),
+            f.py(*vb),
+            f.px(0.0),
+            f.py(*va),
+            f.px(1.0),
+            f.py(*vb)
+        );
+    }
+    let n = pairs.len().max(1) as f64;
+    let (ma, mb) = (
+        pairs.iter().map(|p| p.0).sum::<f64>() / n,
+        pairs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let _ = write!(
+        svg,
+        r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#000" stroke-width="3"><title>means {ma:.4} → {mb:.4}</title></line>"##,
+        f.px(0.0),
+        f.py(ma),
+        f.px(1.0),
+        f.py(mb)
+    );
+    svg.push_str("</svg>");
+    svg
+}
+
 /// One row per arm: a dot per seed, the mean as a bar, and the claim's band shaded.
 pub struct DotRow {
     pub label: String,
@@ -246,7 +350,13 @@ pub fn dot_plot(title: &str, xlabel: &str, rows: &[DotRow]) -> String {
         return svg;
     }
     let pad = (x1 - x0).abs().max(1e-3) * 0.08;
-    let left = 120.0;
+    // Room for the longest arm label (about 6 px a character at font size 11).
+    let longest = rows
+        .iter()
+        .map(|r| r.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let left = (longest as f64 * 6.2 + 16.0).clamp(120.0, 280.0);
     let (lo, hi) = (x0 - pad, x1 + pad);
     let px = |v: f64| left + (v - lo) / (hi - lo) * (W - left - RIGHT);
     let _ = write!(

@@ -319,7 +319,8 @@ pub fn execute_local(
                 // A worker that dies before reading reports through its exit status.
                 let _ = stdin.write_all(&config);
             }
-            let bar = progress.run_bar(&format!("{}/{} seed {}", run.spec_id, run.arm_id, run.seed));
+            let bar =
+                progress.run_bar(&format!("{}/{} seed {}", run.spec_id, run.arm_id, run.seed));
             // Progress lines on the worker's stdout feed its bar; reading them also keeps the
             // pipe from filling up.
             let reader = child.stdout.take().map(|out| {

@@ -237,8 +237,7 @@ pub fn submit(
         .enumerate()
         .filter(|(i, r)| {
             let st = state(r);
-            !queued.contains(i)
-                && (st == RunState::Missing || (force && st != RunState::Running))
+            !queued.contains(i) && (st == RunState::Missing || (force && st != RunState::Running))
         })
         .map(|(i, _)| i)
         .collect();

@@ -13,8 +13,8 @@ use crate::yaml::{self, Node, Pos, Value};
 pub const MAX_SPEC_BYTES: u64 = 1 << 20;
 
 const TOP_KEYS: &[&str] = &[
-    "id", "title", "source", "version", "dataset", "protocol", "defaults", "seeds", "arms", "quick",
-    "sweep", "compare",
+    "id", "title", "source", "version", "dataset", "protocol", "defaults", "seeds", "arms",
+    "quick", "sweep", "compare",
 ];
 const DEFAULTS_KEYS: &[&str] = &["data", "model", "init", "train"];
 const ARM_KEYS: &[&str] = &[
@@ -304,7 +304,10 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
         (_, s) => s,
     };
 
-    let spec_sweep = top.get("sweep").map(|n| decode_sweep(ctx, n)).unwrap_or_default();
+    let spec_sweep = top
+        .get("sweep")
+        .map(|n| decode_sweep(ctx, n))
+        .unwrap_or_default();
     let common = Common {
         id: id.clone().unwrap_or_default(),
         version: version.unwrap_or_default(),
@@ -341,7 +344,11 @@ fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<
             }
             // The arm's own axes replace the spec's axes of the same key.
             let mut axes = spec_sweep.clone();
-            for own in fields.get("sweep").map(|n| decode_sweep(ctx, n)).unwrap_or_default() {
+            for own in fields
+                .get("sweep")
+                .map(|n| decode_sweep(ctx, n))
+                .unwrap_or_default()
+            {
                 match axes.iter_mut().find(|a| a.key == own.key) {
                     Some(a) => *a = own,
                     None => axes.push(own),
@@ -452,7 +459,10 @@ fn decode_sweep(ctx: &mut Ctx, node: &Node) -> Vec<Axis> {
         if let Some(first) = axes.iter().find(|a| a.key == key) {
             ctx.err(
                 k.pos,
-                format!("duplicate sweep key `{key}` (first at line {})", first.pos.line),
+                format!(
+                    "duplicate sweep key `{key}` (first at line {})",
+                    first.pos.line
+                ),
             );
             continue;
         }
@@ -504,10 +514,7 @@ fn flow(node: &Node) -> String {
     match &node.value {
         Value::Null => "null".into(),
         Value::Scalar { text, .. } => text.clone(),
-        Value::Seq(items) => format!(
-            "[{}]",
-            items.iter().map(flow).collect::<Vec<_>>().join(",")
-        ),
+        Value::Seq(items) => format!("[{}]", items.iter().map(flow).collect::<Vec<_>>().join(",")),
         Value::Map(entries) => format!(
             "{{{}}}",
             entries
@@ -755,7 +762,10 @@ fn decode_compare(ctx: &mut Ctx, node: &Node, arms: &[Arm]) -> Vec<Comparison> {
                         let hint = super::decode::closest(&name, &ids)
                             .map(|c| format!(" (did you mean `{c}`?)"))
                             .unwrap_or_default();
-                        ctx.err(side.pos, format!("`compare` names unknown arm `{name}`{hint}"));
+                        ctx.err(
+                            side.pos,
+                            format!("`compare` names unknown arm `{name}`{hint}"),
+                        );
                     }
                 }
                 let [a_side, b_side] = sides.as_slice() else {

@@ -136,7 +136,10 @@ fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
         .find(|p| p.extension().is_some_and(|x| x == "sbatch"))
         .expect("the sbatch script is kept in the store");
     let script_text = std::fs::read_to_string(&script).unwrap();
-    assert!(script_text.contains("#SBATCH --array=0-5%2"), "{script_text}");
+    assert!(
+        script_text.contains("#SBATCH --array=0-5%2"),
+        "{script_text}"
+    );
     assert!(
         script_text.contains("worker --plan ")
             && script_text.contains("--index \"$SLURM_ARRAY_TASK_ID\""),
@@ -165,9 +168,16 @@ fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
     );
 
     // Lose two runs (no DONE means incomplete): resubmitting sends exactly their indices.
-    let plan = repro(dir.path(), &["plan", "grid.yaml", "--store", &store_arg], &[]);
+    let plan = repro(
+        dir.path(),
+        &["plan", "grid.yaml", "--store", &store_arg],
+        &[],
+    );
     let plan_text = text(&plan).0;
-    let rows: Vec<&str> = plan_text.lines().filter(|l| l.contains("┆ done ")).collect();
+    let rows: Vec<&str> = plan_text
+        .lines()
+        .filter(|l| l.contains("┆ done "))
+        .collect();
     assert_eq!(rows.len(), 6, "{plan_text}");
     let mut lost = Vec::new();
     for index in [1usize, 4] {
@@ -217,6 +227,10 @@ fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
     let journal = std::fs::read_to_string(store.join("journal.log")).unwrap();
     let done_lines = journal.lines().filter(|l| l.starts_with("done ")).count();
     assert_eq!(done_lines, 8, "{journal}");
-    let status = repro(dir.path(), &["status", "grid.yaml", "--store", &store_arg], &[]);
+    let status = repro(
+        dir.path(),
+        &["status", "grid.yaml", "--store", &store_arg],
+        &[],
+    );
     println!("{}", text(&status).0);
 }
