@@ -779,6 +779,10 @@ fn decode_compare(ctx: &mut Ctx, node: &Node, arms: &[Arm]) -> Vec<Comparison> {
                     }
                     continue;
                 }
+                if a_side[0].base == b_side[0].base && a_side.len() == b_side.len() {
+                    ctx.err(item.pos, "an arm compared with itself");
+                    continue;
+                }
                 let mut matched = 0;
                 for a in a_side {
                     if let Some(b) = b_side.iter().find(|b| b.point == a.point) {

@@ -473,3 +473,147 @@ fn adaptive_seeds_are_declared_and_checked() {
         ],
     );
 }
+
+const SWEPT: &str = "\
+id: swept
+title: Sweeps
+version: 1
+dataset: mnist1d
+defaults:
+  train: { lr: 0.01, steps: 100, batch_size: 10, schedule: { kind: cosine, t_max: 32 } }
+seeds: { count: 2, base: 3 }
+sweep:
+  train.schedule.t_max: [32, 64]
+arms:
+  - id: rnn
+    model: { kind: rnn, cell: gru, hidden: 8 }
+    sweep:
+      model.cell: [gru, lstm]
+      train.schedule.t_max: [16, 32, 64]
+  - id: mlp
+    model: { kind: mlp, hidden: [8] }
+    tuning: { trials: 50 }
+compare:
+  - model.cell
+  - [rnn, rnn]
+";
+
+#[test]
+fn sweeps_expand_into_points_over_dotted_keys() {
+    // `[rnn, rnn]` pairs every point with itself: refused, the rest is fine.
+    check(SWEPT, &[("21:5", "compared with itself")]);
+    let text = SWEPT.replace("  - [rnn, rnn]\n", "  - [\"rnn@t_max=16,cell=gru\", \"mlp@t_max=32\"]\n");
+    let s = spec::parse_bytes(Path::new("t.yaml"), text.as_bytes()).unwrap();
+    let ids: Vec<&str> = s.arms.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "rnn@t_max=16,cell=gru",
+            "rnn@t_max=16,cell=lstm",
+            "rnn@t_max=32,cell=gru",
+            "rnn@t_max=32,cell=lstm",
+            "rnn@t_max=64,cell=gru",
+            "rnn@t_max=64,cell=lstm",
+            "mlp@t_max=32",
+            "mlp@t_max=64",
+        ],
+        "the arm's own axis replaces the spec's (in its place); the spec's applies to the \
+         other arms; the first key varies slowest"
+    );
+    let lstm64 = &s.arms[5];
+    assert_eq!(lstm64.base, "rnn");
+    assert_eq!(lstm64.tuning_trials, 6);
+    assert_eq!(lstm64.id, "rnn@t_max=64,cell=lstm");
+    assert_eq!(lstm64.point[0].key, "train.schedule.t_max");
+    assert_eq!(lstm64.point[0].number, Some(64.0));
+    assert_eq!(lstm64.point[1].number, None);
+    match &lstm64.resolved.model {
+        ModelSpec::Rnn { cell, hidden, .. } => {
+            assert_eq!(format!("{cell:?}"), "Lstm");
+            assert_eq!(*hidden, 8, "the rest of the arm's model is kept");
+        }
+        m => panic!("{m:?}"),
+    }
+    assert_eq!(
+        format!("{:?}", lstm64.resolved.train.schedule),
+        format!("{:?}", s.arms[4].resolved.train.schedule),
+        "nested key set inside the defaults' schedule"
+    );
+    assert!(format!("{:?}", lstm64.resolved.train.schedule).contains("t_max: 64"));
+    assert_eq!(lstm64.resolved.train.lr, 0.01, "defaults still apply");
+    assert_eq!(s.arms[6].tuning_trials, 50, "declared search effort");
+    // Sweep points have distinct run configurations.
+    let hashes: std::collections::HashSet<String> =
+        s.arms.iter().map(|a| a.resolved.sha256()).collect();
+    assert_eq!(hashes.len(), 8);
+    // `model.cell` compares lstm with gru at each t_max; the pair names one point and an arm.
+    let pairs: Vec<(&str, &str)> = s
+        .compare
+        .iter()
+        .map(|c| (c.a.as_str(), c.b.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("rnn@t_max=16,cell=gru", "rnn@t_max=16,cell=lstm"),
+            ("rnn@t_max=32,cell=gru", "rnn@t_max=32,cell=lstm"),
+            ("rnn@t_max=64,cell=gru", "rnn@t_max=64,cell=lstm"),
+            ("rnn@t_max=16,cell=gru", "mlp@t_max=32"),
+        ]
+    );
+}
+
+#[test]
+fn bad_sweeps_and_comparisons_name_their_line() {
+    let base = "\
+id: bad
+title: Bad sweeps
+version: 1
+dataset: mnist1d
+defaults:
+  train: { lr: 0.01, steps: 100 }
+arms:
+  - id: a
+    model: { kind: mlp, hidden: [8] }
+    sweep:
+      modle.hidden: [[8], [16]]
+      train.lr: []
+      train.batch_size: [10, 10]
+      model.hiden: [[4]]
+  - id: b
+    model: { kind: linear }
+compare:
+  - [a, c]
+  - [a]
+  - train.momentum
+";
+    check(
+        base,
+        &[
+            ("11:7", "must start with one of `data`, `model`, `init`, `train` (did you mean `model`?)"),
+            ("12:17", "sweep `train.lr` has no values"),
+            ("13:30", "lists 10 twice"),
+            ("14:7", "unknown key `hiden`"),
+            ("18:9", "unknown arm `c`"),
+            ("19:5", "a comparison names two arms, found 1"),
+            ("20:5", "no arm is swept over `train.momentum`"),
+        ],
+    );
+}
+
+#[test]
+fn seeds_are_derived_per_index_or_per_arm() {
+    let s = spec::parse_bytes(Path::new("t.yaml"), GOOD.as_bytes()).unwrap();
+    assert_eq!(s.seeds.list("a"), s.seeds.list("b"), "index: shared, so arms pair");
+    let text = GOOD.replace("seeds: { count: 3, base: 7 }", "seeds: { count: 3, base: 7, derive: arm }");
+    let s = spec::parse_bytes(Path::new("t.yaml"), text.as_bytes()).unwrap();
+    let (a, b) = (s.seeds.list("a"), s.seeds.list("b"));
+    assert_ne!(a, b, "arm: independent per arm");
+    assert_eq!(a, s.seeds.list("a"), "stable");
+    assert!(a.iter().all(|x| (0..1i64 << 31).contains(x)));
+    assert_eq!(s.seeds(true).list("a"), a[..1].to_vec(), "quick inherits the derivation");
+    check(
+        &GOOD.replace("seeds: { count: 3, base: 7 }", "seeds: { count: 3, derive: hash }"),
+        &[("7:28", "`seeds.derive`")],
+    );
+}

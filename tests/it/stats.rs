@@ -98,3 +98,98 @@ fn ten_or_more_seeds_get_a_bootstrap_interval() {
         0.25
     );
 }
+
+fn result(id: &str, params: i64, seeds: &[i64], values: &[f64]) -> audit::ArmResult {
+    audit::ArmResult {
+        arm_id: id.into(),
+        params: Some(params),
+        planned: seeds.len(),
+        failed: 0,
+        values: values.to_vec(),
+        seeds: seeds.to_vec(),
+        summary: audit::summarize(values),
+        claim: None,
+        verdict: None,
+    }
+}
+
+#[test]
+fn comparisons_pair_by_seed_and_flag_unequal_protocols() {
+    let text = "\
+id: cmp
+title: Comparisons
+version: 1
+dataset: mnist1d
+defaults:
+  train: { lr: 0.01, steps: 100 }
+seeds: { count: 3, base: 1 }
+arms:
+  - id: gru
+    model: { kind: rnn, cell: gru, hidden: 8 }
+    tuning: { trials: 20 }
+  - id: lstm
+    model: { kind: rnn, cell: lstm, hidden: 8 }
+  - id: mlp
+    model: { kind: mlp, hidden: [8] }
+compare:
+  - [gru, lstm]
+  - [gru, mlp]
+";
+    let spec = repro::spec::parse_bytes(std::path::Path::new("c.yaml"), text.as_bytes()).unwrap();
+    let results = vec![
+        result("gru", 100, &[1, 2, 3], &[0.90, 0.91, 0.92]),
+        result("lstm", 100, &[1, 2, 3], &[0.92, 0.94, 0.93]),
+        // Seed 2 failed for mlp: only seeds 1 and 3 pair.
+        result("mlp", 300, &[1, 3], &[0.50, 0.60]),
+    ];
+    let budgets = vec!["100 steps".to_string(); 3];
+    let c = audit::comparisons(&spec, &results, &budgets);
+    assert_eq!(c.len(), 2);
+
+    // lstm − gru: differences 0.02, 0.03, 0.01 → mean 0.02, sd 0.01, t = 0.02 / (0.01/√3)
+    // = 3.4641 on 2 df, two-sided p = 1 − t/√(2 + t²) = 0.07418.
+    let p = c[0].paired.unwrap();
+    assert_eq!(p.n, 3);
+    assert!((p.mean_diff - 0.02).abs() < 1e-12);
+    assert!((p.sd_diff - 0.01).abs() < 1e-12);
+    assert!((p.t.unwrap() - 3.4641016).abs() < 1e-6);
+    assert!((p.t_p - 0.0741799).abs() < 1e-6, "{}", p.t_p);
+    assert_eq!(c[0].pairs[1], (2, 2, 0.91, 0.94));
+    assert_eq!(
+        c[0].flags,
+        ["tuning budget 20 vs 1 configurations"],
+        "same parameters and budget; unequal search effort"
+    );
+    assert!(
+        c[0].sentence.starts_with("No difference beyond seed noise"),
+        "{}",
+        c[0].sentence
+    );
+
+    // mlp − gru on seeds 1 and 3: −0.40 and −0.32.
+    let q = c[1].paired.unwrap();
+    assert_eq!(q.n, 2);
+    assert_eq!(
+        c[1].pairs.iter().map(|p| p.0).collect::<Vec<_>>(),
+        [1, 3]
+    );
+    assert!((q.mean_diff + 0.36).abs() < 1e-12);
+    assert_eq!(
+        c[1].flags,
+        [
+            "100 vs 300 parameters",
+            "tuning budget 20 vs 1 configurations"
+        ]
+    );
+
+    // A decisive difference over enough seeds names the better arm.
+    let results = vec![
+        result("gru", 100, &[1, 2, 3, 4], &[0.90, 0.91, 0.92, 0.90]),
+        result("lstm", 100, &[1, 2, 3, 4], &[0.95, 0.97, 0.96, 0.96]),
+        result("mlp", 300, &[], &[]),
+    ];
+    let c = audit::comparisons(&spec, &results, &budgets);
+    assert!(c[0].sentence.starts_with("`lstm` is better"), "{}", c[0].sentence);
+    assert!(c[1].paired.is_none());
+    assert!(c[1].sentence.contains("no seed finished for both"));
+}
