@@ -502,7 +502,10 @@ compare:
 fn sweeps_expand_into_points_over_dotted_keys() {
     // `[rnn, rnn]` pairs every point with itself: refused, the rest is fine.
     check(SWEPT, &[("21:5", "compared with itself")]);
-    let text = SWEPT.replace("  - [rnn, rnn]\n", "  - [\"rnn@t_max=16,cell=gru\", \"mlp@t_max=32\"]\n");
+    let text = SWEPT.replace(
+        "  - [rnn, rnn]\n",
+        "  - [\"rnn@t_max=16,cell=gru\", \"mlp@t_max=32\"]\n",
+    );
     let s = spec::parse_bytes(Path::new("t.yaml"), text.as_bytes()).unwrap();
     let ids: Vec<&str> = s.arms.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(
@@ -590,7 +593,10 @@ compare:
     check(
         base,
         &[
-            ("11:7", "must start with one of `data`, `model`, `init`, `train` (did you mean `model`?)"),
+            (
+                "11:7",
+                "must start with one of `data`, `model`, `init`, `train` (did you mean `model`?)",
+            ),
             ("12:17", "sweep `train.lr` has no values"),
             ("13:30", "lists 10 twice"),
             ("14:7", "unknown key `hiden`"),
@@ -604,16 +610,30 @@ compare:
 #[test]
 fn seeds_are_derived_per_index_or_per_arm() {
     let s = spec::parse_bytes(Path::new("t.yaml"), GOOD.as_bytes()).unwrap();
-    assert_eq!(s.seeds.list("a"), s.seeds.list("b"), "index: shared, so arms pair");
-    let text = GOOD.replace("seeds: { count: 3, base: 7 }", "seeds: { count: 3, base: 7, derive: arm }");
+    assert_eq!(
+        s.seeds.list("a"),
+        s.seeds.list("b"),
+        "index: shared, so arms pair"
+    );
+    let text = GOOD.replace(
+        "seeds: { count: 3, base: 7 }",
+        "seeds: { count: 3, base: 7, derive: arm }",
+    );
     let s = spec::parse_bytes(Path::new("t.yaml"), text.as_bytes()).unwrap();
     let (a, b) = (s.seeds.list("a"), s.seeds.list("b"));
     assert_ne!(a, b, "arm: independent per arm");
     assert_eq!(a, s.seeds.list("a"), "stable");
     assert!(a.iter().all(|x| (0..1i64 << 31).contains(x)));
-    assert_eq!(s.seeds(true).list("a"), a[..1].to_vec(), "quick inherits the derivation");
+    assert_eq!(
+        s.seeds(true).list("a"),
+        a[..1].to_vec(),
+        "quick inherits the derivation"
+    );
     check(
-        &GOOD.replace("seeds: { count: 3, base: 7 }", "seeds: { count: 3, derive: hash }"),
+        &GOOD.replace(
+            "seeds: { count: 3, base: 7 }",
+            "seeds: { count: 3, derive: hash }",
+        ),
         &[("7:28", "`seeds.derive`")],
     );
 }

@@ -169,10 +169,7 @@ compare:
     // mlp − gru on seeds 1 and 3: −0.40 and −0.32.
     let q = c[1].paired.unwrap();
     assert_eq!(q.n, 2);
-    assert_eq!(
-        c[1].pairs.iter().map(|p| p.0).collect::<Vec<_>>(),
-        [1, 3]
-    );
+    assert_eq!(c[1].pairs.iter().map(|p| p.0).collect::<Vec<_>>(), [1, 3]);
     assert!((q.mean_diff + 0.36).abs() < 1e-12);
     assert_eq!(
         c[1].flags,
@@ -189,7 +186,11 @@ compare:
         result("mlp", 300, &[], &[]),
     ];
     let c = audit::comparisons(&spec, &results, &budgets);
-    assert!(c[0].sentence.starts_with("`lstm` is better"), "{}", c[0].sentence);
+    assert!(
+        c[0].sentence.starts_with("`lstm` is better"),
+        "{}",
+        c[0].sentence
+    );
     assert!(c[1].paired.is_none());
     assert!(c[1].sentence.contains("no seed finished for both"));
 }
