@@ -323,15 +323,42 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Worker {
             dir,
-            plan: Some(plan),
-            index: Some(index),
+            plan,
+            index,
             gpu,
+            stdin_config,
+            progress,
+            force,
             threads,
             data_dir,
+        } => worker_command(
+            dir,
+            plan.zip(index),
+            stdin_config,
+            runner::WorkerOptions {
+                threads,
+                gpu,
+                progress,
+            },
+            &data_dir,
             force,
-            progress,
-            ..
-        } => {
+        ),
+    }
+}
+
+/// The hidden `repro worker`: one run, from a Slurm plan index (where a run another worker
+/// finished is not a failure) or a run directory (config on stdin or in the directory).
+fn worker_command(
+    dir: Option<PathBuf>,
+    plan_index: Option<(PathBuf, usize)>,
+    stdin_config: bool,
+    opts: runner::WorkerOptions,
+    data_dir: &Path,
+    force: bool,
+) -> Result<(), Failure> {
+    let from_plan = plan_index.is_some();
+    let (dir, config) = match plan_index {
+        Some((plan, index)) => {
             let file = runner::slurm::read_plan(&plan)?;
             let Some(entry) = file.runs.get(index) else {
                 return Err(Failure::bad_input(format!(
@@ -340,45 +367,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     file.runs.len()
                 )));
             };
-            let _ = dir;
-            match runner::worker(
-                &entry.dir,
-                Some(entry.config.clone()),
-                runner::WorkerOptions {
-                    threads,
-                    gpu,
-                    progress,
-                },
-                &data_dir,
-                force,
-            ) {
-                Ok(r) => {
-                    println!(
-                        "{} {} seed {}: done ({:.1} s)",
-                        r.spec_id, r.arm_id, r.seed, r.wall_time_s
-                    );
-                    Ok(())
-                }
-                // Under Slurm a task whose run another worker finished is not a failure.
-                Err(RunError::Claimed(d)) => {
-                    println!("{}: already done or held by another worker", d.display());
-                    Ok(())
-                }
-                Err(e) => Err(e.into()),
-            }
+            (entry.dir.clone(), Some(entry.config.clone()))
         }
-        Command::Worker {
-            dir,
-            stdin_config,
-            force,
-            threads,
-            gpu,
-            data_dir,
-            progress,
-            ..
-        } => {
-            let dir =
-                dir.ok_or_else(|| Failure::bad_input("worker: a run directory or --plan/--index"))?;
+        None => {
+            let dir = dir.ok_or_else(|| {
+                Failure::bad_input("worker: give a run directory, or --plan and --index")
+            })?;
             let config = if stdin_config {
                 let mut text = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
@@ -389,20 +383,24 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 None
             };
-            runner::worker(
-                &dir,
-                config,
-                runner::WorkerOptions {
-                    threads,
-                    gpu,
-                    progress,
-                },
-                &data_dir,
-                force,
-            )
-            .map(|_| ())
-            .map_err(Failure::from)
+            (dir, config)
         }
+    };
+    match runner::worker(&dir, config, opts, data_dir, force) {
+        Ok(r) => {
+            if from_plan {
+                println!(
+                    "{} {} seed {}: done ({:.1} s)",
+                    r.spec_id, r.arm_id, r.seed, r.wall_time_s
+                );
+            }
+            Ok(())
+        }
+        Err(RunError::Claimed(d)) if from_plan => {
+            println!("{}: already done or held by another worker", d.display());
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -95,23 +95,21 @@ fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
     let store = dir.path().join("store");
     let store_arg = store.to_str().unwrap().to_string();
     let env = [("SLURM_CONF", cluster.conf.as_str())];
-
-    let started = Instant::now();
-    let out = repro(
-        dir.path(),
-        &[
+    let submit = |extra: &[&str]| {
+        let mut args = vec![
             "run",
             "grid.yaml",
             "--store",
             &store_arg,
             "--executor",
             "slurm",
-            "--max-parallel",
-            "2",
-            "--wait",
-        ],
-        &env,
-    );
+        ];
+        args.extend_from_slice(extra);
+        repro(dir.path(), &args, &env)
+    };
+
+    let started = Instant::now();
+    let out = submit(&["--max-parallel", "2", "--wait"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     println!(
@@ -149,18 +147,7 @@ fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
     assert_eq!(logs.len(), 6, "one log per array task: {logs:?}");
 
     // A finished spec submits nothing.
-    let again = repro(
-        dir.path(),
-        &[
-            "run",
-            "grid.yaml",
-            "--store",
-            &store_arg,
-            "--executor",
-            "slurm",
-        ],
-        &env,
-    );
+    let again = submit(&[]);
     assert!(
         text(&again).1.contains("nothing to submit"),
         "{}",
@@ -195,19 +182,7 @@ fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
         lost.push(index);
     }
     assert_eq!(done_count(&store), 4);
-    let resumed = repro(
-        dir.path(),
-        &[
-            "run",
-            "grid.yaml",
-            "--store",
-            &store_arg,
-            "--executor",
-            "slurm",
-            "--wait",
-        ],
-        &env,
-    );
+    let resumed = submit(&["--wait"]);
     let (stdout, stderr) = text(&resumed);
     assert_eq!(resumed.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stderr.contains("with 2 array tasks"), "{stderr}");
