@@ -37,6 +37,15 @@ pub enum Interval {
     Bootstrap,
 }
 
+impl Summary {
+    /// The interval cut to the metric's range: a mean accuracy cannot pass 1, nor an NLL
+    /// fall below 0, whatever a symmetric t-interval near the edge says.
+    pub fn within(mut self, lo: f64, hi: f64) -> Summary {
+        self.ci95 = self.ci95.map(|(a, b)| (a.clamp(lo, hi), b.clamp(lo, hi)));
+        self
+    }
+}
+
 /// Seeds from this many on get a bootstrap interval instead of a t-interval.
 pub const BOOTSTRAP_FROM: usize = 10;
 const BOOTSTRAP_RESAMPLES: usize = 10_000;
@@ -304,6 +313,18 @@ mod tests {
     }
 
     #[test]
+    fn intervals_stay_inside_the_metric_range() {
+        // GunPoint-like: mean 0.9893, t-interval [0.9768, 1.0019] → upper end cut to 1.
+        let values = [1.0, 0.9867, 1.0, 0.98, 0.98];
+        let raw = summarize(&values).unwrap();
+        assert!(raw.ci95.unwrap().1 > 1.0);
+        let cut = raw.within(0.0, 1.0);
+        assert_eq!(cut.ci95.unwrap().1, 1.0);
+        assert_eq!(cut.ci95.unwrap().0, raw.ci95.unwrap().0);
+        assert_eq!(cut.mean, raw.mean);
+    }
+
+    #[test]
     fn t_quantiles() {
         assert!((t_quantile_95(4) - 2.776_445_105).abs() < 1e-6);
         assert!((t_quantile_95(1000) - 1.962_339).abs() < 1e-5);
@@ -376,7 +397,14 @@ pub fn arm_results(
                 .iter()
                 .filter_map(|r| r.metrics.map(|m| (r.seed, m.get(metric))))
                 .unzip();
-            let summary = summarize(&values);
+            let (lo, hi) = if metric.is_fraction() {
+                (0.0, 1.0)
+            } else if metric == Metric::Perplexity {
+                (1.0, f64::INFINITY)
+            } else {
+                (0.0, f64::INFINITY)
+            };
+            let summary = summarize(&values).map(|s| s.within(lo, hi));
             ArmResult {
                 arm_id: arm.id.clone(),
                 params: done.first().map(|r| r.params),

@@ -483,49 +483,69 @@ fn run_specs(
 ) -> Result<(), Failure> {
     let specs = load_specs(paths)?;
     let (store, mut runs) = plan(&specs, common)?;
+    store
+        .ensure_writable()
+        .map_err(|e| Failure::failed(format!("cannot write the run store: {e}")))?;
     let mut finished = execute(&store, &runs, common, jobs, force)?;
-    // Adaptive seeds: while an arm's claim is INCONCLUSIVE and it may use more seeds, add a
-    // round of seeds (one per job) and train them.
     let mut counts = runner::SeedCounts::new();
-    loop {
-        let records = runner::load_records(&runs);
-        let mut grew = false;
-        for spec in specs.iter().filter(|s| s.seeds(common.quick).max.is_some()) {
-            let seeds = spec.seeds(common.quick);
-            let results = audit::arm_results(spec, &spec_records(spec, &runs, &records));
-            for r in &results {
-                let n = r.planned as u32;
-                if r.verdict == Some(audit::Verdict::Inconclusive) && n < seeds.limit() {
-                    let step = jobs.unwrap_or(2).max(1) as u32;
-                    counts.insert(
-                        (spec.id.clone(), r.arm_id.clone()),
-                        (n + step).min(seeds.limit()),
-                    );
-                    grew = true;
-                }
-            }
-        }
-        if !grew {
-            break;
-        }
-        let code = provenance::code_identity(Path::new("."));
-        runs = runner::plan(
-            &specs,
-            common.quick,
-            &store,
-            device_kind(&common.device)?,
-            &common.data_dir,
-            &code,
-            &counts,
-        )?;
+    let step = jobs.unwrap_or(2).max(1) as u32;
+    while next_seed_round(&specs, &runs, common.quick, step, &mut counts) {
+        runs = replan(&specs, common, &store, &counts)?;
         finished.extend(execute(&store, &runs, common, jobs, false)?);
     }
     print_tables(&specs, &runs, common)?;
     finish_status(&finished)
 }
 
+/// Adaptive seeds: while an arm's claim is INCONCLUSIVE and it may use more seeds, it gets a
+/// round of `step` more. Updates `counts`; false when no arm grew.
+fn next_seed_round(
+    specs: &[Spec],
+    runs: &[runner::PlannedRun],
+    quick: bool,
+    step: u32,
+    counts: &mut runner::SeedCounts,
+) -> bool {
+    let records = runner::load_records(runs);
+    let mut grew = false;
+    for spec in specs.iter().filter(|s| s.seeds(quick).max.is_some()) {
+        let seeds = spec.seeds(quick);
+        let results = audit::arm_results(spec, &spec_records(spec, runs, &records));
+        for r in &results {
+            let n = r.planned as u32;
+            if r.verdict == Some(audit::Verdict::Inconclusive) && n < seeds.limit() {
+                counts.insert(
+                    (spec.id.clone(), r.arm_id.clone()),
+                    (n + step).min(seeds.limit()),
+                );
+                grew = true;
+            }
+        }
+    }
+    grew
+}
+
+fn replan(
+    specs: &[Spec],
+    common: &Common,
+    store: &Store,
+    counts: &runner::SeedCounts,
+) -> Result<Vec<runner::PlannedRun>, Failure> {
+    let code = provenance::code_identity(Path::new("."));
+    Ok(runner::plan(
+        specs,
+        common.quick,
+        store,
+        device_kind(&common.device)?,
+        &common.data_dir,
+        &code,
+        counts,
+    )?)
+}
+
 /// `repro run --executor slurm`: submits the runs that need training as a job array and, with
-/// `--wait`, follows the store until the array is gone from the queue.
+/// `--wait`, follows the store until the array is gone from the queue (then, under adaptive
+/// seeds, submits the next round for arms still INCONCLUSIVE, and so on).
 fn run_slurm(
     paths: &[PathBuf],
     common: &Common,
@@ -533,7 +553,10 @@ fn run_slurm(
     force: bool,
 ) -> Result<(), Failure> {
     let specs = load_specs(paths)?;
-    let (store, runs) = plan(&specs, common)?;
+    let (store, mut runs) = plan(&specs, common)?;
+    store
+        .ensure_writable()
+        .map_err(|e| Failure::failed(format!("cannot write the run store: {e}")))?;
     let opts = runner::slurm::SlurmOptions {
         partition: ex.partition.clone(),
         gpus_per_task: ex.gpus_per_task,
@@ -541,37 +564,47 @@ fn run_slurm(
         cpus_per_task: ex.cpus_per_task,
         data_dir: common.data_dir.clone(),
     };
-    let done = runs.iter().filter(|r| r.done).count();
-    let submission = runner::slurm::submit(&store, &runs, force, &opts)?;
-    let Some(sub) = submission else {
-        eprintln!(
-            "{} runs planned, {done} done: nothing to submit (the rest is running or queued)",
-            runs.len()
-        );
-        if ex.wait {
-            let jobs: Vec<String> = runner::slurm::submissions(&store)
-                .into_iter()
-                .map(|s| s.job_id)
-                .collect();
-            wait_for_store(&runs, &jobs)?;
-            print_tables(&specs, &runs, common)?;
-            return slurm_outcome(&store, &runs);
+    let mut counts = runner::SeedCounts::new();
+    let step = ex.max_parallel.unwrap_or(2).max(1);
+    let mut force = force;
+    loop {
+        let done = runs.iter().filter(|r| r.done).count();
+        let jobs: Vec<String> = match runner::slurm::submit(&store, &runs, force, &opts)? {
+            Some(sub) => {
+                eprintln!(
+                    "{} runs planned, {done} done: submitted Slurm job {} with {} array tasks\n  script {}\n  logs   {}",
+                    runs.len(),
+                    sub.job_id,
+                    sub.indices.len(),
+                    sub.script.display(),
+                    store.root().join("slurm/logs").display()
+                );
+                vec![sub.job_id]
+            }
+            None => {
+                eprintln!(
+                    "{} runs planned, {done} done: nothing to submit (the rest is running or queued)",
+                    runs.len()
+                );
+                runner::slurm::submissions(&store)
+                    .into_iter()
+                    .map(|s| s.job_id)
+                    .collect()
+            }
+        };
+        if !ex.wait {
+            eprintln!(
+                "follow it with `repro status`, then `repro report` (both read only the store)"
+            );
+            return Ok(());
         }
-        return Ok(());
-    };
-    eprintln!(
-        "{} runs planned, {done} done: submitted Slurm job {} with {} array tasks\n  script {}\n  logs   {}",
-        runs.len(),
-        sub.job_id,
-        sub.indices.len(),
-        sub.script.display(),
-        store.root().join("slurm/logs").display()
-    );
-    if !ex.wait {
-        eprintln!("follow it with `repro status`, then `repro report` (both read only the store)");
-        return Ok(());
+        wait_for_store(&runs, &jobs)?;
+        force = false;
+        if !next_seed_round(&specs, &runs, common.quick, step, &mut counts) {
+            break;
+        }
+        runs = replan(&specs, common, &store, &counts)?;
     }
-    wait_for_store(&runs, std::slice::from_ref(&sub.job_id))?;
     print_tables(&specs, &runs, common)?;
     slurm_outcome(&store, &runs)
 }

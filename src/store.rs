@@ -69,6 +69,17 @@ impl Store {
         Store { root }
     }
 
+    /// Checks that runs can be written here before any is started: creates the root and
+    /// writes, fsyncs and removes a probe file. The error names the path (permissions, a file
+    /// where a directory should be, a full or read-only disk).
+    pub fn ensure_writable(&self) -> Result<(), StoreError> {
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let probe = self.root.join(format!(".probe-{}", std::process::id()));
+        let result = write_atomic(&probe, b"probe");
+        let _ = fs::remove_file(&probe);
+        result
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -90,15 +101,62 @@ impl Store {
     }
 }
 
-/// An exclusive claim on one run: the lock file `<run dir>.lock`, naming the owning process,
-/// removed when the claim is dropped.
+/// An exclusive claim on one run: the lock file `<run dir>.lock`, naming the owning process
+/// and host, its modification time refreshed every [`HEARTBEAT`] while held (so a claim from
+/// another host, whose process cannot be checked, goes stale when its host dies), and removed
+/// when the claim is dropped.
 #[derive(Debug)]
 pub struct Claim {
     lock: PathBuf,
+    stop: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    heartbeat: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How often a held lock is touched.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A lock from another host untouched this long belongs to a dead worker.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl Claim {
+    fn new(lock: PathBuf) -> Claim {
+        let stop = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let heartbeat = {
+            let (stop, lock) = (stop.clone(), lock.clone());
+            std::thread::Builder::new()
+                .name("lock-heartbeat".into())
+                .spawn(move || {
+                    let (flag, wake) = &*stop;
+                    let mut stopped = flag.lock().unwrap_or_else(|e| e.into_inner());
+                    while !*stopped {
+                        let (guard, timeout) = wake
+                            .wait_timeout(stopped, HEARTBEAT)
+                            .unwrap_or_else(|e| e.into_inner());
+                        stopped = guard;
+                        if timeout.timed_out() && !*stopped {
+                            if let Ok(f) = fs::OpenOptions::new().write(true).open(&lock) {
+                                let _ = f.set_modified(std::time::SystemTime::now());
+                            }
+                        }
+                    }
+                })
+                .ok()
+        };
+        Claim {
+            lock,
+            stop,
+            heartbeat,
+        }
+    }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
+        let (flag, wake) = &*self.stop;
+        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        wake.notify_all();
+        if let Some(h) = self.heartbeat.take() {
+            let _ = h.join();
+        }
         let _ = fs::remove_file(&self.lock);
     }
 }
@@ -107,7 +165,8 @@ impl Drop for Claim {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Holder {
     Nobody,
-    /// A live process on this host, or a process on another host (which cannot be checked).
+    /// A live process on this host, or a process on another host whose lock was touched
+    /// within [`STALE_AFTER`].
     Alive {
         pid: u32,
         host: String,
@@ -133,10 +192,22 @@ impl RunDir {
         let mut words = text.split_whitespace();
         let pid = words.next().and_then(|p| p.parse::<u32>().ok());
         let host = words.next().unwrap_or_default().to_string();
-        match pid {
-            Some(pid) if host != crate::provenance::hostname() || process_alive(pid) => {
-                Holder::Alive { pid, host }
+        let fresh = || {
+            fs::metadata(self.lock_path())
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age < STALE_AFTER)
+        };
+        let alive = |pid: u32| {
+            if host == crate::provenance::hostname() {
+                process_alive(pid)
+            } else {
+                fresh()
             }
+        };
+        match pid {
+            Some(pid) if alive(pid) => Holder::Alive { pid, host },
             _ => Holder::Nobody,
         }
     }
@@ -160,7 +231,7 @@ impl RunDir {
                     f.write_all(me.as_bytes())
                         .and_then(|_| f.sync_all())
                         .map_err(io(&lock))?;
-                    let claim = Claim { lock };
+                    let claim = Claim::new(lock);
                     // Another process may have finished it between planning and now.
                     return Ok((force || !self.is_done()).then_some(claim));
                 }
@@ -322,6 +393,33 @@ mod tests {
         assert_eq!(run.holder(), Holder::Nobody);
         let taken = run.claim(false).unwrap();
         assert!(taken.is_some());
+    }
+
+    #[test]
+    fn locks_from_other_hosts_go_stale_without_heartbeat() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = Store::open(Some(dir.path())).run_dir("s", "a", "k");
+        fs::create_dir_all(dir.path().join("s/a")).unwrap();
+        fs::write(run.lock_path(), "12345 some-other-node\n").unwrap();
+        assert!(
+            matches!(run.holder(), Holder::Alive { pid: 12345, ref host } if host == "some-other-node"),
+            "a fresh lock from another host is trusted"
+        );
+        assert!(run.claim(false).unwrap().is_none());
+        let old = std::time::SystemTime::now() - STALE_AFTER - std::time::Duration::from_secs(1);
+        fs::File::options()
+            .write(true)
+            .open(run.lock_path())
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(run.holder(), Holder::Nobody, "its host stopped touching it");
+        let claim = run.claim(false).unwrap().expect("stale lock taken over");
+        assert!(fs::read_to_string(run.lock_path())
+            .unwrap()
+            .contains(&crate::provenance::hostname()));
+        drop(claim);
+        assert!(!run.lock_path().exists());
     }
 
     #[test]

@@ -136,6 +136,7 @@ pub fn script(
     store: &Store,
     exe: &Path,
     opts: &SlurmOptions,
+    force: bool,
 ) -> String {
     let logs = absolute(&slurm_dir(store).join("logs"));
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -165,9 +166,10 @@ pub fn script(
     );
     let _ = writeln!(
         s,
-        "exec {} worker --plan {} --index \"$SLURM_ARRAY_TASK_ID\" --threads \"${{SLURM_CPUS_PER_TASK:-1}}\"",
+        "exec {} worker --plan {} --index \"$SLURM_ARRAY_TASK_ID\" --threads \"${{SLURM_CPUS_PER_TASK:-1}}\"{}",
         quote(&exe.to_string_lossy()),
-        quote(&plan.to_string_lossy())
+        quote(&plan.to_string_lossy()),
+        if force { " --force" } else { "" }
     );
     s
 }
@@ -271,7 +273,7 @@ pub fn submit(
             source,
         }
     })?;
-    let text = script(&plan, &indices, store, &exe, opts);
+    let text = script(&plan, &indices, store, &exe, opts, force);
     let sha = hex::encode(Sha256::digest(text.as_bytes()));
     let script_path = absolute(&slurm_dir(store).join(format!("array-{}.sbatch", &sha[..16])));
     crate::store::write_atomic(&script_path, text.as_bytes())?;

@@ -486,3 +486,24 @@ fn a_baseline_matching_the_claimed_method_is_reported() {
         text(&out).1
     );
 }
+
+#[test]
+fn an_unwritable_store_is_named_before_anything_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tiny.yaml"), TINY).unwrap();
+    // A regular file where the store's directory should be (root ignores permission bits,
+    // so this is the failure every user can hit).
+    std::fs::write(dir.path().join("blocked"), "not a directory").unwrap();
+    let out = repro(
+        dir.path(),
+        &["run", "tiny.yaml", "--store", "blocked/runs"],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("cannot write the run store") && stderr.contains("blocked/runs"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("[  1/"), "nothing was started: {stderr}");
+}

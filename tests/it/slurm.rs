@@ -87,6 +87,27 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Adaptive seeds through Slurm: a decisive claim stops at `min`, an undecidable one (a point
+/// band the interval keeps straddling) gets further array rounds until `max`.
+const ADAPTIVE: &str = "\
+id: adaptive
+title: Adaptive seeds through Slurm
+version: 1
+dataset: mnist1d
+defaults:
+  init: torch
+  train: { optimizer: adam, lr: 1.0e-2, batch_size: 100, steps: 40, order: sequential, eval_every: 20, weight_decay: 0 }
+seeds: { min: 2, max: 4, until: decisive, base: 5 }
+arms:
+  - id: logistic
+    model: { kind: linear }
+    claim: { metric: accuracy, reported: 0.95, tolerance: 0.01 }
+  - id: point
+    model: { kind: linear }
+    train: { lr: 3.0e-2 }
+    claim: { metric: accuracy, reported: 0.263, tolerance: 0 }
+";
+
 #[test]
 fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
@@ -208,4 +229,54 @@ fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
         &[],
     );
     println!("{}", text(&status).0);
+
+    // Adaptive seeds: `--wait` submits a new round for the arm that is still undecided.
+    std::fs::write(dir.path().join("adaptive.yaml"), ADAPTIVE).unwrap();
+    let store2 = dir.path().join("store2");
+    let out = repro(
+        dir.path(),
+        &[
+            "run",
+            "adaptive.yaml",
+            "--store",
+            store2.to_str().unwrap(),
+            "--executor",
+            "slurm",
+            "--max-parallel",
+            "1",
+            "--wait",
+        ],
+        &env,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let row = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {id} ")))
+            .unwrap_or_else(|| panic!("{id} row in\n{stdout}"))
+            .to_string()
+    };
+    assert!(
+        row("logistic").contains("2/2 (adaptive: decisive)"),
+        "{stdout}"
+    );
+    let rounds = std::fs::read_to_string(store2.join("slurm/submissions.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(
+        rounds >= 2,
+        "more seeds were submitted in later rounds:\n{stderr}"
+    );
+    let point = row("point");
+    assert!(
+        point.contains("(adaptive: decisive)") || point.contains("4/4 (adaptive: max 4 reached)"),
+        "{point}"
+    );
+    assert_eq!(
+        done_count(&store2),
+        2 + 2 + (rounds - 1),
+        "one seed per round (--max-parallel 1)"
+    );
 }
