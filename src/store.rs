@@ -101,80 +101,44 @@ impl Store {
     }
 }
 
-/// An exclusive claim on one run: the lock file `<run dir>.lock`, naming the owning process
-/// and host, its modification time refreshed every [`HEARTBEAT`] while held (so a claim from
-/// another host, whose process cannot be checked, goes stale when its host dies), and removed
-/// when the claim is dropped.
+/// An exclusive claim on one run: an exclusive `flock` on the lock file `<run dir>.lock`,
+/// which names the owning process and host. The kernel releases the lock when its process
+/// dies however it dies (SIGKILL included), so a dead owner never blocks a run; on a shared
+/// file system the lock manager does the same for a dead node. Dropping the claim removes the
+/// file, then releases the lock.
 #[derive(Debug)]
 pub struct Claim {
     lock: PathBuf,
-    stop: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-    heartbeat: Option<std::thread::JoinHandle<()>>,
-}
-
-/// How often a held lock is touched.
-pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
-/// A lock from another host untouched this long belongs to a dead worker.
-pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
-
-impl Claim {
-    fn new(lock: PathBuf) -> Claim {
-        let stop = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
-        let heartbeat = {
-            let (stop, lock) = (stop.clone(), lock.clone());
-            std::thread::Builder::new()
-                .name("lock-heartbeat".into())
-                .spawn(move || {
-                    let (flag, wake) = &*stop;
-                    let mut stopped = flag.lock().unwrap_or_else(|e| e.into_inner());
-                    while !*stopped {
-                        let (guard, timeout) = wake
-                            .wait_timeout(stopped, HEARTBEAT)
-                            .unwrap_or_else(|e| e.into_inner());
-                        stopped = guard;
-                        if timeout.timed_out() && !*stopped {
-                            if let Ok(f) = fs::OpenOptions::new().write(true).open(&lock) {
-                                let _ = f.set_modified(std::time::SystemTime::now());
-                            }
-                        }
-                    }
-                })
-                .ok()
-        };
-        Claim {
-            lock,
-            stop,
-            heartbeat,
-        }
-    }
+    file: Option<File>,
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let (flag, wake) = &*self.stop;
-        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        wake.notify_all();
-        if let Some(h) = self.heartbeat.take() {
-            let _ = h.join();
-        }
+        // Unlink first: a process that opened the old file and gets the lock after us sees that
+        // the path no longer names it and starts over.
         let _ = fs::remove_file(&self.lock);
+        drop(self.file.take());
     }
 }
 
-/// Who holds a run's lock, if anyone alive does.
+/// Who holds a run's lock, if anyone does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Holder {
     Nobody,
-    /// A live process on this host, or a process on another host whose lock was touched
-    /// within [`STALE_AFTER`].
+    /// A live process holds the lock (pid 0 and an empty host while it is writing its name).
     Alive {
         pid: u32,
         host: String,
     },
 }
 
-fn process_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+/// How long `claim` keeps trying a lock that is busy: long enough to outlast a `holder()`
+/// probe (which holds a shared lock for microseconds), far shorter than any training run.
+const CLAIM_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
 }
 
 impl RunDir {
@@ -184,74 +148,76 @@ impl RunDir {
         self.path.with_file_name(name)
     }
 
-    /// The live owner of this run's lock; a lock left by a dead process on this host is stale.
+    /// The live owner of this run's lock. A lock file nobody holds (its process died) is
+    /// stale and means nobody.
     pub fn holder(&self) -> Holder {
-        let Ok(text) = fs::read_to_string(self.lock_path()) else {
+        let Ok(file) = File::open(self.lock_path()) else {
             return Holder::Nobody;
         };
-        let mut words = text.split_whitespace();
-        let pid = words.next().and_then(|p| p.parse::<u32>().ok());
-        let host = words.next().unwrap_or_default().to_string();
-        let fresh = || {
-            fs::metadata(self.lock_path())
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age < STALE_AFTER)
-        };
-        let alive = |pid: u32| {
-            if host == crate::provenance::hostname() {
-                process_alive(pid)
-            } else {
-                fresh()
+        match file.try_lock_shared() {
+            Ok(()) => Holder::Nobody,
+            Err(_) => {
+                let text = fs::read_to_string(self.lock_path()).unwrap_or_default();
+                let mut words = text.split_whitespace();
+                Holder::Alive {
+                    pid: words.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+                    host: words.next().unwrap_or_default().to_string(),
+                }
             }
-        };
-        match pid {
-            Some(pid) if alive(pid) => Holder::Alive { pid, host },
-            _ => Holder::Nobody,
         }
     }
 
-    /// Claims the run for this process with an exclusive create of its lock file. `None` when
-    /// another live process holds it, or it is done and `force` is off; a stale lock is taken
-    /// over.
+    /// Claims the run for this process. `None` when another live process holds it, or it is
+    /// done and `force` is off. A lock file left by a dead process is simply locked anew.
     pub fn claim(&self, force: bool) -> Result<Option<Claim>, StoreError> {
         let lock = self.lock_path();
         if let Some(parent) = lock.parent() {
             fs::create_dir_all(parent).map_err(io(parent))?;
         }
-        for _ in 0..2 {
-            match fs::OpenOptions::new()
+        let start = std::time::Instant::now();
+        loop {
+            let mut file = fs::OpenOptions::new()
+                .read(true)
                 .write(true)
-                .create_new(true)
+                .create(true)
+                .truncate(false)
                 .open(&lock)
-            {
-                Ok(mut f) => {
-                    let me = format!("{} {}\n", std::process::id(), crate::provenance::hostname());
-                    f.write_all(me.as_bytes())
-                        .and_then(|_| f.sync_all())
-                        .map_err(io(&lock))?;
-                    let claim = Claim::new(lock);
-                    // Another process may have finished it between planning and now.
-                    return Ok((force || !self.is_done()).then_some(claim));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if self.holder() != Holder::Nobody {
+                .map_err(io(&lock))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() >= CLAIM_PATIENCE {
                         return Ok(None);
                     }
-                    // Stale: its owner died. Remove it and try once more; if another process
-                    // wins that race, the exclusive create fails again and we yield.
-                    let _ = fs::remove_file(&lock);
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                    continue;
                 }
-                Err(e) => {
+                Err(fs::TryLockError::Error(e)) => {
                     return Err(StoreError::Io {
                         path: lock,
                         source: e,
                     })
                 }
             }
+            // The previous owner may have removed the file between our open and our lock:
+            // then we hold a lock on a file no longer at this path. Start over.
+            let here = fs::metadata(&lock);
+            let mine = file.metadata().map_err(io(&lock))?;
+            if !matches!(&here, Ok(m) if same_file(m, &mine)) {
+                continue;
+            }
+            let me = format!("{} {}\n", std::process::id(), crate::provenance::hostname());
+            file.set_len(0)
+                .and_then(|_| file.write_all(me.as_bytes()))
+                .and_then(|_| file.sync_all())
+                .map_err(io(&lock))?;
+            let claim = Claim {
+                lock,
+                file: Some(file),
+            };
+            // Another process may have finished it between planning and now.
+            return Ok((force || !self.is_done()).then_some(claim));
         }
-        Ok(None)
     }
 
     pub fn from_path(path: &Path) -> RunDir {
@@ -396,28 +362,34 @@ mod tests {
     }
 
     #[test]
-    fn locks_from_other_hosts_go_stale_without_heartbeat() {
+    fn a_lock_is_released_when_its_process_dies() {
         let dir = tempfile::tempdir().unwrap();
         let run = Store::open(Some(dir.path())).run_dir("s", "a", "k");
         fs::create_dir_all(dir.path().join("s/a")).unwrap();
-        fs::write(run.lock_path(), "12345 some-other-node\n").unwrap();
+        // One child process takes the lock with flock(1) on an fd it keeps (the shell execs
+        // into sleep), then is killed with SIGKILL.
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec 9>>"$0" && flock -x 9 && exec sleep 30"#)
+            .arg(run.lock_path())
+            .spawn()
+            .expect("sh and util-linux flock");
+        let start = std::time::Instant::now();
+        while run.holder() == Holder::Nobody {
+            assert!(start.elapsed().as_secs() < 10, "child never took the lock");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert!(
-            matches!(run.holder(), Holder::Alive { pid: 12345, ref host } if host == "some-other-node"),
-            "a fresh lock from another host is trusted"
+            run.claim(false).unwrap().is_none(),
+            "held by a live process"
         );
-        assert!(run.claim(false).unwrap().is_none());
-        let old = std::time::SystemTime::now() - STALE_AFTER - std::time::Duration::from_secs(1);
-        fs::File::options()
-            .write(true)
-            .open(run.lock_path())
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        assert_eq!(run.holder(), Holder::Nobody, "its host stopped touching it");
-        let claim = run.claim(false).unwrap().expect("stale lock taken over");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(run.holder(), Holder::Nobody, "released by the kernel");
+        let claim = run.claim(false).unwrap().expect("free again");
         assert!(fs::read_to_string(run.lock_path())
             .unwrap()
-            .contains(&crate::provenance::hostname()));
+            .starts_with(&format!("{} ", std::process::id())));
         drop(claim);
         assert!(!run.lock_path().exists());
     }
