@@ -314,6 +314,56 @@ mod tests {
     }
 
     #[test]
+    fn the_script_carries_every_option() {
+        let store = Store::open(Some(Path::new("/shared/runs")));
+        let opts = SlurmOptions {
+            partition: Some("gpu".into()),
+            gpus_per_task: Some(1),
+            max_parallel: Some(4),
+            cpus_per_task: 8,
+            data_dir: PathBuf::from("/shared/data"),
+        };
+        let text = script(
+            Path::new("/shared/runs/slurm/plan-ab.json"),
+            &[0, 1, 2, 7],
+            &store,
+            Path::new("/opt/repro bin/repro"),
+            &opts,
+            true,
+        );
+        for line in [
+            "#SBATCH --array=0-2,7%4",
+            "#SBATCH --cpus-per-task=8",
+            "#SBATCH --partition=gpu",
+            "#SBATCH --gpus-per-task=1",
+            "#SBATCH --output=/shared/runs/slurm/logs/%A_%a.log",
+            "export REPRO_DATA=/shared/data",
+            "exec '/opt/repro bin/repro' worker --plan /shared/runs/slurm/plan-ab.json --index \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-1}\" --force",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n---\n{text}");
+        }
+        let plain = SlurmOptions {
+            partition: None,
+            gpus_per_task: None,
+            max_parallel: None,
+            cpus_per_task: 1,
+            data_dir: PathBuf::from("/d"),
+        };
+        let text = script(
+            Path::new("/p.json"),
+            &[3],
+            &store,
+            Path::new("/r"),
+            &plain,
+            false,
+        );
+        assert!(text.contains("#SBATCH --array=3\n"));
+        assert!(
+            !text.contains("--partition") && !text.contains("--gpus") && !text.contains("--force")
+        );
+    }
+
+    #[test]
     fn words_are_quoted_for_the_shell() {
         assert_eq!(quote("/a/b-c.json"), "/a/b-c.json");
         assert_eq!(quote("it's here"), r"'it'\''s here'");
