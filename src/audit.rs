@@ -585,21 +585,7 @@ pub fn baseline_findings(
             if !matches {
                 continue;
             }
-            let mut flags = Vec::new();
-            if let (Some(pb), Some(pm)) = (b.params, results[mi].params) {
-                if pb != pm {
-                    flags.push(format!("{pb} vs {pm} parameters"));
-                }
-            }
-            if budgets[bi] != budgets[mi] {
-                flags.push(format!(
-                    "training budget {} vs {}",
-                    budgets[bi], budgets[mi]
-                ));
-            }
-            if let Some(flag) = tuning_flag(b_arm, m_arm) {
-                flags.push(flag);
-            }
+            let flags = unequal_protocol(spec, results, budgets, bi, mi);
             let sentence = format!(
                 "Strong baseline `{}` ({} {:.4} ± {:.4}, 95% CI [{lo:.4}, {hi:.4}], n={}) {} the paper's claim for `{}` ({:.3} ± {:.3}){}.",
                 b.arm_id,
@@ -626,6 +612,28 @@ pub fn baseline_findings(
         }
     }
     out
+}
+
+/// What makes arms `i` and `j` of `spec` not like for like: parameter counts, training
+/// budgets, tuning budgets (each "i's vs j's").
+fn unequal_protocol(
+    spec: &crate::spec::Spec,
+    results: &[ArmResult],
+    budgets: &[String],
+    i: usize,
+    j: usize,
+) -> Vec<String> {
+    let mut flags = Vec::new();
+    if let (Some(pi), Some(pj)) = (results[i].params, results[j].params) {
+        if pi != pj {
+            flags.push(format!("{pi} vs {pj} parameters"));
+        }
+    }
+    if budgets[i] != budgets[j] {
+        flags.push(format!("training budget {} vs {}", budgets[i], budgets[j]));
+    }
+    flags.extend(tuning_flag(&spec.arms[i], &spec.arms[j]));
+    flags
 }
 
 /// "tuning budget 12 vs 1 configurations" when two arms were tuned with unequal effort: the
@@ -697,21 +705,7 @@ pub fn comparisons(
         let bs: Vec<f64> = pairs.iter().map(|p| p.3).collect();
         let as_: Vec<f64> = pairs.iter().map(|p| p.2).collect();
         let stats = paired(&bs, &as_);
-        let mut flags = Vec::new();
-        if let (Some(pa), Some(pb)) = (ra.params, rb.params) {
-            if pa != pb {
-                flags.push(format!("{pa} vs {pb} parameters"));
-            }
-        }
-        if budgets[ia] != budgets[ib] {
-            flags.push(format!(
-                "training budget {} vs {}",
-                budgets[ia], budgets[ib]
-            ));
-        }
-        if let Some(f) = tuning_flag(&spec.arms[ia], &spec.arms[ib]) {
-            flags.push(f);
-        }
+        let mut flags = unequal_protocol(spec, results, budgets, ia, ib);
         if by_position {
             flags.push("seeds derived per arm: paired by position".into());
         }

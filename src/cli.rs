@@ -177,13 +177,13 @@ pub struct ExecutorArgs {
     #[arg(long)]
     partition: Option<String>,
     /// GPUs per Slurm task (use with `--device cuda`).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     gpus_per_task: Option<u32>,
     /// At most this many array tasks run at once (`--array=...%K`).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     max_parallel: Option<u32>,
     /// CPU threads per Slurm task.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     cpus_per_task: u32,
     /// Block until the array has finished, then print the audit like a local run.
     #[arg(long)]
@@ -475,6 +475,19 @@ fn plan(specs: &[Spec], common: &Common) -> Result<(Store, Vec<runner::PlannedRu
     Ok((store, runs))
 }
 
+/// [`plan`] for commands that train: the store must also be writable, checked before any
+/// run starts so the error names the path once instead of once per worker.
+fn plan_to_train(
+    specs: &[Spec],
+    common: &Common,
+) -> Result<(Store, Vec<runner::PlannedRun>), Failure> {
+    let (store, runs) = plan(specs, common)?;
+    store
+        .ensure_writable()
+        .map_err(|e| Failure::failed(format!("cannot write the run store: {e}")))?;
+    Ok((store, runs))
+}
+
 fn run_specs(
     paths: &[PathBuf],
     common: &Common,
@@ -482,10 +495,7 @@ fn run_specs(
     force: bool,
 ) -> Result<(), Failure> {
     let specs = load_specs(paths)?;
-    let (store, mut runs) = plan(&specs, common)?;
-    store
-        .ensure_writable()
-        .map_err(|e| Failure::failed(format!("cannot write the run store: {e}")))?;
+    let (store, mut runs) = plan_to_train(&specs, common)?;
     let mut finished = execute(&store, &runs, common, jobs, force)?;
     let mut counts = runner::SeedCounts::new();
     let step = jobs.unwrap_or(2).max(1) as u32;
@@ -553,10 +563,7 @@ fn run_slurm(
     force: bool,
 ) -> Result<(), Failure> {
     let specs = load_specs(paths)?;
-    let (store, mut runs) = plan(&specs, common)?;
-    store
-        .ensure_writable()
-        .map_err(|e| Failure::failed(format!("cannot write the run store: {e}")))?;
+    let (store, mut runs) = plan_to_train(&specs, common)?;
     let opts = runner::slurm::SlurmOptions {
         partition: ex.partition.clone(),
         gpus_per_task: ex.gpus_per_task,
@@ -615,14 +622,11 @@ fn wait_for_store(runs: &[runner::PlannedRun], jobs: &[String]) -> Result<(), Fa
     let mut last = usize::MAX;
     let bar = crate::progress::Progress::new(runs.len() as u64, "slurm");
     loop {
-        let states: Vec<runner::RunState> = runs.iter().map(runner::state).collect();
-        let finished = states
+        // Polled twice a second: look at DONE markers and locks only, never at records.
+        let finished = runs.iter().filter(|r| r.dir.is_done()).count();
+        let running = runs
             .iter()
-            .filter(|s| matches!(s, runner::RunState::Done | runner::RunState::Failed))
-            .count();
-        let running = states
-            .iter()
-            .filter(|s| **s == runner::RunState::Running)
+            .filter(|r| !r.dir.is_done() && r.dir.holder() != crate::store::Holder::Nobody)
             .count();
         bar.set(finished as u64, &format!("{running} running"));
         if !bar.is_drawing() && finished != last {
@@ -929,7 +933,7 @@ fn check(
         .map(|s| baseline::read(&baseline::table_path(&gate.blessed, &s.id, common.quick)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::bad_input(e.to_string()))?;
-    let (store, runs) = plan(&specs, common)?;
+    let (store, runs) = plan_to_train(&specs, common)?;
     execute(&store, &runs, common, jobs, false)?;
     let records = runner::load_records(&runs);
     let mut regressions = Vec::new();

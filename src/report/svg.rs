@@ -76,6 +76,19 @@ impl Frame {
         H - BOTTOM - (y - self.y0) / (self.y1 - self.y0).max(1e-12) * (H - TOP - BOTTOM)
     }
 
+    /// Names x positions 0, 1, … under the axis (categorical x).
+    fn category_labels(&self, svg: &mut String, labels: &[String]) {
+        for (i, label) in labels.iter().enumerate() {
+            let _ = write!(
+                svg,
+                r##"<text x="{:.1}" y="{}" font-size="10" text-anchor="middle">{}</text>"##,
+                self.px(i as f64),
+                H - BOTTOM + 14.0,
+                escape(label)
+            );
+        }
+    }
+
     fn axes(&self, svg: &mut String, title: &str, xlabel: &str, ylabel: &str, x_ticks: bool) {
         let _ = write!(
             svg,
@@ -179,15 +192,7 @@ pub fn band_chart_labeled(
         None => f,
     };
     f.axes(&mut svg, title, xlabel, ylabel, x_labels.is_none());
-    for (i, label) in x_labels.unwrap_or_default().iter().enumerate() {
-        let _ = write!(
-            svg,
-            r##"<text x="{:.1}" y="{}" font-size="10" text-anchor="middle">{}</text>"##,
-            f.px(i as f64),
-            H - BOTTOM + 14.0,
-            escape(label)
-        );
-    }
+    f.category_labels(&mut svg, x_labels.unwrap_or_default());
     for (i, s) in series.iter().enumerate() {
         if x_labels.is_some() {
             for (x, y) in s.x.iter().zip(&s.mean) {
@@ -277,15 +282,7 @@ pub fn paired_plot(title: &str, ylabel: &str, a: &str, b: &str, pairs: &[(f64, f
         y1: y1 + pad,
     };
     f.axes(&mut svg, title, "", ylabel, false);
-    for (i, name) in [a, b].iter().enumerate() {
-        let _ = write!(
-            svg,
-            r##"<text x="{:.1}" y="{}" font-size="11" text-anchor="middle">{}</text>"##,
-            f.px(i as f64),
-            H - BOTTOM + 14.0,
-            escape(name)
-        );
-    }
+    f.category_labels(&mut svg, &[a.to_string(), b.to_string()]);
     for (va, vb) in pairs {
         let color = if vb > va { PALETTE[2] } else { PALETTE[1] };
         let _ = write!(

@@ -277,7 +277,11 @@ pub fn submit(
     let sha = hex::encode(Sha256::digest(text.as_bytes()));
     let script_path = absolute(&slurm_dir(store).join(format!("array-{}.sbatch", &sha[..16])));
     crate::store::write_atomic(&script_path, text.as_bytes())?;
-    let out = run_tool("sbatch", &["--parsable", &script_path.to_string_lossy()])?;
+    let out =
+        run_tool("sbatch", &["--parsable", &script_path.to_string_lossy()]).inspect_err(|_| {
+            // Not submitted: leave no script that looks as if it had been.
+            let _ = std::fs::remove_file(&script_path);
+        })?;
     // `--parsable` prints `jobid` or `jobid;cluster`.
     let job_id = out
         .trim()
