@@ -380,19 +380,19 @@ pub struct ArmResult {
 /// Groups `records` (one slot per planned run of `spec`, `None` where not done) by arm.
 pub fn arm_results(
     spec: &crate::spec::Spec,
-    records: &[(String, Option<&crate::runner::Record>)],
+    records: &[(String, Option<&crate::record::Record>)],
 ) -> Vec<ArmResult> {
     use crate::spec::Metric;
     spec.arms
         .iter()
         .map(|arm| {
             let metric = arm.claim.map_or(Metric::Accuracy, |c| c.metric);
-            let mine: Vec<Option<&crate::runner::Record>> = records
+            let mine: Vec<Option<&crate::record::Record>> = records
                 .iter()
                 .filter(|(id, _)| *id == arm.id)
                 .map(|(_, r)| *r)
                 .collect();
-            let done: Vec<&crate::runner::Record> = mine.iter().flatten().copied().collect();
+            let done: Vec<&crate::record::Record> = mine.iter().flatten().copied().collect();
             let (seeds, values): (Vec<i64>, Vec<f64>) = done
                 .iter()
                 .filter_map(|r| r.metrics.map(|m| (r.seed, m.get(metric))))

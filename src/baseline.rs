@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{summarize, BlessedArm};
-use crate::runner::Record;
+use crate::record::Record;
 use crate::spec::{Metric, Spec};
 
 #[derive(Debug, thiserror::Error)]

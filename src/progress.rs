@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// The overall bar and the per-run bars under it.
+/// The overall bar and the per-run bars under it (clones draw on the same bars).
+#[derive(Clone)]
 pub struct Progress {
     multi: Option<MultiProgress>,
     overall: Option<ProgressBar>,

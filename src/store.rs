@@ -101,18 +101,18 @@ impl Store {
     }
 }
 
-/// An exclusive claim on one run: an exclusive `flock` on the lock file `<run dir>.lock`,
+/// An exclusive lock on one run: an exclusive `flock` on the lock file `<run dir>.lock`,
 /// which names the owning process and host. The kernel releases the lock when its process
 /// dies however it dies (SIGKILL included), so a dead owner never blocks a run; on a shared
-/// file system the lock manager does the same for a dead node. Dropping the claim removes the
-/// file, then releases the lock.
+/// file system the lock manager does the same for a dead node. Dropping it removes the file,
+/// then releases the lock.
 #[derive(Debug)]
-pub struct Claim {
+pub struct RunLock {
     lock: PathBuf,
     file: Option<File>,
 }
 
-impl Drop for Claim {
+impl Drop for RunLock {
     fn drop(&mut self) {
         // Unlink first: a process that opened the old file and gets the lock after us sees that
         // the path no longer names it and starts over.
@@ -132,9 +132,9 @@ pub enum Holder {
     },
 }
 
-/// How long `claim` keeps trying a lock that is busy: long enough to outlast a `holder()`
+/// How long [`RunDir::lock`] keeps trying a lock that is busy: long enough to outlast a `holder()`
 /// probe (which holds a shared lock for microseconds), far shorter than any training run.
-const CLAIM_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -167,9 +167,9 @@ impl RunDir {
         }
     }
 
-    /// Claims the run for this process. `None` when another live process holds it, or it is
+    /// Locks the run for this process. `None` when another live process holds it, or it is
     /// done and `force` is off. A lock file left by a dead process is simply locked anew.
-    pub fn claim(&self, force: bool) -> Result<Option<Claim>, StoreError> {
+    pub fn lock(&self, force: bool) -> Result<Option<RunLock>, StoreError> {
         let lock = self.lock_path();
         if let Some(parent) = lock.parent() {
             fs::create_dir_all(parent).map_err(io(parent))?;
@@ -186,7 +186,7 @@ impl RunDir {
             match file.try_lock() {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => {
-                    if start.elapsed() >= CLAIM_PATIENCE {
+                    if start.elapsed() >= LOCK_PATIENCE {
                         return Ok(None);
                     }
                     std::thread::sleep(std::time::Duration::from_millis(25));
@@ -211,12 +211,12 @@ impl RunDir {
                 .and_then(|_| file.write_all(me.as_bytes()))
                 .and_then(|_| file.sync_all())
                 .map_err(io(&lock))?;
-            let claim = Claim {
+            let held = RunLock {
                 lock,
                 file: Some(file),
             };
             // Another process may have finished it between planning and now.
-            return Ok((force || !self.is_done()).then_some(claim));
+            return Ok((force || !self.is_done()).then_some(held));
         }
     }
 
@@ -339,12 +339,12 @@ mod tests {
     }
 
     #[test]
-    fn claims_are_exclusive_and_stale_locks_are_taken_over() {
+    fn locks_are_exclusive_and_stale_locks_are_taken_over() {
         let dir = tempfile::tempdir().unwrap();
         let run = Store::open(Some(dir.path())).run_dir("s", "a", "k");
-        let first = run.claim(false).unwrap().expect("free run");
+        let first = run.lock(false).unwrap().expect("free run");
         assert!(
-            run.claim(true).unwrap().is_none(),
+            run.lock(true).unwrap().is_none(),
             "held by this live process"
         );
         assert!(matches!(run.holder(), Holder::Alive { .. }));
@@ -357,7 +357,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(run.holder(), Holder::Nobody);
-        let taken = run.claim(false).unwrap();
+        let taken = run.lock(false).unwrap();
         assert!(taken.is_some());
     }
 
@@ -379,18 +379,15 @@ mod tests {
             assert!(start.elapsed().as_secs() < 10, "child never took the lock");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        assert!(
-            run.claim(false).unwrap().is_none(),
-            "held by a live process"
-        );
+        assert!(run.lock(false).unwrap().is_none(), "held by a live process");
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(run.holder(), Holder::Nobody, "released by the kernel");
-        let claim = run.claim(false).unwrap().expect("free again");
+        let held = run.lock(false).unwrap().expect("free again");
         assert!(fs::read_to_string(run.lock_path())
             .unwrap()
             .starts_with(&format!("{} ", std::process::id())));
-        drop(claim);
+        drop(held);
         assert!(!run.lock_path().exists());
     }
 

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::svg::{self, escape, Band, DotRow};
 use super::{comparison_cells, describe_model, reported_cell, summary_cells, verdict_text};
 use crate::audit::{ArmResult, ComparisonResult};
-use crate::runner::Record;
+use crate::record::Record;
 use crate::spec::Spec;
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}\

@@ -1,6 +1,7 @@
 //! Rendering audit results: the terminal table, Markdown, JSON, and one self-contained HTML page
 //! with SVG plots ([`html`], drawn by [`svg`]). Rendering only: statistics come from `audit`.
 
+pub mod bundle;
 pub mod html;
 pub mod svg;
 

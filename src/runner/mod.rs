@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tch::Device;
 
 use crate::data::{self, DataError, FileDigest};
+use crate::device::{DeviceError, DeviceKind};
 use crate::provenance::{self, CodeIdentity};
+use crate::record::{Record, RunConfig};
 use crate::spec::{ResolvedArm, Spec};
 use crate::store::{self, RunDir, Store, StoreError};
-use crate::train::{self, Metrics, Outcome, Status};
+use crate::train::{self, Outcome};
 
 pub mod slurm;
 
@@ -35,94 +35,16 @@ pub enum RunError {
         exe: PathBuf,
         source: std::io::Error,
     },
-    #[error("device `{0}` is not available (CUDA available: {1})")]
-    Device(String, bool),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
     #[error("slurm: {0}")]
     Slurm(String),
-    #[error("{0}: done, or claimed by another live process")]
-    Claimed(PathBuf),
+    #[error("{0}: done, or locked by another live process")]
+    Held(PathBuf),
 }
 
-/// Exit status of a worker that found its run done or claimed by another process.
-pub const EXIT_CLAIMED: i32 = 3;
-
-/// Which device kind runs train on; recorded in the key because results differ across kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceKind {
-    Cpu,
-    Cuda,
-}
-
-impl DeviceKind {
-    pub fn parse(s: &str) -> Option<DeviceKind> {
-        match s {
-            "cpu" => Some(DeviceKind::Cpu),
-            "cuda" => Some(DeviceKind::Cuda),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            DeviceKind::Cpu => "cpu",
-            DeviceKind::Cuda => "cuda",
-        }
-    }
-}
-
-/// `config.json`: everything a worker needs, and everything the key was computed from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunConfig {
-    pub key: String,
-    pub spec_path: PathBuf,
-    pub spec_sha256: String,
-    pub arm: ResolvedArm,
-    pub arm_sha256: String,
-    pub seed: i64,
-    pub quick: bool,
-    pub data: Vec<FileDigest>,
-    pub code: String,
-    pub libtorch: String,
-    pub device: DeviceKind,
-}
-
-/// `record.json`: the result of one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    pub key: String,
-    pub spec_id: String,
-    pub arm_id: String,
-    pub seed: i64,
-    pub quick: bool,
-    /// The resolved arm that was trained (also in `config.json`).
-    pub config: ResolvedArm,
-    #[serde(flatten)]
-    pub status: Status,
-    pub metrics: Option<Metrics>,
-    pub params: i64,
-    pub steps: i64,
-    /// The step whose weights were evaluated (the protocol's choice) and whether training
-    /// stopped early.
-    pub selected_step: i64,
-    pub stopped_early: bool,
-    /// Series in the training split after `data:` preprocessing, and their length.
-    pub train_size: i64,
-    pub length: i64,
-    /// The split the curve's eval columns come from (`val` or `test`).
-    pub eval_split: String,
-    /// Class names in label-index order.
-    pub class_names: Vec<String>,
-    pub wall_time_s: f64,
-    pub weights_sha256: String,
-    pub arm_sha256: String,
-    pub spec_sha256: String,
-    pub data: Vec<FileDigest>,
-    pub code: CodeIdentity,
-    pub libtorch: String,
-    pub device: String,
-    pub curve: Vec<train::CurvePoint>,
-}
+/// Exit status of a worker that found its run done or locked by another process.
+pub const EXIT_HELD: i32 = 3;
 
 /// sha256 over the canonical resolved arm, seed, dataset digests, code identity, libtorch
 /// version and device kind: the same key means the same computation.
@@ -260,9 +182,10 @@ pub struct Finished {
 
 pub enum RunResult {
     Trained(Box<Record>),
-    /// Another runner had claimed it (or finished it) first: not trained here.
+    /// Another runner had locked it (or finished it) first: not trained here.
     Skipped,
-    Failed(String),
+    /// The worker process could not finish (its error, or its exit status).
+    Error(String),
 }
 
 /// Trains every pending run in `runs` with up to `jobs` worker processes, calling
@@ -366,15 +289,15 @@ pub fn execute_local(
                     let _ = r.join();
                 }
                 bar.finish();
-                let result = if status.code() == Some(EXIT_CLAIMED) {
+                let result = if status.code() == Some(EXIT_HELD) {
                     RunResult::Skipped
                 } else if status.success() && run.dir.is_done() {
                     match run.dir.read_json::<Record>(store::RECORD) {
                         Ok(r) => RunResult::Trained(Box::new(r)),
-                        Err(e) => RunResult::Failed(e.to_string()),
+                        Err(e) => RunResult::Error(e.to_string()),
                     }
                 } else {
-                    RunResult::Failed(if stderr.is_empty() {
+                    RunResult::Error(if stderr.is_empty() {
                         format!("worker exited with {status}")
                     } else {
                         stderr
@@ -401,8 +324,10 @@ pub fn execute_local(
 pub enum RunState {
     Done,
     /// Finished, but training diverged.
-    Failed,
-    /// Claimed by a live process.
+    Diverged,
+    /// `DONE`, but its record cannot be read.
+    Unreadable,
+    /// Locked by a live worker.
     Running,
     Missing,
 }
@@ -411,7 +336,8 @@ impl RunState {
     pub fn name(self) -> &'static str {
         match self {
             RunState::Done => "done",
-            RunState::Failed => "failed",
+            RunState::Diverged => "diverged",
+            RunState::Unreadable => "unreadable",
             RunState::Running => "running",
             RunState::Missing => "missing",
         }
@@ -422,7 +348,8 @@ pub fn state(run: &PlannedRun) -> RunState {
     if run.dir.is_done() {
         match run.dir.read_json::<Record>(store::RECORD) {
             Ok(r) if r.metrics.is_some() => RunState::Done,
-            _ => RunState::Failed,
+            Ok(_) => RunState::Diverged,
+            Err(_) => RunState::Unreadable,
         }
     } else if run.dir.holder() != store::Holder::Nobody {
         RunState::Running
@@ -443,7 +370,7 @@ pub fn load_records(runs: &[PlannedRun]) -> Vec<Option<Record>> {
         .collect()
 }
 
-/// One worker process: claims the run in `dir`, writes `config` there (or, without one, trains
+/// One worker process: locks the run in `dir`, writes `config` there (or, without one, trains
 /// the `config.json` already there), trains, and writes the record and `DONE`.
 /// How a worker process runs: CPU threads, CUDA ordinal, and whether it prints progress lines.
 #[derive(Debug, Clone, Copy)]
@@ -465,8 +392,8 @@ pub fn worker(
         Some(c) => c,
         None => run.read_json(store::CONFIG)?,
     };
-    let Some(_claim) = run.claim(force)? else {
-        return Err(RunError::Claimed(dir.to_path_buf()));
+    let Some(_lock) = run.lock(force)? else {
+        return Err(RunError::Held(dir.to_path_buf()));
     };
     run.reset()?;
     run.write_json(store::CONFIG, &config)?;
@@ -478,14 +405,7 @@ pub fn worker(
         progress,
     } = opts;
     let determinism = provenance::configure(threads, true);
-    let device = match config.device {
-        DeviceKind::Cpu => Device::Cpu,
-        DeviceKind::Cuda if gpu < tch::Cuda::device_count().max(0) as usize => Device::Cuda(gpu),
-        DeviceKind::Cuda if tch::Cuda::is_available() => {
-            return Err(RunError::Device(format!("cuda:{gpu}"), true))
-        }
-        DeviceKind::Cuda => return Err(RunError::Device("cuda".into(), false)),
-    };
+    let device = config.device.resolve(gpu)?;
     let dataset = data::load(&config.arm.dataset, data_dir)?;
     if dataset.digests != config.data {
         return Err(RunError::Config {

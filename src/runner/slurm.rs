@@ -14,7 +14,8 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{state, PlannedRun, RunConfig, RunError, RunState};
+use super::{state, PlannedRun, RunError, RunState};
+use crate::record::RunConfig;
 use crate::store::Store;
 
 /// Everything a Slurm task needs to find its run: index → (run directory, config).
@@ -95,6 +96,31 @@ fn slurm_dir(store: &Store) -> PathBuf {
     store.root().join("slurm")
 }
 
+/// Where the array tasks' logs go: `<store>/slurm/logs`.
+pub fn logs_dir(store: &Store) -> PathBuf {
+    slurm_dir(store).join("logs")
+}
+
+/// The log of array task `index` of job `job_id` (the script's `--output` pattern).
+pub fn task_log(store: &Store, job_id: &str, index: usize) -> PathBuf {
+    logs_dir(store).join(format!("{job_id}_{index}.log"))
+}
+
+/// The run directory and config at `index` of the plan file `plan`.
+pub fn plan_entry(plan: &Path, index: usize) -> Result<PlanEntry, RunError> {
+    let mut file = read_plan(plan)?;
+    if index >= file.runs.len() {
+        return Err(RunError::Config {
+            path: plan.to_path_buf(),
+            message: format!(
+                "no plan index {index} (the plan has {} runs)",
+                file.runs.len()
+            ),
+        });
+    }
+    Ok(file.runs.swap_remove(index))
+}
+
 /// Writes the plan file for `runs` (absolute run directories) and returns its path.
 pub fn write_plan(store: &Store, runs: &[PlannedRun]) -> Result<PathBuf, RunError> {
     let plan = PlanFile {
@@ -138,7 +164,7 @@ pub fn script(
     opts: &SlurmOptions,
     force: bool,
 ) -> String {
-    let logs = absolute(&slurm_dir(store).join("logs"));
+    let logs = absolute(&logs_dir(store));
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut s = String::from("#!/bin/bash\n");
     let _ = writeln!(s, "#SBATCH --job-name=repro");
@@ -267,11 +293,9 @@ pub fn submit(
         exe: PathBuf::from("repro"),
         source,
     })?;
-    std::fs::create_dir_all(slurm_dir(store).join("logs")).map_err(|source| {
-        crate::store::StoreError::Io {
-            path: slurm_dir(store).join("logs"),
-            source,
-        }
+    std::fs::create_dir_all(logs_dir(store)).map_err(|source| crate::store::StoreError::Io {
+        path: logs_dir(store),
+        source,
     })?;
     let text = script(&plan, &indices, store, &exe, opts, force);
     let sha = hex::encode(Sha256::digest(text.as_bytes()));

@@ -1,0 +1,133 @@
+//! `repro data` (catalog, verification, profiles) and `repro doctor` (what this machine runs
+//! with).
+
+use std::path::Path;
+
+use crate::data::{self, DataError};
+use crate::provenance;
+
+use super::{DataCommand, Failure};
+
+pub fn data(command: DataCommand, dir: &Path) -> Result<(), Failure> {
+    match command {
+        DataCommand::List => {
+            for e in data::catalog::CATALOG {
+                let state = match data::verify(e, dir) {
+                    Ok(_) => "verified".to_string(),
+                    Err(DataError::Missing { .. }) => format!("missing (`{}`)", e.fetch),
+                    Err(_) => "BAD CHECKSUM".to_string(),
+                };
+                println!("{:<22} {:<10} {}", e.name, state, e.description);
+                println!("{:<22} {:<10} from {}", "", "", e.source);
+            }
+            Ok(())
+        }
+        DataCommand::Verify { names } => {
+            let entries: Vec<&data::Entry> = if names.is_empty() {
+                data::catalog::CATALOG.iter().collect()
+            } else {
+                names
+                    .iter()
+                    .map(|n| data::catalog::get(n))
+                    .collect::<Result<_, _>>()?
+            };
+            let mut bad = Vec::new();
+            for e in entries {
+                match data::verify(e, dir) {
+                    Ok(files) => {
+                        for f in files {
+                            println!("ok   {}  {}", &f.sha256[..16], dir.join(&f.file).display());
+                        }
+                    }
+                    Err(err) => {
+                        println!("FAIL {}: {err}", e.name);
+                        bad.push(err.to_string());
+                    }
+                }
+            }
+            if bad.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::bad_input(format!(
+                    "{} dataset(s) failed verification",
+                    bad.len()
+                )))
+            }
+        }
+        DataCommand::Profile { name, json } => {
+            let ds = data::load(&name, dir)?;
+            let p = data::profile::profile(&ds);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&p).map_err(|e| Failure::failed(e.to_string()))?
+                );
+            } else {
+                println!("{}", data::profile::render(&p));
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn doctor(data_dir: &Path) {
+    let backend = provenance::backend();
+    let code = provenance::code_identity(Path::new("."));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("repro        {}", env!("CARGO_PKG_VERSION"));
+    println!("libtorch     {}", backend.libtorch);
+    println!(
+        "cuda         {}",
+        if backend.cuda_available {
+            format!(
+                "available, runtime {}",
+                backend.cuda_runtime.as_deref().unwrap_or("?")
+            )
+        } else {
+            format!(
+                "not available (backend built for CUDA {})",
+                backend.cuda_runtime.as_deref().unwrap_or("none")
+            )
+        }
+    );
+    for d in &backend.devices {
+        println!("  device     {d}");
+    }
+    println!(
+        "cudnn        {}",
+        backend.cudnn.as_deref().unwrap_or("none")
+    );
+    println!(
+        "threads      {} torch intra-op, {} CPU cores",
+        tch::get_num_threads(),
+        cpus
+    );
+    println!("host         {}", provenance::hostname());
+    match &code.commit {
+        Some(c) => println!(
+            "git          {} on {}{}{}",
+            &c[..12.min(c.len())],
+            code.branch.as_deref().unwrap_or("(detached)"),
+            if code.dirty { ", dirty" } else { ", clean" },
+            if code.untracked > 0 {
+                format!(", {} untracked", code.untracked)
+            } else {
+                String::new()
+            }
+        ),
+        None if code.repository => println!("git          repository without commits yet"),
+        None => println!("git          not a git work tree (runs will not record a commit)"),
+    }
+    for (k, v) in provenance::numeric_env() {
+        println!("env          {k}={v}");
+    }
+    println!("datasets     in {}", data_dir.display());
+    for entry in data::catalog::CATALOG {
+        let state = match data::verify(entry, data_dir) {
+            Ok(_) => "verified".to_string(),
+            Err(DataError::Missing { .. }) => format!("missing (run `{}`)", entry.fetch),
+            Err(e) => format!("BAD: {e}"),
+        };
+        println!("  {:<22} {state}", entry.name);
+    }
+}

@@ -1,0 +1,393 @@
+//! Command-line interface: clap definitions, dispatch, exit codes. Each command group has a
+//! file that parses, calls the library (mostly [`crate::session`]) and prints:
+//! [`validate`], [`train`] (`run`), [`gate`] (`bless`, `check`), [`inspect`] (`plan`,
+//! `status`, `report`), [`data`] (`data`, `doctor`), [`worker`]; [`ui`] prints a session's
+//! events and draws its progress.
+//!
+//! Exit codes: 0 ok, 1 a gate failed (or a run failed), 2 bad input (spec, data, flags).
+
+mod data;
+mod gate;
+mod inspect;
+mod train;
+mod ui;
+mod validate;
+mod worker;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::data::DataError;
+use crate::device::DeviceKind;
+use crate::runner::{self, RunError};
+use crate::session::{self, Session, SessionError};
+use crate::spec::{self, Spec};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "repro",
+    version,
+    about = "Reproduce papers' claims and audit strong baselines, on libtorch"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check spec files; every problem is reported with file:line:col.
+    Validate {
+        /// Spec files or directories (default: papers/ baselines/).
+        paths: Vec<PathBuf>,
+    },
+    /// Train every arm × seed of the given specs (skipping finished runs) and audit the claims.
+    Run {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        /// Worker processes (default: one per CPU core on cpu, 1 on cuda).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Retrain runs that are already done.
+        #[arg(long)]
+        force: bool,
+        /// Instead of the sweep: train the first seed of every arm twice in this process and
+        /// report whether the two are identical, or the first step whose loss differs.
+        #[arg(long)]
+        verify_determinism: bool,
+        #[command(flatten)]
+        executor: ExecutorArgs,
+    },
+    /// Write the current results into the blessed baseline table (per spec, under
+    /// `baselines/blessed/`), showing what changed. Every planned run must be done.
+    Bless {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+    /// Regression gate: train what is missing, then compare with the blessed table. Exit 0
+    /// pass, 1 regression, 2 error.
+    Check {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        gate: GateArgs,
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// List every planned run: key, spec, arm, seed and its state in the store.
+    Plan {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Per spec and arm: how many runs are done, running, failed, missing.
+    Status {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the claims table from the store without training anything.
+    Report {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Datasets: list the catalog, verify files, profile a dataset.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+        #[arg(long, env = "REPRO_DATA", default_value = "data", global = true)]
+        data_dir: PathBuf,
+    },
+    /// Environment check: libtorch, CUDA, cuDNN, threads, git state, datasets.
+    Doctor {
+        #[arg(long, env = "REPRO_DATA", default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Train the single run in DIR (used by `repro run`): its config comes on standard input
+    /// with `--stdin-config`, else from DIR/config.json.
+    #[command(hide = true)]
+    Worker {
+        /// The run directory (with `--stdin-config` or a `config.json` in it).
+        #[arg(required_unless_present = "plan")]
+        dir: Option<PathBuf>,
+        /// A plan file written by `--executor slurm`, with `--index`.
+        #[arg(long, requires = "index")]
+        plan: Option<PathBuf>,
+        #[arg(long)]
+        index: Option<usize>,
+        /// CUDA device ordinal for `--device cuda` runs.
+        #[arg(long, default_value_t = 0)]
+        gpu: usize,
+        #[arg(long)]
+        stdin_config: bool,
+        /// Print `progress <done> <total> <loss>` lines on standard output while training.
+        #[arg(long)]
+        progress: bool,
+        /// Retrain even if the run is done.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value_t = 1)]
+        threads: i32,
+        #[arg(long, env = "REPRO_DATA", default_value = "data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// The catalogued datasets, where they come from, and whether they are present.
+    List,
+    /// Check every file of the named datasets (default: all) against its pinned sha256.
+    Verify { names: Vec<String> },
+    /// Counts, class balance, lengths and pad lengths, value statistics, duplicates, leakage.
+    Profile {
+        name: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Common {
+    /// Apply each spec's `quick:` overrides (fewer steps and seeds).
+    #[arg(long)]
+    pub quick: bool,
+    /// Run store directory [env: REPRO_STORE] [default: runs]
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Where runs train.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    #[arg(long, env = "REPRO_DATA", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Also write each spec's audit to DIR as `<spec id>.md`, `.json` and a self-contained `.html`.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExecutorArgs {
+    /// `local` (a pool of worker processes on this machine) or `slurm` (a job array whose
+    /// tasks each train one plan index against the shared store).
+    #[arg(long, value_enum, default_value_t = Executor::Local)]
+    pub executor: Executor,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// GPUs per Slurm task (use with `--device cuda`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub gpus_per_task: Option<u32>,
+    /// At most this many array tasks run at once (`--array=...%K`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
+    /// CPU threads per Slurm task.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus_per_task: u32,
+    /// Block until the array has finished, then print the audit like a local run.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GateArgs {
+    /// Directory of blessed tables.
+    #[arg(long, default_value = "baselines/blessed")]
+    pub blessed: PathBuf,
+    /// Tolerance for arms without a claim (a claim's own tolerance wins).
+    #[arg(long, default_value_t = 0.01)]
+    pub tolerance: f64,
+}
+
+/// `--device`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
+}
+
+impl From<DeviceArg> for DeviceKind {
+    fn from(d: DeviceArg) -> DeviceKind {
+        match d {
+            DeviceArg::Cpu => DeviceKind::Cpu,
+            DeviceArg::Cuda => DeviceKind::Cuda,
+        }
+    }
+}
+
+/// `--executor`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Executor {
+    Local,
+    Slurm,
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    fn bad_input(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    fn failed(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Failure {
+        match e {
+            RunError::Data(_) | RunError::Config { .. } | RunError::Device(..) => {
+                Failure::bad_input(e.to_string())
+            }
+            RunError::Train(crate::train::TrainError::Model(_)) => {
+                Failure::bad_input(e.to_string())
+            }
+            RunError::Held(_) => Failure {
+                code: runner::EXIT_HELD as u8,
+                message: e.to_string(),
+            },
+            _ => Failure::failed(e.to_string()),
+        }
+    }
+}
+
+impl From<DataError> for Failure {
+    fn from(e: DataError) -> Failure {
+        Failure::bad_input(e.to_string())
+    }
+}
+
+impl From<SessionError> for Failure {
+    fn from(e: SessionError) -> Failure {
+        match e {
+            SessionError::Run(e) => e.into(),
+            SessionError::Device(_) | SessionError::Data(_) | SessionError::Baseline(_) => {
+                Failure::bad_input(e.to_string())
+            }
+            SessionError::StoreNotWritable(_)
+            | SessionError::BaselineWrite(_)
+            | SessionError::RunsFailed { .. }
+            | SessionError::Unfinished(_)
+            | SessionError::Regression(_)
+            | SessionError::NotDeterministic(_)
+            | SessionError::Train(_)
+            | SessionError::Report(_) => Failure::failed(e.to_string()),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Validate { paths } => validate::validate(&paths),
+        Command::Run {
+            specs,
+            common,
+            jobs,
+            force,
+            verify_determinism,
+            executor,
+        } => {
+            let session = open(&specs, &common)?;
+            if verify_determinism {
+                train::verify_determinism(&session)
+            } else if executor.executor == Executor::Slurm {
+                train::run_slurm(&session, &common, &executor, force)
+            } else {
+                train::run_local(&session, &common, jobs, force)
+            }
+        }
+        Command::Report { specs, common } => inspect::report(&open(&specs, &common)?, &common),
+        Command::Bless {
+            specs,
+            common,
+            gate,
+        } => gate::bless(&open(&specs, &common)?, &gate),
+        Command::Check {
+            specs,
+            common,
+            gate,
+            jobs,
+        } => gate::check(&open(&specs, &common)?, &gate, jobs),
+        Command::Plan { specs, common } => inspect::plan(&open(&specs, &common)?),
+        Command::Status { specs, common } => inspect::status(&open(&specs, &common)?),
+        Command::Data { command, data_dir } => data::data(command, &data_dir),
+        Command::Doctor { data_dir } => {
+            data::doctor(&data_dir);
+            Ok(())
+        }
+        Command::Worker {
+            dir,
+            plan,
+            index,
+            gpu,
+            stdin_config,
+            progress,
+            force,
+            threads,
+            data_dir,
+        } => worker::worker(
+            dir,
+            plan.zip(index),
+            stdin_config,
+            runner::WorkerOptions {
+                threads,
+                gpu,
+                progress,
+            },
+            &data_dir,
+            force,
+        ),
+    }
+}
+
+/// Every spec under `paths`, or all their errors (file:line:col) as one bad-input failure.
+fn load_specs(paths: &[PathBuf]) -> Result<Vec<Spec>, Failure> {
+    spec::load_all(paths).map_err(|errors| {
+        Failure::bad_input(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
+}
+
+/// A session over the specs under `paths` with the shared flags.
+fn open(paths: &[PathBuf], common: &Common) -> Result<Session, Failure> {
+    let specs = load_specs(paths)?;
+    Ok(Session::new(
+        specs,
+        &session::Options {
+            quick: common.quick,
+            store: common.store.clone(),
+            device: common.device.into(),
+            data_dir: common.data_dir.clone(),
+        },
+    ))
+}

@@ -1,0 +1,66 @@
+//! The two files every run directory holds, shared by the runner that writes them and the
+//! audit, baseline table and reports that read them: `config.json` ([`RunConfig`]: what the
+//! key was computed from) and `record.json` ([`Record`]: what the run measured).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::FileDigest;
+use crate::device::DeviceKind;
+use crate::provenance::CodeIdentity;
+use crate::spec::ResolvedArm;
+use crate::train::{CurvePoint, Metrics, Status};
+
+/// `config.json`: everything a worker needs, and everything the key was computed from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub key: String,
+    pub spec_path: PathBuf,
+    pub spec_sha256: String,
+    pub arm: ResolvedArm,
+    pub arm_sha256: String,
+    pub seed: i64,
+    pub quick: bool,
+    pub data: Vec<FileDigest>,
+    pub code: String,
+    pub libtorch: String,
+    pub device: DeviceKind,
+}
+
+/// `record.json`: the result of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub key: String,
+    pub spec_id: String,
+    pub arm_id: String,
+    pub seed: i64,
+    pub quick: bool,
+    /// The resolved arm that was trained (also in `config.json`).
+    pub config: ResolvedArm,
+    #[serde(flatten)]
+    pub status: Status,
+    pub metrics: Option<Metrics>,
+    pub params: i64,
+    pub steps: i64,
+    /// The step whose weights were evaluated (the protocol's choice) and whether training
+    /// stopped early.
+    pub selected_step: i64,
+    pub stopped_early: bool,
+    /// Series in the training split after `data:` preprocessing, and their length.
+    pub train_size: i64,
+    pub length: i64,
+    /// The split the curve's eval columns come from (`val` or `test`).
+    pub eval_split: String,
+    /// Class names in label-index order.
+    pub class_names: Vec<String>,
+    pub wall_time_s: f64,
+    pub weights_sha256: String,
+    pub arm_sha256: String,
+    pub spec_sha256: String,
+    pub data: Vec<FileDigest>,
+    pub code: CodeIdentity,
+    pub libtorch: String,
+    pub device: String,
+    pub curve: Vec<CurvePoint>,
+}

@@ -1,0 +1,99 @@
+//! The files a report directory gets per spec: `<spec id>.md`, `.json` and the self-contained
+//! `.html`, written atomically, with the provenance rows all three show.
+
+use std::path::{Path, PathBuf};
+
+use crate::record::Record;
+use crate::session::audit::SpecAudit;
+use crate::spec::Spec;
+use crate::store::{self, StoreError};
+
+/// Where a spec's numbers came from, taken from one of its records.
+pub fn provenance_rows(record: Option<&Record>) -> Vec<(String, String)> {
+    let Some(r) = record else { return Vec::new() };
+    let commit = match &r.code.commit {
+        Some(c) => format!(
+            "{}{}",
+            &c[..12.min(c.len())],
+            if r.code.dirty { " (dirty)" } else { "" }
+        ),
+        None => "not in git".into(),
+    };
+    vec![
+        ("code".into(), commit),
+        ("libtorch".into(), r.libtorch.clone()),
+        ("device".into(), r.device.clone()),
+        (
+            "data".into(),
+            r.data
+                .iter()
+                .map(|d| format!("{} sha256 {}", d.file, &d.sha256[..16]))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        ("spec sha256".into(), r.spec_sha256[..16].to_string()),
+    ]
+}
+
+/// Writes the Markdown, JSON and HTML audit of `spec` into `dir`; returns the paths written.
+pub fn write(
+    dir: &Path,
+    spec: &Spec,
+    audit: &SpecAudit,
+    records: &[(String, Option<&Record>)],
+    quick: bool,
+) -> Result<Vec<PathBuf>, StoreError> {
+    let first = records.iter().find_map(|(_, r)| *r);
+    let provenance = provenance_rows(first);
+    let SpecAudit {
+        results,
+        findings,
+        comparisons,
+    } = audit;
+    let json = serde_json::json!({
+        "spec": spec.id,
+        "title": spec.title,
+        "spec_sha256": spec.file_sha256,
+        "quick": quick,
+        "arms": results,
+        "findings": findings,
+        "comparisons": comparisons,
+        "provenance": provenance,
+    });
+    let files = [
+        (
+            "md",
+            super::claims_markdown(spec, results, findings, comparisons, quick, &provenance),
+        ),
+        (
+            "json",
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            ),
+        ),
+        (
+            "html",
+            super::html::page(
+                spec,
+                results,
+                findings,
+                comparisons,
+                records,
+                quick,
+                &provenance,
+            ),
+        ),
+    ];
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for (ext, text) in files {
+        let path = dir.join(format!("{}.{ext}", spec.id));
+        store::write_atomic(&path, text.as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}

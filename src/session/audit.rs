@@ -1,0 +1,44 @@
+//! One spec's audit, assembled from the store: per-arm results and verdicts, the baseline
+//! findings and the paired comparisons, each under the arms' own training budgets. Pure: the
+//! records come in, the audit a report renders comes out.
+
+use serde::Serialize;
+
+use crate::audit::{self, ArmResult, ComparisonResult, Finding};
+use crate::record::Record;
+use crate::spec::Spec;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SpecAudit {
+    pub results: Vec<ArmResult>,
+    pub findings: Vec<Finding>,
+    pub comparisons: Vec<ComparisonResult>,
+}
+
+/// Each arm's training budget as the findings name it: `6000 steps` or `150 epochs`.
+pub fn budgets(spec: &Spec, quick: bool) -> Vec<String> {
+    spec.arms
+        .iter()
+        .map(|a| {
+            let t = &a.resolved(quick).train;
+            match (t.steps, t.epochs) {
+                (Some(s), _) => format!("{s} steps"),
+                (None, Some(e)) => format!("{e} epochs"),
+                (None, None) => "?".into(),
+            }
+        })
+        .collect()
+}
+
+/// The audit of `spec` from `records` (one slot per planned run, `None` where not done).
+pub fn audit_spec(spec: &Spec, records: &[(String, Option<&Record>)], quick: bool) -> SpecAudit {
+    let results = audit::arm_results(spec, records);
+    let budgets = budgets(spec, quick);
+    let findings = audit::baseline_findings(spec, &results, &budgets);
+    let comparisons = audit::comparisons(spec, &results, &budgets);
+    SpecAudit {
+        results,
+        findings,
+        comparisons,
+    }
+}

@@ -1,0 +1,90 @@
+//! `repro run --verify-determinism`: each arm's first seed trained twice in this process,
+//! compared loss by loss and by the final weights' digest.
+
+use crate::data;
+use crate::provenance;
+
+use super::{Event, Observer, Session, SessionError};
+
+/// How one arm's two runs compared.
+pub struct ArmDeterminism {
+    pub spec_id: String,
+    pub arm_id: String,
+    pub seed: i64,
+    pub steps: i64,
+    pub weights_sha256: String,
+    pub outcome: Agreement,
+}
+
+pub enum Agreement {
+    Identical,
+    /// Every step's loss agrees, but the final weights (or the step counts) differ.
+    WeightsDiffer,
+    /// The first step (1-based) whose loss differs, and the two losses.
+    LossDiffers {
+        step: usize,
+        a: f64,
+        b: f64,
+    },
+}
+
+impl Session {
+    /// Trains the first seed of every arm twice with all CPU threads and deterministic
+    /// algorithms on; a failure counts the arms whose runs differ.
+    pub fn verify_determinism(&self, obs: &dyn Observer) -> Result<(), SessionError> {
+        let device = self.device.resolve(0)?;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i32;
+        let flags = provenance::configure(cpus, true);
+        obs.event(Event::DeterminismSetup {
+            flags,
+            threads: cpus,
+            device,
+        });
+        let mut differing = 0;
+        for spec in &self.specs {
+            let data = data::load(&spec.dataset, &self.data_dir)?;
+            for arm in &spec.arms {
+                let resolved = arm.resolved(self.quick);
+                let seed = spec.seeds(self.quick).seed(&arm.base, 0);
+                let train = || {
+                    crate::train::train(resolved, &data, seed, device, |_| {})
+                        .map_err(|e| SessionError::Train(e.to_string()))
+                };
+                let (a, b) = (train()?, train()?);
+                let first = a
+                    .step_losses
+                    .iter()
+                    .zip(&b.step_losses)
+                    .position(|(x, y)| x.to_bits() != y.to_bits());
+                let outcome = match first {
+                    None if a.weights_sha256 == b.weights_sha256
+                        && a.step_losses.len() == b.step_losses.len() =>
+                    {
+                        Agreement::Identical
+                    }
+                    None => Agreement::WeightsDiffer,
+                    Some(step) => Agreement::LossDiffers {
+                        step: step + 1,
+                        a: a.step_losses[step],
+                        b: b.step_losses[step],
+                    },
+                };
+                if !matches!(outcome, Agreement::Identical) {
+                    differing += 1;
+                }
+                obs.event(Event::Determinism(&ArmDeterminism {
+                    spec_id: spec.id.clone(),
+                    arm_id: arm.id.clone(),
+                    seed,
+                    steps: a.steps,
+                    weights_sha256: a.weights_sha256.clone(),
+                    outcome,
+                }));
+            }
+        }
+        if differing > 0 {
+            return Err(SessionError::NotDeterministic(differing));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,108 @@
+//! Training on this machine: a pool of `repro worker` processes (one device each), sized from
+//! the CPU cores or GPUs, round after round while adaptive seeding asks for more.
+
+use crate::runner::{self, Finished, LocalOptions, PlannedRun, RunResult, SeedCounts};
+
+use super::{adaptive, Event, Observer, Session, SessionError};
+
+/// How a round of local training is laid out.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub planned: usize,
+    pub pending: usize,
+    pub jobs: usize,
+    pub threads_per_job: i32,
+    /// CUDA devices the workers are spread over (0 on CPU).
+    pub gpus: usize,
+    pub store: std::path::PathBuf,
+}
+
+/// The runs of the last round (the complete plan) and every run that ended in this session.
+pub struct Trained {
+    pub runs: Vec<PlannedRun>,
+    pub finished: Vec<Finished>,
+}
+
+impl Trained {
+    /// A failure when any run could not finish or diverged.
+    pub fn outcome(&self) -> Result<(), SessionError> {
+        let errors = self
+            .finished
+            .iter()
+            .filter(|f| matches!(f.result, RunResult::Error(_)))
+            .count();
+        let diverged = self
+            .finished
+            .iter()
+            .filter(|f| matches!(&f.result, RunResult::Trained(r) if r.metrics.is_none()))
+            .count();
+        if errors > 0 || diverged > 0 {
+            return Err(SessionError::RunsFailed { errors, diverged });
+        }
+        Ok(())
+    }
+}
+
+impl Session {
+    /// `repro run`: trains every pending run, then more seeds for arms still INCONCLUSIVE
+    /// under adaptive seeding (rounds of `jobs` seeds, 2 by default).
+    pub fn train_local(
+        &self,
+        jobs: Option<usize>,
+        force: bool,
+        obs: &dyn Observer,
+    ) -> Result<Trained, SessionError> {
+        let mut runs = self.plan_to_train()?;
+        let mut finished = self.execute(&runs, jobs, force, obs)?;
+        let mut counts = SeedCounts::new();
+        let step = jobs.unwrap_or(2).max(1) as u32;
+        while adaptive::next_round(&self.specs, &runs, self.quick, step, &mut counts) {
+            runs = self.plan(&counts)?;
+            finished.extend(self.execute(&runs, jobs, false, obs)?);
+        }
+        Ok(Trained { runs, finished })
+    }
+
+    /// The pool for `runs`: `jobs` workers (default one per GPU on CUDA, else one per core),
+    /// never more than there are runs to train, sharing the cores between them.
+    pub fn pool(&self, runs: &[PlannedRun], jobs: Option<usize>, force: bool) -> Pool {
+        let pending = runs.iter().filter(|r| force || !r.done).count();
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let gpus = self.device.gpus();
+        let default_jobs = if gpus > 0 { gpus } else { cpus };
+        let jobs = jobs.unwrap_or(default_jobs).clamp(1, pending.max(1));
+        Pool {
+            planned: runs.len(),
+            pending,
+            jobs,
+            threads_per_job: (cpus / jobs).max(1) as i32,
+            gpus,
+            store: self.store.root().to_path_buf(),
+        }
+    }
+
+    /// Trains the pending runs of `runs` in one pool, sending an event as each ends.
+    pub fn execute(
+        &self,
+        runs: &[PlannedRun],
+        jobs: Option<usize>,
+        force: bool,
+        obs: &dyn Observer,
+    ) -> Result<Vec<Finished>, SessionError> {
+        let pool = self.pool(runs, jobs, force);
+        obs.event(Event::Pool(&pool));
+        let opts = LocalOptions {
+            jobs: pool.jobs,
+            threads_per_job: pool.threads_per_job,
+            data_dir: self.data_dir.clone(),
+            force,
+            gpus: pool.gpus,
+        };
+        let progress = obs.progress(pool.pending as u64, "train");
+        let finished = runner::execute_local(runs, &opts, &progress, |index, total, run| {
+            obs.event(Event::Finished { index, total, run })
+        })?;
+        progress.finish();
+        Ok(finished)
+    }
+}

@@ -1,0 +1,212 @@
+//! One audit session: the specs, the run store, the device and the code identity, and what
+//! every command does with them. The local pool and the Slurm array share one [`Session::plan`],
+//! one adaptive-seed loop ([`adaptive`]) and one way of reading results back; the CLI only
+//! parses flags, calls these functions and prints the [`Event`]s they send.
+//!
+//! - [`local`]: train in a pool of worker processes on this machine, round after round;
+//! - [`slurm`]: submit rounds as job arrays, wait for them, name the runs that did not finish;
+//! - [`gate`]: bless the results into the baseline table, or check them against it;
+//! - [`determinism`]: train each arm's first seed twice and compare step by step;
+//! - [`audit`]: the per-spec audit (results, findings, comparisons) a report renders.
+
+pub mod adaptive;
+pub mod audit;
+pub mod determinism;
+pub mod gate;
+pub mod local;
+pub mod slurm;
+
+use std::path::{Path, PathBuf};
+
+use crate::baseline::BaselineError;
+use crate::data::DataError;
+use crate::device::{DeviceError, DeviceKind};
+use crate::provenance::{self, CodeIdentity};
+use crate::record::Record;
+use crate::runner::{self, PlannedRun, RunError, RunState, SeedCounts};
+use crate::spec::Spec;
+use crate::store::{Store, StoreError};
+
+/// Why a session stopped. The CLI maps each to an exit code: bad input 2, a failure 1.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("cannot write the run store: {0}")]
+    StoreNotWritable(StoreError),
+    /// A blessed table that cannot be built or read (bad input).
+    #[error(transparent)]
+    Baseline(BaselineError),
+    /// A blessed table that cannot be written.
+    #[error(transparent)]
+    BaselineWrite(BaselineError),
+    #[error("{errors} run(s) could not finish and {diverged} diverged")]
+    RunsFailed { errors: usize, diverged: usize },
+    #[error("{} run(s) did not finish:\n{}", .0.len(), .0.join("\n"))]
+    Unfinished(Vec<String>),
+    #[error("regression in {}", .0.join(", "))]
+    Regression(Vec<String>),
+    #[error("{0} arm(s) are not deterministic")]
+    NotDeterministic(usize),
+    #[error("{0}")]
+    Train(String),
+    #[error(transparent)]
+    Report(StoreError),
+}
+
+/// What a session tells its user as it goes; the CLI prints these, a test can collect them.
+pub enum Event<'a> {
+    /// A round of local training is about to start.
+    Pool(&'a local::Pool),
+    /// One run of the current local round ended (`index` of `total`).
+    Finished {
+        index: usize,
+        total: usize,
+        run: &'a runner::Finished,
+    },
+    /// A Slurm array was submitted (`submission` is `None` when every run that needs training
+    /// is already running or queued).
+    Submitted {
+        planned: usize,
+        done: usize,
+        submission: Option<&'a runner::slurm::Submission>,
+        logs: PathBuf,
+    },
+    /// While waiting on a Slurm array: runs finished of `total`, runs running.
+    Waiting {
+        finished: usize,
+        total: usize,
+        running: usize,
+    },
+    /// `--verify-determinism`: the switches and threads the comparison runs under.
+    DeterminismSetup {
+        flags: provenance::Determinism,
+        threads: i32,
+        device: tch::Device,
+    },
+    /// `--verify-determinism`: one arm's two runs compared.
+    Determinism(&'a determinism::ArmDeterminism),
+    /// `repro bless`: a spec's table was written, with what changed against the old one.
+    Blessed {
+        spec_id: &'a str,
+        path: &'a Path,
+        diff: &'a [String],
+    },
+}
+
+/// Receives a session's [`Event`]s, and makes the progress display for training rounds.
+pub trait Observer {
+    fn event(&self, event: Event<'_>);
+    /// The display for a round of `total` runs (bars on a terminal, lines otherwise).
+    fn progress(&self, total: u64, label: &str) -> crate::progress::Progress;
+}
+
+/// How a session was opened: the flags every command that plans shares.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Apply each spec's `quick:` overrides.
+    pub quick: bool,
+    /// The run store (else `REPRO_STORE`, else `runs`).
+    pub store: Option<PathBuf>,
+    pub device: DeviceKind,
+    pub data_dir: PathBuf,
+}
+
+pub struct Session {
+    pub specs: Vec<Spec>,
+    pub quick: bool,
+    pub store: Store,
+    pub device: DeviceKind,
+    pub data_dir: PathBuf,
+    code: CodeIdentity,
+}
+
+impl Session {
+    pub fn new(specs: Vec<Spec>, opts: &Options) -> Session {
+        Session {
+            specs,
+            quick: opts.quick,
+            store: Store::open(opts.store.as_deref()),
+            device: opts.device,
+            data_dir: opts.data_dir.clone(),
+            code: provenance::code_identity(Path::new(".")),
+        }
+    }
+
+    /// Every run of the session's specs, with `counts` seeds for arms that grew adaptively.
+    /// The device must be available here: nothing is planned for a device that cannot train.
+    pub fn plan(&self, counts: &SeedCounts) -> Result<Vec<PlannedRun>, SessionError> {
+        self.device.ensure_available()?;
+        Ok(runner::plan(
+            &self.specs,
+            self.quick,
+            &self.store,
+            self.device,
+            &self.data_dir,
+            &self.code,
+            counts,
+        )?)
+    }
+
+    /// [`Session::plan`] for commands that train: the store must also be writable, checked
+    /// before any run starts so the error names the path once instead of once per worker.
+    pub fn plan_to_train(&self) -> Result<Vec<PlannedRun>, SessionError> {
+        let runs = self.plan(&SeedCounts::new())?;
+        self.store
+            .ensure_writable()
+            .map_err(SessionError::StoreNotWritable)?;
+        Ok(runs)
+    }
+
+    /// Per spec and arm, how many planned runs are in each [`RunState`].
+    pub fn arm_states(&self, runs: &[PlannedRun]) -> Vec<ArmStates> {
+        let states: Vec<RunState> = runs.iter().map(runner::state).collect();
+        let mut out = Vec::new();
+        for spec in &self.specs {
+            for arm in &spec.arms {
+                let mine: Vec<RunState> = runs
+                    .iter()
+                    .zip(&states)
+                    .filter(|(r, _)| r.spec_id == spec.id && r.arm_id == arm.id)
+                    .map(|(_, s)| *s)
+                    .collect();
+                out.push(ArmStates {
+                    spec_id: spec.id.clone(),
+                    arm_id: arm.id.clone(),
+                    states: mine,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The states of one arm's planned runs.
+pub struct ArmStates {
+    pub spec_id: String,
+    pub arm_id: String,
+    pub states: Vec<RunState>,
+}
+
+impl ArmStates {
+    pub fn count(&self, state: RunState) -> usize {
+        self.states.iter().filter(|&&s| s == state).count()
+    }
+}
+
+/// `(arm id, record)` for each planned run of `spec`, in plan order.
+pub fn spec_records<'a>(
+    spec: &Spec,
+    runs: &[PlannedRun],
+    records: &'a [Option<Record>],
+) -> Vec<(String, Option<&'a Record>)> {
+    runs.iter()
+        .zip(records)
+        .filter(|(r, _)| r.spec_id == spec.id)
+        .map(|(r, rec)| (r.arm_id.clone(), rec.as_ref()))
+        .collect()
+}
