@@ -190,7 +190,12 @@ fn bad_flags_exit_2() {
         &[],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).1.contains("--device must be cpu or cuda"));
+    let stderr = text(&out).1;
+    assert!(
+        stderr.contains("invalid value 'tpu' for '--device")
+            && stderr.contains("possible values: cpu, cuda"),
+        "{stderr}"
+    );
     let out = repro(&util::root(), &["frobnicate"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
