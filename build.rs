@@ -4,15 +4,35 @@
 //! Two things torch-sys leaves out and this script adds: an rpath to torch's `lib/`, so the binary
 //! runs without `LD_LIBRARY_PATH`, and `libtorch_cuda` kept linked (`--no-as-needed`), without which
 //! the linker drops it, the CUDA backend never registers, and CUDA silently disappears on GPU hosts.
+//!
+//! It also embeds the code identity (`REPRO_CODE_DIGEST`): a sha256 over everything that can
+//! change a number — `src/`, `csrc/`, `build.rs`, `Cargo.toml`, `Cargo.lock`,
+//! `.cargo/config.toml` and the rustc version — so run keys name the binary's code, not the git
+//! state of whatever directory it runs in (specs, reports and blessed tables are not code).
 
 use std::env;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 const EXPECTED_TORCH: &str = "2.11.0";
+
+/// What the code digest covers (directories are walked; every file counts).
+const CODE: &[&str] = &[
+    "src",
+    "csrc",
+    "build.rs",
+    "Cargo.toml",
+    "Cargo.lock",
+    ".cargo/config.toml",
+];
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
-    println!("cargo:rerun-if-changed=csrc/shim.cpp");
+    for path in CODE {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    println!("cargo:rustc-env=REPRO_CODE_DIGEST={}", code_digest());
     let torch = match env::var("LIBTORCH") {
         Ok(dir) => PathBuf::from(dir),
         Err(_) => {
@@ -34,6 +54,28 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }
 
+    compile_shim(&torch);
+    println!("cargo:rustc-link-lib=dylib=c10");
+    println!("cargo:rustc-link-lib=dylib=torch_cpu");
+}
+
+/// Compiles `csrc/shim.cpp`, unless the archive from an earlier run of this script was built from
+/// the same source against the same torch (the script reruns on every `src/` edit for the code
+/// digest; recompiling the shim against torch's headers each time would cost seconds).
+fn compile_shim(torch: &Path) {
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap_or_else(|_| fail("OUT_DIR is not set")));
+    let archive = out.join("librepro_shim.a");
+    let stamp_path = out.join("repro_shim.stamp");
+    let source = std::fs::read("csrc/shim.cpp").unwrap_or_default();
+    let stamp = format!("{}\n{}", torch.display(), hex(&Sha256::digest(&source)));
+    let fresh =
+        archive.exists() && std::fs::read_to_string(&stamp_path).ok() == Some(stamp.clone());
+    if fresh {
+        println!("cargo:rustc-link-search=native={}", out.display());
+        println!("cargo:rustc-link-lib=static=repro_shim");
+        println!("cargo:rustc-link-lib=stdc++");
+        return;
+    }
     cc::Build::new()
         .cpp(true)
         .file("csrc/shim.cpp")
@@ -43,8 +85,50 @@ fn main() {
         .define("_GLIBCXX_USE_CXX11_ABI", "1")
         .warnings(false)
         .compile("repro_shim");
-    println!("cargo:rustc-link-lib=dylib=c10");
-    println!("cargo:rustc-link-lib=dylib=torch_cpu");
+    let _ = std::fs::write(&stamp_path, stamp);
+}
+
+/// sha256 over the files under [`CODE`] (sorted by path; each as path, length, bytes) and the
+/// compiler's version.
+fn code_digest() -> String {
+    let mut files = Vec::new();
+    for path in CODE {
+        collect(Path::new(path), &mut files);
+    }
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in &files {
+        let bytes =
+            std::fs::read(file).unwrap_or_else(|e| fail(&format!("{}: {e}", file.display())));
+        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = std::process::Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_else(|e| fail(&format!("{rustc} -vV: {e}")));
+    hasher.update(&version);
+    hex(&hasher.finalize())
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        let entries =
+            std::fs::read_dir(path).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+        for entry in entries.flatten() {
+            collect(&entry.path(), out);
+        }
+    } else if path.is_file() {
+        out.push(path.to_path_buf());
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// tch 0.24 pairs with exactly one PyTorch release; a mismatch fails later with obscure link errors.

@@ -129,8 +129,20 @@ pub fn backend() -> Backend {
     }
 }
 
+/// The code identity of this binary: sha256 over the sources it was built from (`src/`,
+/// `csrc/`, `build.rs`, `Cargo.toml`, `Cargo.lock`, `.cargo/config.toml`) and the rustc version,
+/// computed by `build.rs`. This, not the git state of the working directory, goes into run keys.
+pub fn code_digest() -> &'static str {
+    env!("REPRO_CODE_DIGEST")
+}
+
+/// What the code was: the binary's digest, and for people the git state of the directory the
+/// run was started in (which does not enter the key).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CodeIdentity {
+    /// [`code_digest`] of the binary that trained (empty in records written before it existed).
+    #[serde(default)]
+    pub build: String,
     /// Whether the directory is inside a git repository at all.
     pub repository: bool,
     pub commit: Option<String>,
@@ -141,20 +153,11 @@ pub struct CodeIdentity {
     pub untracked: usize,
 }
 
-impl CodeIdentity {
-    /// What the run key hashes: the commit plus any uncommitted change to tracked files.
-    pub fn fingerprint(&self) -> String {
-        format!(
-            "{}+{}",
-            self.commit.as_deref().unwrap_or("no-git"),
-            self.diff_sha256.as_deref().unwrap_or("clean")
-        )
-    }
-}
-
-/// Code identity of the git work tree containing `dir`; without one, everything is `None`.
+/// The binary's code digest and the git state of the work tree containing `dir` (without one,
+/// everything but the digest is `None`).
 pub fn code_identity(dir: &Path) -> CodeIdentity {
     let none = CodeIdentity {
+        build: code_digest().to_string(),
         repository: false,
         commit: None,
         branch: None,
@@ -198,6 +201,7 @@ pub fn code_identity(dir: &Path) -> CodeIdentity {
         })
         .unwrap_or(0);
     CodeIdentity {
+        build: code_digest().to_string(),
         repository: true,
         commit,
         branch,

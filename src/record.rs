@@ -23,6 +23,7 @@ pub struct RunConfig {
     pub seed: i64,
     pub quick: bool,
     pub data: Vec<FileDigest>,
+    /// The code digest of the binary that planned it ([`crate::provenance::code_digest`]).
     pub code: String,
     pub libtorch: String,
     pub device: DeviceKind,

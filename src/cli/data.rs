@@ -103,6 +103,10 @@ pub fn doctor(data_dir: &Path) {
         cpus
     );
     println!("host         {}", provenance::hostname());
+    println!(
+        "code         {} (sha256 of the sources this binary was built from; in every run key)",
+        code.build
+    );
     match &code.commit {
         Some(c) => println!(
             "git          {} on {}{}{}",
@@ -116,7 +120,9 @@ pub fn doctor(data_dir: &Path) {
             }
         ),
         None if code.repository => println!("git          repository without commits yet"),
-        None => println!("git          not a git work tree (runs will not record a commit)"),
+        None => println!(
+            "git          not a git work tree (runs record no commit; keys do not need one)"
+        ),
     }
     for (k, v) in provenance::numeric_env() {
         println!("env          {k}={v}");

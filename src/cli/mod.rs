@@ -261,9 +261,10 @@ impl Failure {
 impl From<RunError> for Failure {
     fn from(e: RunError) -> Failure {
         match e {
-            RunError::Data(_) | RunError::Config { .. } | RunError::Device(..) => {
-                Failure::bad_input(e.to_string())
-            }
+            RunError::Data(_)
+            | RunError::Config { .. }
+            | RunError::Device(..)
+            | RunError::CodeMismatch { .. } => Failure::bad_input(e.to_string()),
             RunError::Train(crate::train::TrainError::Model(_)) => {
                 Failure::bad_input(e.to_string())
             }

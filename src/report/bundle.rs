@@ -11,13 +11,18 @@ use crate::store::{self, StoreError};
 /// Where a spec's numbers came from, taken from one of its records.
 pub fn provenance_rows(record: Option<&Record>) -> Vec<(String, String)> {
     let Some(r) = record else { return Vec::new() };
-    let commit = match &r.code.commit {
+    let git = match &r.code.commit {
         Some(c) => format!(
-            "{}{}",
+            "git {}{}",
             &c[..12.min(c.len())],
-            if r.code.dirty { " (dirty)" } else { "" }
+            if r.code.dirty { ", dirty" } else { "" }
         ),
         None => "not in git".into(),
+    };
+    let commit = if r.code.build.is_empty() {
+        git
+    } else {
+        format!("{} ({git})", &r.code.build[..12.min(r.code.build.len())])
     };
     vec![
         ("code".into(), commit),

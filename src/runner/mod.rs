@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::data::{self, DataError, FileDigest};
 use crate::device::{DeviceError, DeviceKind};
-use crate::provenance::{self, CodeIdentity};
+use crate::provenance;
 use crate::record::{Record, RunConfig};
 use crate::spec::{ResolvedArm, Spec};
 use crate::store::{self, RunDir, Store, StoreError};
@@ -41,13 +41,22 @@ pub enum RunError {
     Slurm(String),
     #[error("{0}: done, or locked by another live process")]
     Held(PathBuf),
+    #[error(
+        "{dir}: planned by a repro built from code {planned:.12}, but this binary is code {mine:.12} \
+         (rebuilt since planning?); plan it again with this binary (`repro run` resubmits it)"
+    )]
+    CodeMismatch {
+        dir: PathBuf,
+        planned: String,
+        mine: String,
+    },
 }
 
 /// Exit status of a worker that found its run done or locked by another process.
 pub const EXIT_HELD: i32 = 3;
 
-/// sha256 over the canonical resolved arm, seed, dataset digests, code identity, libtorch
-/// version and device kind: the same key means the same computation.
+/// sha256 over the canonical resolved arm, seed, dataset digests, the binary's code digest,
+/// libtorch version and device kind: the same key means the same computation.
 pub fn run_key(
     arm: &ResolvedArm,
     seed: i64,
@@ -93,11 +102,10 @@ pub fn plan(
     store: &Store,
     device: DeviceKind,
     data_dir: &Path,
-    code: &CodeIdentity,
     counts: &SeedCounts,
 ) -> Result<Vec<PlannedRun>, RunError> {
     let libtorch = provenance::torch_version();
-    let fingerprint = code.fingerprint();
+    let fingerprint = provenance::code_digest().to_string();
     let mut runs = Vec::new();
     for spec in specs {
         let digests = data::verify(data::catalog::get(&spec.dataset)?, data_dir)?;
@@ -392,6 +400,13 @@ pub fn worker(
         Some(c) => c,
         None => run.read_json(store::CONFIG)?,
     };
+    if config.code != provenance::code_digest() {
+        return Err(RunError::CodeMismatch {
+            dir: dir.to_path_buf(),
+            planned: config.code,
+            mine: provenance::code_digest().to_string(),
+        });
+    }
     let Some(_lock) = run.lock(force)? else {
         return Err(RunError::Held(dir.to_path_buf()));
     };

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::baseline::BaselineError;
 use crate::data::DataError;
 use crate::device::{DeviceError, DeviceKind};
-use crate::provenance::{self, CodeIdentity};
+use crate::provenance;
 use crate::record::Record;
 use crate::runner::{self, PlannedRun, RunError, RunState, SeedCounts};
 use crate::spec::Spec;
@@ -122,7 +122,6 @@ pub struct Session {
     pub store: Store,
     pub device: DeviceKind,
     pub data_dir: PathBuf,
-    code: CodeIdentity,
 }
 
 impl Session {
@@ -133,7 +132,6 @@ impl Session {
             store: Store::open(opts.store.as_deref()),
             device: opts.device,
             data_dir: opts.data_dir.clone(),
-            code: provenance::code_identity(Path::new(".")),
         }
     }
 
@@ -147,7 +145,6 @@ impl Session {
             &self.store,
             self.device,
             &self.data_dir,
-            &self.code,
             counts,
         )?)
     }

@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod data;
 mod golden;
+mod identity;
 mod model;
 mod optim;
 mod prep;

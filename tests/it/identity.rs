@@ -1,0 +1,125 @@
+//! Issue 11, item 1: run keys carry the code identity of the binary (a digest of its sources
+//! embedded at build time), not the git state of the directory it runs in.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::util::{repro, text};
+
+const SPEC: &str = "\
+id: ident
+title: Code identity
+version: 1
+dataset: mnist1d
+defaults:
+  train: { lr: 1.0e-2, batch_size: 100, steps: 40, eval_every: 20 }
+seeds: { count: 2, base: 1 }
+arms:
+  - id: logistic
+    model: { kind: linear }
+";
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(out.status.success(), "git {args:?}: {}", text(&out).1);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `make run` writes tracked reports: the next `repro status` must still find every run (it
+/// found none while the key hashed the working tree's diff).
+#[test]
+fn writing_tracked_reports_in_a_git_clone_keeps_every_run_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("ident.yaml"), SPEC).unwrap();
+    std::fs::create_dir(root.join("reports")).unwrap();
+    std::fs::write(root.join("reports/ident.md"), "placeholder\n").unwrap();
+    std::fs::write(root.join(".gitignore"), "/store\n").unwrap();
+    git(root, &["init", "-q"]);
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "spec and a kept report"]);
+
+    let run = ["run", "ident.yaml", "--store", "store", "--out", "reports"];
+    let out = repro(root, &run, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    assert!(
+        git(root, &["status", "--porcelain"]).contains("reports/ident.md"),
+        "the run rewrote the tracked report"
+    );
+
+    let status = repro(root, &["status", "ident.yaml", "--store", "store"], &[]);
+    let (stdout, stderr) = text(&status);
+    assert_eq!(status.status.code(), Some(0), "{stderr}");
+    let row = stdout.lines().find(|l| l.contains("logistic")).unwrap();
+    let cells: Vec<&str> = row
+        .split('┆')
+        .map(|c| c.trim_matches(|ch: char| ch == '│' || ch.is_whitespace()))
+        .collect();
+    assert_eq!(cells[..3], ["ident", "logistic", "2"], "{stdout}");
+
+    let again = repro(root, &run, &[]);
+    assert!(
+        text(&again).1.contains("2 already done, 0 to train"),
+        "{}",
+        text(&again).1
+    );
+    // The record names the binary's code digest and, for people, the commit it ran in.
+    let doctor = text(&repro(root, &["doctor"], &[])).0;
+    let digest = doctor
+        .lines()
+        .find_map(|l| l.strip_prefix("code"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert_eq!(digest.len(), 64);
+    let reports = std::fs::read_to_string(root.join("reports/ident.json")).unwrap();
+    assert!(reports.contains(&digest[..12]), "{reports}");
+}
+
+/// A worker whose binary was rebuilt since planning (a queued Slurm array, a stale binary)
+/// refuses the run instead of filing results under a key that names other code.
+#[test]
+fn a_worker_refuses_a_run_planned_by_other_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("ident.yaml"), SPEC).unwrap();
+    let out = repro(root, &["run", "ident.yaml", "--store", "store"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let config_path = find(&root.join("store"), "config.json").expect("a run");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    let planned = "0".repeat(64);
+    config["code"] = serde_json::Value::String(planned.clone());
+    let other = root.join("store/other-run");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("config.json"), config.to_string()).unwrap();
+
+    let out = repro(root, &["worker", other.to_str().unwrap()], &[]);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("planned by a repro built from code 000000000000")
+            && stderr.contains("plan it again with this binary"),
+        "{stderr}"
+    );
+    assert!(!other.join("DONE").exists() && !other.join("record.json").exists());
+}
+
+fn find(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if let Some(f) = find(&p, name) {
+                return Some(f);
+            }
+        } else if p.file_name().is_some_and(|f| f == name) {
+            return Some(p);
+        }
+    }
+    None
+}
