@@ -42,14 +42,11 @@ pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String])
             if b_metric != claim.metric {
                 continue;
             }
-            let (band_lo, band_hi) = (
-                claim.reported - claim.tolerance,
-                claim.reported + claim.tolerance,
-            );
+            let band = claim.band();
             let (beats, matches) = if claim.metric.higher_is_better() {
-                (lo > band_hi, hi >= band_lo)
+                (lo > band.hi, hi >= band.lo)
             } else {
-                (hi < band_lo, lo <= band_hi)
+                (hi < band.lo, lo <= band.hi)
             };
             if !matches {
                 continue;

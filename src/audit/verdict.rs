@@ -30,11 +30,8 @@ pub fn verdict(summary: &Summary, claim: &Claim) -> Verdict {
     let Some((lo, hi)) = summary.ci95 else {
         return Verdict::Inconclusive;
     };
-    let (band_lo, band_hi) = (
-        claim.reported - claim.tolerance,
-        claim.reported + claim.tolerance,
-    );
-    let (above, below) = (lo > band_hi, hi < band_lo);
+    let band = claim.band();
+    let (above, below) = (lo > band.hi, hi < band.lo);
     let better_side = if claim.metric.higher_is_better() {
         above
     } else {
@@ -49,7 +46,7 @@ pub fn verdict(summary: &Summary, claim: &Claim) -> Verdict {
         Verdict::Exceeded
     } else if worse_side {
         Verdict::NotReproduced
-    } else if band_lo <= lo && hi <= band_hi {
+    } else if band.lo <= lo && hi <= band.hi {
         Verdict::Reproduced
     } else {
         Verdict::Inconclusive

@@ -230,13 +230,7 @@ pub fn page(
         .map(|r| DotRow {
             label: r.arm_id.clone(),
             values: r.values.clone(),
-            band: r.claim.map(|c| {
-                (
-                    c.reported - c.tolerance,
-                    c.reported + c.tolerance,
-                    c.reported,
-                )
-            }),
+            band: r.claim.map(|c| c.band()),
         })
         .collect();
     h.push_str("<h2>Per seed, against the reported band</h2><figure>");

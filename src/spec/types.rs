@@ -442,6 +442,25 @@ pub struct Claim {
     pub tolerance: f64,
 }
 
+/// A claim's band `reported ± tolerance`: what its verdict, findings and plots measure against
+/// (not `report::svg::Band`, a curve's min–max band).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClaimBand {
+    pub lo: f64,
+    pub hi: f64,
+    pub reported: f64,
+}
+
+impl Claim {
+    pub fn band(&self) -> ClaimBand {
+        ClaimBand {
+            lo: self.reported - self.tolerance,
+            hi: self.reported + self.tolerance,
+            reported: self.reported,
+        }
+    }
+}
+
 /// One arm with defaults merged in: everything needed to train it, given a seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedArm {
