@@ -39,10 +39,7 @@ pub fn comparisons(
             continue;
         };
         let (ra, rb) = (&results[ia], &results[ib]);
-        let metric = spec.arms[ia]
-            .claim
-            .or(spec.arms[ib].claim)
-            .map_or(Metric::Accuracy, |m| m.metric);
+        let metric = Metric::of(spec.arms[ia].claim.or(spec.arms[ib].claim));
         let by_position = spec.seeds.derive == SeedDerive::Arm;
         let pairs: Vec<(i64, i64, f64, f64)> = if by_position {
             ra.seeds

@@ -38,7 +38,7 @@ pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String])
                 continue;
             };
             // The baseline's values are in its own claim's metric, else accuracy.
-            let b_metric = b.claim.map_or(Metric::Accuracy, |c| c.metric);
+            let b_metric = Metric::of(b.claim);
             if b_metric != claim.metric {
                 continue;
             }

@@ -78,7 +78,7 @@ pub fn arm_results(
     spec.arms
         .iter()
         .map(|arm| {
-            let metric = arm.claim.map_or(Metric::Accuracy, |c| c.metric);
+            let metric = Metric::of(arm.claim);
             let mine: Vec<Option<&crate::runner::Record>> = records
                 .iter()
                 .filter(|(id, _)| *id == arm.id)

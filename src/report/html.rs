@@ -8,7 +8,7 @@ use super::svg::{self, escape, Band, DotRow};
 use super::{comparison_cells, describe_model, reported_cell, summary_cells, verdict_text};
 use crate::audit::{ArmResult, ComparisonResult};
 use crate::runner::Record;
-use crate::spec::Spec;
+use crate::spec::{Metric, Spec};
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}\
@@ -221,10 +221,7 @@ pub fn page(
     }
     h.push_str("<p><small>Verdicts compare the 95% interval of the mean over seeds with reported ± tolerance: inside → REPRODUCED, outside on the bad side → NOT REPRODUCED, on the good side → EXCEEDED, straddling an edge → INCONCLUSIVE.</small></p>");
 
-    let metric = results
-        .iter()
-        .find_map(|r| r.claim.map(|c| c.metric.name()))
-        .unwrap_or("accuracy");
+    let metric = Metric::of(results.iter().find_map(|r| r.claim)).name();
     let rows: Vec<DotRow> = results
         .iter()
         .map(|r| DotRow {

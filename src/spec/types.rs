@@ -433,6 +433,11 @@ impl Metric {
             Metric::Perplexity => "perplexity",
         }
     }
+
+    /// The metric an arm with `claim` is measured in: the claim's, else accuracy.
+    pub fn of(claim: Option<Claim>) -> Metric {
+        claim.map_or(Metric::Accuracy, |c| c.metric)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
