@@ -79,7 +79,7 @@ pub fn build(
         .arms
         .iter()
         .map(|arm| {
-            let metric = arm.claim.map_or(Metric::Accuracy, |c| c.metric);
+            let metric = Metric::of(arm.claim);
             let mine: Vec<&Record> = records
                 .iter()
                 .filter(|(id, _)| *id == arm.id)

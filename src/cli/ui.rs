@@ -3,11 +3,11 @@
 
 use std::cell::{Cell, RefCell};
 
+use crate::audit::audit_spec;
 use crate::progress::Progress;
 use crate::record::Record;
 use crate::report;
 use crate::runner::{PlannedRun, RunResult};
-use crate::session::audit::audit_spec;
 use crate::session::determinism::Agreement;
 use crate::session::{spec_records, Event, Observer, Session};
 
@@ -73,7 +73,7 @@ impl Observer for Terminal {
                             "{head}: accuracy {:.4}, loss {:.4} ({:.1} s)",
                             m.accuracy, m.loss, r.wall_time_s
                         ),
-                        (None, s) => format!("{head}: FAILED {s:?}"),
+                        (None, s) => format!("{head}: DIVERGED {s:?}"),
                     },
                     RunResult::Skipped => format!("{head}: skipped (another runner has it)"),
                     RunResult::Error(e) => format!("{head}: ERROR {e}"),

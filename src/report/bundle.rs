@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::audit::SpecAudit;
 use crate::record::Record;
-use crate::session::audit::SpecAudit;
 use crate::spec::Spec;
 use crate::store::{self, StoreError};
 

@@ -8,7 +8,7 @@ use super::svg::{self, escape, Band, DotRow};
 use super::{comparison_cells, describe_model, reported_cell, summary_cells, verdict_text};
 use crate::audit::{ArmResult, ComparisonResult};
 use crate::record::Record;
-use crate::spec::Spec;
+use crate::spec::{Metric, Spec};
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}\
@@ -221,22 +221,13 @@ pub fn page(
     }
     h.push_str("<p><small>Verdicts compare the 95% interval of the mean over seeds with reported ± tolerance: inside → REPRODUCED, outside on the bad side → NOT REPRODUCED, on the good side → EXCEEDED, straddling an edge → INCONCLUSIVE.</small></p>");
 
-    let metric = results
-        .iter()
-        .find_map(|r| r.claim.map(|c| c.metric.name()))
-        .unwrap_or("accuracy");
+    let metric = Metric::of(results.iter().find_map(|r| r.claim)).name();
     let rows: Vec<DotRow> = results
         .iter()
         .map(|r| DotRow {
             label: r.arm_id.clone(),
             values: r.values.clone(),
-            band: r.claim.map(|c| {
-                (
-                    c.reported - c.tolerance,
-                    c.reported + c.tolerance,
-                    c.reported,
-                )
-            }),
+            band: r.claim.map(|c| c.band()),
         })
         .collect();
     h.push_str("<h2>Per seed, against the reported band</h2><figure>");

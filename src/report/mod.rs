@@ -117,8 +117,8 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
         "verdict",
     ]);
     for (arm, r) in spec.arms.iter().zip(results) {
-        let n = if r.failed > 0 {
-            format!("{}/{} ({} failed)", r.values.len(), r.planned, r.failed)
+        let n = if r.diverged > 0 {
+            format!("{}/{} ({} diverged)", r.values.len(), r.planned, r.diverged)
         } else {
             format!("{}/{}", r.values.len(), r.planned)
         } + &adaptive_note(spec, r, quick);
@@ -238,8 +238,8 @@ pub fn claims_markdown(
             r.params.map_or("—".into(), |p| p.to_string()),
             r.values.len(),
             r.planned,
-            if r.failed > 0 {
-                format!(" ({} failed)", r.failed)
+            if r.diverged > 0 {
+                format!(" ({} diverged)", r.diverged)
             } else {
                 String::new()
             } + &adaptive_note(spec, r, quick),

@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use crate::spec::ClaimBand;
+
 pub const PALETTE: &[&str] = &[
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
 ];
@@ -319,8 +321,7 @@ pub fn paired_plot(title: &str, ylabel: &str, a: &str, b: &str, pairs: &[(f64, f
 pub struct DotRow {
     pub label: String,
     pub values: Vec<f64>,
-    /// (reported − tolerance, reported + tolerance, reported)
-    pub band: Option<(f64, f64, f64)>,
+    pub band: Option<ClaimBand>,
 }
 
 pub fn dot_plot(title: &str, xlabel: &str, rows: &[DotRow]) -> String {
@@ -329,7 +330,7 @@ pub fn dot_plot(title: &str, xlabel: &str, rows: &[DotRow]) -> String {
         r.values
             .iter()
             .copied()
-            .chain(r.band.into_iter().flat_map(|(a, b, _)| [a, b]))
+            .chain(r.band.into_iter().flat_map(|band| [band.lo, band.hi]))
     });
     let (x0, x1) = vals
         .filter(|v| v.is_finite())
@@ -388,7 +389,12 @@ pub fn dot_plot(title: &str, xlabel: &str, rows: &[DotRow]) -> String {
             cy + 4.0,
             escape(&r.label)
         );
-        if let Some((a, b, reported)) = r.band {
+        if let Some(ClaimBand {
+            lo: a,
+            hi: b,
+            reported,
+        }) = r.band
+        {
             let _ = write!(
                 svg,
                 r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="20" fill="#999" fill-opacity="0.2"><title>reported {reported} ± {}</title></rect><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#555" stroke-dasharray="3 2"/>"##,

@@ -6,11 +6,9 @@
 //! - [`local`]: train in a pool of worker processes on this machine, round after round;
 //! - [`slurm`]: submit rounds as job arrays, wait for them, name the runs that did not finish;
 //! - [`gate`]: bless the results into the baseline table, or check them against it;
-//! - [`determinism`]: train each arm's first seed twice and compare step by step;
-//! - [`audit`]: the per-spec audit (results, findings, comparisons) a report renders.
+//! - [`determinism`]: train each arm's first seed twice and compare step by step.
 
 pub mod adaptive;
-pub mod audit;
 pub mod determinism;
 pub mod gate;
 pub mod local;

@@ -433,6 +433,11 @@ impl Metric {
             Metric::Perplexity => "perplexity",
         }
     }
+
+    /// The metric an arm with `claim` is measured in: the claim's, else accuracy.
+    pub fn of(claim: Option<Claim>) -> Metric {
+        claim.map_or(Metric::Accuracy, |c| c.metric)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -440,6 +445,25 @@ pub struct Claim {
     pub metric: Metric,
     pub reported: f64,
     pub tolerance: f64,
+}
+
+/// A claim's band `reported ± tolerance`: what its verdict, findings and plots measure against
+/// (not `report::svg::Band`, a curve's min–max band).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClaimBand {
+    pub lo: f64,
+    pub hi: f64,
+    pub reported: f64,
+}
+
+impl Claim {
+    pub fn band(&self) -> ClaimBand {
+        ClaimBand {
+            lo: self.reported - self.tolerance,
+            hi: self.reported + self.tolerance,
+            reported: self.reported,
+        }
+    }
 }
 
 /// One arm with defaults merged in: everything needed to train it, given a seed.

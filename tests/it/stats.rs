@@ -104,7 +104,7 @@ fn result(id: &str, params: i64, seeds: &[i64], values: &[f64]) -> audit::ArmRes
         arm_id: id.into(),
         params: Some(params),
         planned: seeds.len(),
-        failed: 0,
+        diverged: 0,
         values: values.to_vec(),
         seeds: seeds.to_vec(),
         summary: audit::summarize(values),

@@ -78,7 +78,7 @@ fn shuffled_lstm_trains_and_is_deterministic() {
 }
 
 #[test]
-fn divergence_is_recorded_as_a_failed_run() {
+fn divergence_is_recorded_as_a_diverged_run() {
     let mut arm = util::mnist1d_arm("mlp", 50, 10);
     arm.train.optimizer = repro::spec::Optimizer::Sgd {
         momentum: 0.0,
@@ -90,7 +90,7 @@ fn divergence_is_recorded_as_a_failed_run() {
     let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
     let out = train::train(&arm, &data, 0, tch::Device::Cpu, |_| {}).unwrap();
     match out.status {
-        Status::Failed { step, reason } => {
+        Status::Diverged { step, reason } => {
             assert!(step < 50, "{step}");
             assert!(reason.contains("training loss became"), "{reason}");
             assert!(out.metrics.is_none());

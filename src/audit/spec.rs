@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::audit::{self, ArmResult, ComparisonResult, Finding};
+use super::{arm_results, baseline_findings, comparisons, ArmResult, ComparisonResult, Finding};
 use crate::record::Record;
 use crate::spec::Spec;
 
@@ -32,13 +32,12 @@ pub fn budgets(spec: &Spec, quick: bool) -> Vec<String> {
 
 /// The audit of `spec` from `records` (one slot per planned run, `None` where not done).
 pub fn audit_spec(spec: &Spec, records: &[(String, Option<&Record>)], quick: bool) -> SpecAudit {
-    let results = audit::arm_results(spec, records);
+    let results = arm_results(spec, records);
     let budgets = budgets(spec, quick);
-    let findings = audit::baseline_findings(spec, &results, &budgets);
-    let comparisons = audit::comparisons(spec, &results, &budgets);
+    let findings = baseline_findings(spec, &results, &budgets);
     SpecAudit {
+        comparisons: comparisons(spec, &results, &budgets),
         results,
         findings,
-        comparisons,
     }
 }

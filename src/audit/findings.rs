@@ -1,0 +1,114 @@
+//! Baseline findings: strong baselines that match or beat a paper's claim, and the protocol
+//! differences (parameters, training and tuning budgets) that make two arms not like for like.
+
+use serde::{Deserialize, Serialize};
+
+use super::verdict::ArmResult;
+use crate::spec::{Arm, Metric, Role, Spec};
+
+/// A strong baseline that matches or beats a paper's claimed method: the finding this tool
+/// exists for, with the protocol differences that qualify it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub baseline: String,
+    pub method: String,
+    /// `true`: the baseline's interval lies entirely beyond the claim's band; `false`: it
+    /// reaches into the band (matches).
+    pub beats: bool,
+    pub sentence: String,
+}
+
+/// Baseline arms whose results match or beat a method arm's claim, in the claim's metric.
+/// `budgets` and `params` give each arm's training steps (or epochs) and parameter count, to
+/// flag comparisons that are not like for like.
+pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (bi, b_arm) in spec.arms.iter().enumerate() {
+        if b_arm.role != Role::Baseline {
+            continue;
+        }
+        let b = &results[bi];
+        let Some(bs) = &b.summary else { continue };
+        let Some((lo, hi)) = bs.ci95 else { continue };
+        for (mi, m_arm) in spec.arms.iter().enumerate() {
+            let Some(claim) = (m_arm.role == Role::Method)
+                .then_some(m_arm.claim)
+                .flatten()
+            else {
+                continue;
+            };
+            // The baseline's values are in its own claim's metric, else accuracy.
+            let b_metric = Metric::of(b.claim);
+            if b_metric != claim.metric {
+                continue;
+            }
+            let band = claim.band();
+            let (beats, matches) = if claim.metric.higher_is_better() {
+                (lo > band.hi, hi >= band.lo)
+            } else {
+                (hi < band.lo, lo <= band.hi)
+            };
+            if !matches {
+                continue;
+            }
+            let flags = unequal_protocol(spec, results, budgets, bi, mi);
+            let sentence = format!(
+                "Strong baseline `{}` ({} {:.4} ± {:.4}, 95% CI [{lo:.4}, {hi:.4}], n={}) {} the paper's claim for `{}` ({:.3} ± {:.3}){}.",
+                b.arm_id,
+                claim.metric.name(),
+                bs.mean,
+                bs.sd,
+                bs.n,
+                if beats { "beats" } else { "matches" },
+                m_arm.id,
+                claim.reported,
+                claim.tolerance,
+                if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!("; not like for like: {}", flags.join(", "))
+                }
+            );
+            out.push(Finding {
+                baseline: b.arm_id.clone(),
+                method: m_arm.id.clone(),
+                beats,
+                sentence,
+            });
+        }
+    }
+    out
+}
+
+/// What makes arms `i` and `j` of `spec` not like for like: parameter counts, training
+/// budgets, tuning budgets (each "i's vs j's").
+pub(super) fn unequal_protocol(
+    spec: &Spec,
+    results: &[ArmResult],
+    budgets: &[String],
+    i: usize,
+    j: usize,
+) -> Vec<String> {
+    let mut flags = Vec::new();
+    if let (Some(pi), Some(pj)) = (results[i].params, results[j].params) {
+        if pi != pj {
+            flags.push(format!("{pi} vs {pj} parameters"));
+        }
+    }
+    if budgets[i] != budgets[j] {
+        flags.push(format!("training budget {} vs {}", budgets[i], budgets[j]));
+    }
+    flags.extend(tuning_flag(&spec.arms[i], &spec.arms[j]));
+    flags
+}
+
+/// "tuning budget 12 vs 1 configurations" when two arms were tuned with unequal effort: the
+/// better-tuned arm's edge may be the search, not the method.
+pub fn tuning_flag(a: &Arm, b: &Arm) -> Option<String> {
+    (a.tuning_trials != b.tuning_trials).then(|| {
+        format!(
+            "tuning budget {} vs {} configurations",
+            a.tuning_trials, b.tuning_trials
+        )
+    })
+}

@@ -1,0 +1,141 @@
+//! Evaluation: a net's metrics on a split (accuracy, NLL, perplexity, macro-F1), and the
+//! evaluation every `eval_every` steps that turns the training losses since the previous one
+//! into a curve point.
+
+use tch::Device;
+
+use super::schedule::Plateau;
+use super::{CurvePoint, Metrics};
+use crate::data::prep::Split;
+use crate::model;
+
+/// Macro-F1 from predicted and true labels over `classes` classes.
+pub fn macro_f1(pred: &[i64], truth: &[i64], classes: i64) -> f64 {
+    let k = classes.max(1) as usize;
+    let (mut tp, mut fp, mut fn_) = (vec![0f64; k], vec![0f64; k], vec![0f64; k]);
+    for (&p, &t) in pred.iter().zip(truth) {
+        let (p, t) = (p as usize, t as usize);
+        if p == t {
+            tp[t] += 1.0;
+        } else {
+            if p < k {
+                fp[p] += 1.0;
+            }
+            if t < k {
+                fn_[t] += 1.0;
+            }
+        }
+    }
+    (0..k)
+        .map(|c| {
+            let denom = 2.0 * tp[c] + fp[c] + fn_[c];
+            if denom == 0.0 {
+                0.0
+            } else {
+                2.0 * tp[c] / denom
+            }
+        })
+        .sum::<f64>()
+        / k as f64
+}
+
+/// Evaluates `net` on `split` in chunks, without gradients and with dropout off.
+pub fn evaluate(net: &dyn model::Net, split: &Split, classes: i64) -> Metrics {
+    let (xs, ys, lengths) = (&split.x, &split.y, &split.lengths);
+    tch::no_grad(|| {
+        let n = xs.size()[0];
+        let mut loss_sum = 0.0;
+        let mut preds = Vec::with_capacity(n as usize);
+        let chunk = 1024;
+        let mut start = 0;
+        while start < n {
+            let len = chunk.min(n - start);
+            let logits = net.forward(
+                &xs.narrow(0, start, len),
+                &lengths.narrow(0, start, len),
+                false,
+            );
+            let y = ys.narrow(0, start, len);
+            loss_sum += logits.cross_entropy_for_logits(&y).double_value(&[]) * len as f64;
+            preds.extend(
+                Vec::<i64>::try_from(logits.argmax(-1, false).to_device(Device::Cpu))
+                    .unwrap_or_default(),
+            );
+            start += len;
+        }
+        let truth = Vec::<i64>::try_from(ys.to_device(Device::Cpu)).unwrap_or_default();
+        let correct = preds.iter().zip(&truth).filter(|(p, t)| p == t).count();
+        let accuracy = correct as f64 / n.max(1) as f64;
+        let loss = loss_sum / n.max(1) as f64;
+        Metrics {
+            accuracy,
+            error: 1.0 - accuracy,
+            loss,
+            perplexity: loss.exp(),
+            macro_f1: macro_f1(&preds, &truth, classes),
+        }
+    })
+}
+
+/// Whether step `done` of `total` ends with an evaluation: every `every` steps and after the last.
+pub(super) fn due(done: i64, total: i64, every: i64) -> bool {
+    done % every == 0 || done == total
+}
+
+/// The training losses since the previous curve point.
+#[derive(Default)]
+pub(super) struct Window {
+    loss: f64,
+    steps: i64,
+}
+
+impl Window {
+    pub(super) fn add(&mut self, loss: f64) {
+        self.loss += loss;
+        self.steps += 1;
+    }
+}
+
+/// The evaluation after step `done` (learning rate `lr`): `net` on the eval split, the plateau
+/// schedule fed its loss, and the curve point that closes `window`. Returns the eval metrics
+/// with the point.
+pub(super) fn at_step(
+    net: &dyn model::Net,
+    split: &Split,
+    classes: i64,
+    done: i64,
+    lr: f64,
+    window: &mut Window,
+    plateau: Option<&mut Plateau>,
+) -> (Metrics, CurvePoint) {
+    let m = evaluate(net, split, classes);
+    if let Some(p) = plateau {
+        p.observe(m.loss);
+    }
+    let point = CurvePoint {
+        step: done,
+        train_loss: window.loss / window.steps as f64,
+        eval_loss: m.loss,
+        eval_accuracy: m.accuracy,
+        lr,
+    };
+    *window = Window::default();
+    (m, point)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::macro_f1;
+
+    #[test]
+    fn macro_f1_by_hand() {
+        // class 0: tp 1, fp 1, fn 1 → 0.5; class 1: tp 1, fp 1, fn 0 → 2/3; class 2: tp 0, fn 1 → 0.
+        let f1 = macro_f1(&[0, 1, 1, 0], &[0, 1, 0, 2], 3);
+        assert!((f1 - (0.5 + 2.0 / 3.0) / 3.0).abs() < 1e-12, "{f1}");
+        assert_eq!(
+            macro_f1(&[1, 1], &[1, 1], 2),
+            0.5,
+            "an absent, never-predicted class scores 0"
+        );
+    }
+}
