@@ -5,7 +5,8 @@
 //! - `seeds.rs`: `seeds:` and `quick.seeds:`.
 //! - `data.rs`: `data:` (normalisation, padding, validation split, subset).
 //! - `train.rs`: `train:` and its `schedule:`; [`RNN_DEFAULT_CLIP`].
-//! - `model.rs`: `model:`; a new model kind is a row of `MODEL_KINDS` and an arm of `decode_model`.
+//! - `model.rs`: `model:`; a new model kind is a row of `MODEL_KINDS` (its keys) and an arm of
+//!   `decode_model`, beside its `ModelSpec` variant in `types.rs`.
 //! - `claim.rs`: `claim:`.
 
 pub(super) mod claim;
