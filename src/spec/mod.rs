@@ -1,19 +1,34 @@
 //! Specs: YAML files under `papers/` and `baselines/` → validated, defaults-resolved arms.
 //!
-//! - [`load`] reads one file (size and UTF-8 checked), parses it with [`crate::yaml`], decodes
-//!   every field with all problems collected, and returns a [`Spec`] or a [`SpecError`].
-//! - [`types`] holds the domain types; each resolved arm has a canonical JSON form and sha256.
-//! - `decode` holds the error-collecting decoder helpers.
+//! A file goes through these, in order:
+//! - `load.rs`: finds spec files, checks size and UTF-8, parses with [`crate::yaml`], and runs
+//!   the decoder with every problem collected ([`load()`], [`load_all`], [`parse_bytes`]).
+//! - `document.rs`: the top-level document: header fields, `defaults:`, `quick:`, the arms list
+//!   (one [`Arm`] per arm and sweep point), `compare:`.
+//! - `sweep.rs`: `sweep:` axes, their grid of points, and the names of arms at a point.
+//! - `arm.rs`: one arm at one point: defaults → arm → point → `quick:` layering, `tuning:`,
+//!   and the checks that span sections.
+//! - `compare.rs`: `compare:` pairs and sweep keys → [`Comparison`]s.
+//! - `section/`: one decoder per section (`source`, `dataset`, `protocol`, `seeds`, `data`,
+//!   `train`, `model`, `claim`).
+//! - [`decode`]: the error-collecting decoder helpers and "did you mean".
+//! - [`types`]: the domain types; each resolved arm has a canonical JSON form and sha256.
 
+mod arm;
+mod compare;
 pub mod decode;
-mod read;
+mod document;
+mod load;
+mod section;
+mod sweep;
 pub mod types;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use decode::Diagnostic;
-pub use read::{load, load_all, parse_bytes, spec_files, MAX_SPEC_BYTES, RNN_DEFAULT_CLIP};
+pub use load::{load, load_all, parse_bytes, spec_files, MAX_SPEC_BYTES};
+pub use section::RNN_DEFAULT_CLIP;
 pub use types::*;
 
 /// Everything wrong with one spec file.

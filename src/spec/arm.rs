@@ -1,0 +1,180 @@
+//! One arm at one sweep point: the layering defaults → arm → point → `quick:`, the sections
+//! decoded from it, its name, and the checks that span sections.
+
+use super::decode::{overlay, Ctx, Fields};
+use super::section::claim::decode_claim;
+use super::section::data::decode_data;
+use super::section::model::decode_model;
+use super::section::train::decode_train;
+use super::sweep::{assign, point_arm_id, point_values, Axis};
+use super::types::*;
+use crate::yaml::{Node, Pos, Value};
+
+pub(super) const ARM_KEYS: &[&str] = &[
+    "id", "role", "data", "model", "init", "train", "claim", "sweep", "tuning",
+];
+
+/// What every arm of a spec shares.
+pub(super) struct Common<'a> {
+    pub(super) id: String,
+    pub(super) version: u32,
+    pub(super) dataset: String,
+    pub(super) protocol: Protocol,
+    pub(super) defaults: Option<Fields<'a>>,
+    pub(super) quick: Option<Fields<'a>>,
+}
+
+/// `overlay` for `train:` layers: `steps` and `epochs` are one budget, so a layer that sets
+/// either replaces both.
+fn overlay_train(base: &Node, over: &Node) -> Node {
+    let has = |n: &Node, key: &str| match &n.value {
+        Value::Map(entries) => entries
+            .iter()
+            .any(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key)),
+        _ => false,
+    };
+    let mut base = base.clone();
+    if let Value::Map(entries) = &mut base.value {
+        for (mine, other) in [("steps", "epochs"), ("epochs", "steps")] {
+            if has(over, mine) && !has(over, other) {
+                entries.retain(
+                    |(k, _)| !matches!(&k.value, Value::Scalar { text, .. } if text == other),
+                );
+            }
+        }
+    }
+    overlay(&base, over)
+}
+
+pub(super) fn empty_map(pos: Pos) -> Node {
+    Node {
+        value: Value::Map(Vec::new()),
+        pos,
+    }
+}
+
+pub(super) fn decode_tuning(ctx: &mut Ctx, node: &Node) -> Option<u32> {
+    let f = ctx.map(node, "`tuning`", &["trials"])?;
+    let n = f.required(ctx, "trials", "`tuning`")?;
+    let trials = ctx.int(n, "`tuning.trials`")?;
+    ctx.check((1..=1_000_000).contains(&trials), n.pos, || {
+        format!("`tuning.trials` must be between 1 and 1000000, found {trials}")
+    })
+    .then_some(trials as u32)
+}
+
+/// One arm at one sweep point: the spec's defaults, then the arm's own sections, then the
+/// point's values; `quick:` applies on top of all three.
+pub(super) fn decode_arm(
+    ctx: &mut Ctx,
+    common: &Common,
+    item: &Node,
+    fields: &Fields,
+    arm_id: &str,
+    point: &[(&Axis, &Node)],
+) -> Option<Arm> {
+    let defaults = common.defaults.as_ref();
+    let layer = |key: &str| {
+        let base = defaults
+            .and_then(|d| d.get(key))
+            .cloned()
+            .unwrap_or_else(|| empty_map(item.pos));
+        let mut node = match fields.get(key) {
+            Some(own) if key == "train" => overlay_train(&base, own),
+            Some(own) => overlay(&base, own),
+            None => base,
+        };
+        for (axis, value) in point.iter().filter(|(a, _)| a.path[0] == key) {
+            node = assign(&node, &axis.path[1..], value, axis.pos);
+        }
+        node
+    };
+    let sweeps = |key: &str| point.iter().any(|(a, _)| a.path[0] == key);
+    let model = match (fields.get("model"), defaults.and_then(|d| d.get("model"))) {
+        (None, None) if !sweeps("model") => {
+            ctx.err(item.pos, "an arm is missing required key `model`");
+            None
+        }
+        _ => decode_model(ctx, &layer("model")),
+    };
+    let init_node = point
+        .iter()
+        .find(|(a, _)| a.path[0] == "init")
+        .map(|(_, v)| *v)
+        .or_else(|| fields.get("init"))
+        .or_else(|| defaults.and_then(|d| d.get("init")));
+    let init = match init_node {
+        Some(n) => ctx.choice(
+            n,
+            "init scheme",
+            &[
+                ("torch", InitScheme::Torch),
+                ("he", InitScheme::He),
+                ("xavier", InitScheme::Xavier),
+            ],
+        ),
+        None => Some(InitScheme::Torch),
+    };
+    let data = decode_data(ctx, &layer("data"));
+    let train_node = layer("train");
+    let is_rnn = matches!(model, Some(ModelSpec::Rnn { .. }));
+    let train = decode_train(ctx, &train_node, is_rnn);
+    let train_quick = match common.quick.as_ref().and_then(|q| q.get("train")) {
+        Some(q) => decode_train(ctx, &overlay_train(&train_node, q), is_rnn),
+        None => train.clone(),
+    };
+    let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
+    let role = match fields.get("role") {
+        Some(n) => ctx.choice(
+            n,
+            "arm role",
+            &[("method", Role::Method), ("baseline", Role::Baseline)],
+        ),
+        None if fields.get("claim").is_some() => Some(Role::Method),
+        None => Some(Role::Baseline),
+    };
+    let (data, model, init, train, train_quick) = (data?, model?, init?, train?, train_quick?);
+    let point = point_values(point);
+    let id = point_arm_id(arm_id, &point);
+    let resolve = |train: TrainSpec| ResolvedArm {
+        spec_id: common.id.clone(),
+        spec_version: common.version,
+        arm_id: id.clone(),
+        dataset: common.dataset.clone(),
+        protocol: common.protocol,
+        data,
+        model: model.clone(),
+        init,
+        train,
+    };
+    let selection = common.protocol.selection;
+    let needs_val = |what: &str| {
+        format!("{what} needs a validation split: add `data: {{ val: {{ fraction: 0.2 }} }}`")
+    };
+    if data.val_fraction.is_none() && selection == Selection::BestVal {
+        ctx.err(item.pos, needs_val("`selection: best-val`"));
+    }
+    for t in [&train, &train_quick] {
+        if t.early_stopping.is_some() {
+            if data.val_fraction.is_none() {
+                ctx.err(item.pos, needs_val("early stopping"));
+            } else if selection != Selection::BestVal {
+                ctx.err(
+                    item.pos,
+                    "early stopping restores the best-validation weights: use \
+                     `protocol: { selection: best-val }`",
+                );
+            }
+        }
+    }
+    Some(Arm {
+        id: id.clone(),
+        base: arm_id.to_string(),
+        point,
+        tuning_trials: 1,
+        claim,
+        role: role.unwrap_or(Role::Baseline),
+        resolved: resolve(train),
+        resolved_quick: resolve(train_quick),
+    })
+}

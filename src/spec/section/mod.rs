@@ -1,0 +1,62 @@
+//! One decoder per spec section (`source`, `dataset`, `protocol`, `seeds`, `data`, `train`,
+//! `model`, `claim`), and the scalar helpers they share.
+//!
+//! - `header.rs`: `source:`, `dataset:`, `protocol:`.
+//! - `seeds.rs`: `seeds:` and `quick.seeds:`.
+//! - `data.rs`: `data:` (normalisation, padding, validation split, subset).
+//! - `train.rs`: `train:` and its `schedule:`; [`RNN_DEFAULT_CLIP`].
+//! - `model.rs`: `model:`; a new model kind is a row of `MODEL_KINDS` (its keys) and an arm of
+//!   `decode_model`, beside its `ModelSpec` variant in `types.rs`.
+//! - `claim.rs`: `claim:`.
+
+pub(super) mod claim;
+pub(super) mod data;
+pub(super) mod header;
+pub(super) mod model;
+pub(super) mod seeds;
+pub(super) mod train;
+
+pub use train::RNN_DEFAULT_CLIP;
+
+use crate::spec::decode::{Ctx, Fields};
+
+/// The integer at `key`, checked to be in `1..=max`; `default` when absent.
+pub(super) fn positive_int(
+    ctx: &mut Ctx,
+    f: &Fields,
+    key: &str,
+    default: i64,
+    max: i64,
+) -> Option<i64> {
+    match f.get(key) {
+        Some(n) => {
+            let v = ctx.int(n, &format!("`{key}`"))?;
+            ctx.check((1..=max).contains(&v), n.pos, || {
+                format!("`{key}` must be between 1 and {max}, found {v}")
+            })
+            .then_some(v)
+        }
+        None => Some(default),
+    }
+}
+
+/// The number at `key`, checked with `ok` (`rule` says what it demands); `default` when absent.
+pub(super) fn number(
+    ctx: &mut Ctx,
+    f: &Fields,
+    key: &str,
+    default: f64,
+    ok: fn(f64) -> bool,
+    rule: &str,
+) -> Option<f64> {
+    match f.get(key) {
+        Some(n) => {
+            let v = ctx.f64(n, &format!("`{key}`"))?;
+            ctx.check(ok(v), n.pos, || {
+                format!("`{key}` must be {rule}, found {v}")
+            })
+            .then_some(v)
+        }
+        None => Some(default),
+    }
+}
