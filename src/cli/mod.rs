@@ -139,8 +139,6 @@ pub enum Command {
         /// Retrain even if the run is done.
         #[arg(long)]
         force: bool,
-        #[arg(long, default_value_t = 1)]
-        threads: i32,
         #[arg(long, env = "REPRO_DATA", default_value = "data")]
         data_dir: PathBuf,
     },
@@ -349,17 +347,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             stdin_config,
             progress,
             force,
-            threads,
             data_dir,
         } => worker::worker(
             dir,
             plan.zip(index),
             stdin_config,
-            runner::WorkerOptions {
-                threads,
-                gpu,
-                progress,
-            },
+            runner::WorkerOptions { gpu, progress },
             &data_dir,
             force,
         ),

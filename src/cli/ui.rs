@@ -53,7 +53,7 @@ impl Observer for Terminal {
                     String::new()
                 };
                 eprintln!(
-                    "{} runs planned, {} already done, {} to train ({} jobs × {} threads{gpu_note}, store {})",
+                    "{} runs planned, {} already done, {} to train ({} jobs × {} thread(s) each, from the specs{gpu_note}, store {})",
                     pool.planned,
                     pool.planned - pool.pending,
                     pool.pending,

@@ -166,7 +166,6 @@ pub fn plan(
 
 pub struct LocalOptions {
     pub jobs: usize,
-    pub threads_per_job: i32,
     pub data_dir: PathBuf,
     pub force: bool,
     /// CUDA devices to spread workers over (each worker gets the least busy one); 0 on CPU.
@@ -232,8 +231,6 @@ pub fn execute_local(
                 .arg("--stdin-config")
                 .arg("--progress")
                 .args(opts.force.then_some("--force"))
-                .arg("--threads")
-                .arg(opts.threads_per_job.to_string())
                 .arg("--gpu")
                 .arg(gpu.unwrap_or(0).to_string())
                 .env("REPRO_DATA", &opts.data_dir)
@@ -380,10 +377,10 @@ pub fn load_records(runs: &[PlannedRun]) -> Vec<Option<Record>> {
 
 /// One worker process: locks the run in `dir`, writes `config` there (or, without one, trains
 /// the `config.json` already there), trains, and writes the record and `DONE`.
-/// How a worker process runs: CPU threads, CUDA ordinal, and whether it prints progress lines.
+/// How a worker process runs: CUDA ordinal, and whether it prints progress lines. (Its CPU
+/// threads come from the run's config: they are part of the key.)
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerOptions {
-    pub threads: i32,
     pub gpu: usize,
     pub progress: bool,
 }
@@ -414,12 +411,8 @@ pub fn worker(
     run.write_json(store::CONFIG, &config)?;
     let store = Store::of_run_dir(&run);
     store.journal(&format!("start {} pid {}", config.key, std::process::id()))?;
-    let WorkerOptions {
-        threads,
-        gpu,
-        progress,
-    } = opts;
-    let determinism = provenance::configure(threads, true);
+    let WorkerOptions { gpu, progress } = opts;
+    let determinism = provenance::configure(config.arm.train.threads as i32, true);
     let device = config.device.resolve(gpu)?;
     let dataset = data::load(&config.arm.dataset, data_dir)?;
     if dataset.digests != config.data {

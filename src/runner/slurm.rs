@@ -192,7 +192,7 @@ pub fn script(
     );
     let _ = writeln!(
         s,
-        "exec {} worker --plan {} --index \"$SLURM_ARRAY_TASK_ID\" --threads \"${{SLURM_CPUS_PER_TASK:-1}}\"{}",
+        "exec {} worker --plan {} --index \"$SLURM_ARRAY_TASK_ID\"{}",
         quote(&exe.to_string_lossy()),
         quote(&plan.to_string_lossy()),
         if force { " --force" } else { "" }
@@ -366,7 +366,7 @@ mod tests {
             "#SBATCH --gpus-per-task=1",
             "#SBATCH --output=/shared/runs/slurm/logs/%A_%a.log",
             "export REPRO_DATA=/shared/data",
-            "exec '/opt/repro bin/repro' worker --plan /shared/runs/slurm/plan-ab.json --index \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-1}\" --force",
+            "exec '/opt/repro bin/repro' worker --plan /shared/runs/slurm/plan-ab.json --index \"$SLURM_ARRAY_TASK_ID\" --force",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n---\n{text}");
         }

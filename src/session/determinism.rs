@@ -29,22 +29,22 @@ pub enum Agreement {
 }
 
 impl Session {
-    /// Trains the first seed of every arm twice with all CPU threads and deterministic
-    /// algorithms on; a failure counts the arms whose runs differ.
+    /// Trains the first seed of every arm twice with the workers' settings (the arm's threads,
+    /// deterministic algorithms on); a failure counts the arms whose runs differ.
     pub fn verify_determinism(&self, obs: &dyn Observer) -> Result<(), SessionError> {
         let device = self.device.resolve(0)?;
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as i32;
-        let flags = provenance::configure(cpus, true);
-        obs.event(Event::DeterminismSetup {
-            flags,
-            threads: cpus,
-            device,
-        });
         let mut differing = 0;
         for spec in &self.specs {
             let data = data::load(&spec.dataset, &self.data_dir)?;
             for arm in &spec.arms {
                 let resolved = arm.resolved(self.quick);
+                let threads = resolved.train.threads as i32;
+                let flags = provenance::configure(threads, true);
+                obs.event(Event::DeterminismSetup {
+                    flags,
+                    threads,
+                    device,
+                });
                 let seed = spec.seeds(self.quick).seed(&arm.base, 0);
                 let train = || {
                     crate::train::train(resolved, &data, seed, device, |_| {})

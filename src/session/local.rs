@@ -11,6 +11,7 @@ pub struct Pool {
     pub planned: usize,
     pub pending: usize,
     pub jobs: usize,
+    /// Intra-op threads of the runs (the most any pending run asks for; each run uses its own).
     pub threads_per_job: i32,
     /// CUDA devices the workers are spread over (0 on CPU).
     pub gpus: usize,
@@ -63,19 +64,27 @@ impl Session {
         Ok(Trained { runs, finished })
     }
 
-    /// The pool for `runs`: `jobs` workers (default one per GPU on CUDA, else one per core),
-    /// never more than there are runs to train, sharing the cores between them.
+    /// The pool for `runs`: `jobs` workers (default one per GPU on CUDA, else as many as the
+    /// cores hold at the runs' own thread counts), never more than there are runs to train.
+    /// Threads are the runs' (from their specs), never derived from `jobs`: the numbers of a
+    /// key do not depend on how many ran beside it.
     pub fn pool(&self, runs: &[PlannedRun], jobs: Option<usize>, force: bool) -> Pool {
-        let pending = runs.iter().filter(|r| force || !r.done).count();
+        let pending: Vec<&PlannedRun> = runs.iter().filter(|r| force || !r.done).collect();
+        let threads = pending
+            .iter()
+            .map(|r| r.config.arm.train.threads)
+            .max()
+            .unwrap_or(1)
+            .max(1) as usize;
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let gpus = self.device.gpus();
-        let default_jobs = if gpus > 0 { gpus } else { cpus };
-        let jobs = jobs.unwrap_or(default_jobs).clamp(1, pending.max(1));
+        let default_jobs = if gpus > 0 { gpus } else { cpus / threads };
+        let jobs = jobs.unwrap_or(default_jobs).clamp(1, pending.len().max(1));
         Pool {
             planned: runs.len(),
-            pending,
+            pending: pending.len(),
             jobs,
-            threads_per_job: (cpus / jobs).max(1) as i32,
+            threads_per_job: threads as i32,
             gpus,
             store: self.store.root().to_path_buf(),
         }
@@ -93,7 +102,6 @@ impl Session {
         obs.event(Event::Pool(&pool));
         let opts = LocalOptions {
             jobs: pool.jobs,
-            threads_per_job: pool.threads_per_job,
             data_dir: self.data_dir.clone(),
             force,
             gpus: pool.gpus,

@@ -332,6 +332,9 @@ pub struct TrainSpec {
     /// Cross-entropy label smoothing (Szegedy et al. 2016); evaluation never smooths.
     pub label_smoothing: f64,
     pub early_stopping: Option<EarlyStopping>,
+    /// Intra-op CPU threads the run trains with. Part of the key: the reduction order, hence
+    /// the numbers, depend on it, so it comes from the spec (default 1), never from `--jobs`.
+    pub threads: i64,
 }
 
 /// Stop when the validation loss has not improved by `min_delta` for `patience` evaluations,

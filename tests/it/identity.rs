@@ -1,5 +1,6 @@
-//! Issue 11, item 1: run keys carry the code identity of the binary (a digest of its sources
-//! embedded at build time), not the git state of the directory it runs in.
+//! Issue 11: one computation per key. Run keys carry the code identity of the binary (a digest
+//! of its sources embedded at build time), not the git state of the directory it runs in; and
+//! the intra-op threads a run trains with come from its spec, never from `--jobs`.
 
 use std::path::Path;
 use std::process::Command;
@@ -122,4 +123,81 @@ fn find(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
         }
     }
     None
+}
+
+const CNN: &str = "\
+id: jobs
+title: Threads from the spec
+version: 1
+dataset: mnist1d
+defaults:
+  train: { lr: 1.0e-2, batch_size: 100, steps: 60, eval_every: 30 }
+seeds: { count: 2, base: 3 }
+arms:
+  - id: cnn
+    model: { kind: cnn1d, channels: [16, 16], kernel: 5, stride: 2, padding: 2, head: gap }
+  - id: cnn2
+    model: { kind: cnn1d, channels: [16, 16], kernel: 5, stride: 2, padding: 2, head: gap }
+    train: { threads: 2 }
+";
+
+/// (key, threads in provenance, accuracy bits, weights sha256) of every run in `store`.
+fn runs(store: &Path) -> Vec<(String, i64, u64, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![store.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|f| f == "record.json") {
+                let read = |name: &str| -> serde_json::Value {
+                    let text = std::fs::read_to_string(p.with_file_name(name)).unwrap();
+                    serde_json::from_str(&text).unwrap()
+                };
+                let (r, prov) = (read("record.json"), read("provenance.json"));
+                out.push((
+                    r["key"].as_str().unwrap().to_string(),
+                    prov["threads"].as_i64().unwrap(),
+                    r["metrics"]["accuracy"].as_f64().unwrap().to_bits(),
+                    r["weights_sha256"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The same key gave 0.9490 inside `make run` (2 jobs) and 0.9470 alone (1 job with 2
+/// threads): `--jobs` must change neither the threads a run trains with nor its numbers.
+#[test]
+fn jobs_change_neither_threads_nor_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("jobs.yaml"), CNN).unwrap();
+    for (store, jobs) in [("one", "1"), ("two", "2")] {
+        let out = repro(
+            root,
+            &["run", "jobs.yaml", "--store", store, "--jobs", jobs],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    }
+    let (one, two) = (runs(&root.join("one")), runs(&root.join("two")));
+    assert_eq!(one.len(), 4);
+    assert_eq!(
+        one, two,
+        "same keys, threads, values and weights under --jobs 1 and 2"
+    );
+    let mut threads: Vec<i64> = one.iter().map(|r| r.1).collect();
+    threads.sort();
+    assert_eq!(
+        threads,
+        [1, 1, 2, 2],
+        "each run trains with its spec's threads"
+    );
+    // The thread count is part of the key: the two arms differ only in it.
+    let keys: std::collections::HashSet<&String> = one.iter().map(|r| &r.0).collect();
+    assert_eq!(keys.len(), 4);
 }

@@ -20,6 +20,7 @@ const TRAIN_KEYS: &[&str] = &[
     "clip_grad_value",
     "label_smoothing",
     "early_stopping",
+    "threads",
     "momentum",
     "nesterov",
     "beta1",
@@ -137,6 +138,7 @@ pub(in crate::spec) fn decode_train(ctx: &mut Ctx, node: &Node, is_rnn: bool) ->
             }),
     };
     let eval_every = positive_int(ctx, &f, "eval_every", 250, 100_000_000);
+    let threads = positive_int(ctx, &f, "threads", 1, 256);
     let order = match f.get("order") {
         Some(n) => ctx.choice(
             n,
@@ -184,6 +186,7 @@ pub(in crate::spec) fn decode_train(ctx: &mut Ctx, node: &Node, is_rnn: bool) ->
         clip_grad_value: clip_grad_value?,
         label_smoothing: label_smoothing?,
         early_stopping: early_stopping?,
+        threads: threads?,
     })
 }
 
