@@ -1,8 +1,5 @@
 //! The binary end to end: exit codes, messages, the run store, reruns that train nothing.
-
-use std::path::Path;
-
-use super::util::{self, repro, text};
+use super::util::{self, repro, text, walk};
 
 const TINY: &str = "\
 id: tiny
@@ -211,22 +208,6 @@ fn doctor_reports_backend_and_datasets() {
         "{stdout}"
     );
     assert!(stdout.contains("cuda "), "{stdout}");
-}
-
-fn walk(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p, name));
-            } else if p.file_name().and_then(|n| n.to_str()) == Some(name) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

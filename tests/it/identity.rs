@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::util::{repro, text};
+use super::util::{repro, text, walk};
 
 const SPEC: &str = "\
 id: ident
@@ -91,7 +91,9 @@ fn a_worker_refuses_a_run_planned_by_other_code() {
     std::fs::write(root.join("ident.yaml"), SPEC).unwrap();
     let out = repro(root, &["run", "ident.yaml", "--store", "store"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
-    let config_path = find(&root.join("store"), "config.json").expect("a run");
+    let config_path = walk(&root.join("store"), "config.json")
+        .pop()
+        .expect("a run");
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
     let planned = "0".repeat(64);
@@ -109,20 +111,6 @@ fn a_worker_refuses_a_run_planned_by_other_code() {
         "{stderr}"
     );
     assert!(!other.join("DONE").exists() && !other.join("record.json").exists());
-}
-
-fn find(dir: &Path, name: &str) -> Option<std::path::PathBuf> {
-    for e in std::fs::read_dir(dir).ok()?.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if let Some(f) = find(&p, name) {
-                return Some(f);
-            }
-        } else if p.file_name().is_some_and(|f| f == name) {
-            return Some(p);
-        }
-    }
-    None
 }
 
 const CNN: &str = "\
@@ -143,28 +131,22 @@ arms:
 
 /// (key, threads in provenance, accuracy bits, weights sha256) of every run in `store`.
 fn runs(store: &Path) -> Vec<(String, i64, u64, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![store.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|f| f == "record.json") {
-                let read = |name: &str| -> serde_json::Value {
-                    let text = std::fs::read_to_string(p.with_file_name(name)).unwrap();
-                    serde_json::from_str(&text).unwrap()
-                };
-                let (r, prov) = (read("record.json"), read("provenance.json"));
-                out.push((
-                    r["key"].as_str().unwrap().to_string(),
-                    prov["threads"].as_i64().unwrap(),
-                    r["metrics"]["accuracy"].as_f64().unwrap().to_bits(),
-                    r["weights_sha256"].as_str().unwrap().to_string(),
-                ));
-            }
-        }
-    }
+    let mut out: Vec<(String, i64, u64, String)> = walk(store, "record.json")
+        .iter()
+        .map(|p| {
+            let read = |name: &str| -> serde_json::Value {
+                let text = std::fs::read_to_string(p.with_file_name(name)).unwrap();
+                serde_json::from_str(&text).unwrap()
+            };
+            let (r, prov) = (read("record.json"), read("provenance.json"));
+            (
+                r["key"].as_str().unwrap().to_string(),
+                prov["threads"].as_i64().unwrap(),
+                r["metrics"]["accuracy"].as_f64().unwrap().to_bits(),
+                r["weights_sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
     out.sort();
     out
 }
@@ -200,4 +182,21 @@ fn jobs_change_neither_threads_nor_numbers() {
     // The thread count is part of the key: the two arms differ only in it.
     let keys: std::collections::HashSet<&String> = one.iter().map(|r| &r.0).collect();
     assert_eq!(keys.len(), 4);
+}
+
+/// `threads` is user input like any other key: out of range is an error with its position.
+#[test]
+fn threads_out_of_range_is_a_spec_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SPEC.replace("eval_every: 20 }", "eval_every: 20, threads: 0 }");
+    std::fs::write(dir.path().join("ident.yaml"), spec).unwrap();
+    let out = repro(dir.path(), &["validate", "ident.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("ident.yaml:6:77: `threads` must be between 1 and 256, found 0"),
+        "{}",
+        text(&out).1
+    );
 }

@@ -49,3 +49,20 @@ pub fn mnist1d_arm(id: &str, steps: i64, eval_every: i64) -> repro::spec::Resolv
     resolved.train.eval_every = eval_every;
     resolved
 }
+
+/// Every file called `name` under `dir`, sorted.
+pub fn walk(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p, name));
+            } else if p.file_name().and_then(|n| n.to_str()) == Some(name) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
