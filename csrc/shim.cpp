@@ -1,10 +1,14 @@
 // The few libtorch calls tch does not expose: determinism switches and version/backend facts.
 // Every function is noexcept from Rust's point of view: C++ exceptions are caught here.
 #include <ATen/Context.h>
+#include <ATen/Version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
 #include <dlfcn.h>
+
+#include <cstring>
+#include <string>
 
 extern "C" {
 
@@ -73,5 +77,45 @@ int repro_cuda_device_name(int index, char* buf, int len) {
   }
   dlclose(lib);
   return rc;
+}
+
+// The ATen CPU capability in use ("DEFAULT", "AVX2", "AVX512", ...), copied into `buf`.
+int repro_cpu_capability(char* buf, int len) {
+  if (len <= 0) return -1;
+  try {
+    std::string cap = at::get_cpu_capability();
+    std::strncpy(buf, cap.c_str(), static_cast<size_t>(len - 1));
+    buf[len - 1] = 0;
+    return 0;
+  } catch (...) {
+    return -1;
+  }
+}
+
+// MKL's conditional-numerical-reproducibility branch: `current` 1 for the branch in force,
+// 0 for the one MKL picks on this CPU when nothing is pinned. -1 when libtorch has no MKL.
+int repro_mkl_cbwr_branch(int current) {
+  using GetFn = int (*)(int);
+  using AutoFn = int (*)();
+  if (current) {
+    auto get = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "mkl_serv_cbwr_get"));
+    return get ? get(1) : -1;
+  }
+  auto get_auto = reinterpret_cast<AutoFn>(dlsym(RTLD_DEFAULT, "mkl_serv_cbwr_get_auto_branch"));
+  return get_auto ? get_auto() : -1;
+}
+
+// oneDNN (mkldnn) kernels on or off for this process (`torch.backends.mkldnn.enabled`).
+void repro_set_mkldnn(int on) { at::globalContext().setUserEnabledMkldnn(on != 0); }
+int repro_mkldnn_enabled() { return at::globalContext().userEnabledMkldnn() ? 1 : 0; }
+
+// Bit 0: TF32 allowed in cuBLAS matmuls, bit 1: TF32 allowed in cuDNN convolutions.
+int repro_tf32_flags() {
+  try {
+    auto& ctx = at::globalContext();
+    return (ctx.allowTF32CuBLAS() ? 1 : 0) | (ctx.allowTF32CuDNN() ? 2 : 0);
+  } catch (...) {
+    return -1;
+  }
 }
 }

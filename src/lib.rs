@@ -11,6 +11,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod model;
+pub mod numerics;
 pub mod progress;
 pub mod provenance;
 pub mod record;

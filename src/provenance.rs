@@ -27,6 +27,10 @@ const NUMERIC_ENV: &[&str] = &[
     "CUBLAS_WORKSPACE_CONFIG",
     "CUDA_VISIBLE_DEVICES",
     "ATEN_CPU_CAPABILITY",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "ONEDNN_MAX_CPU_ISA",
+    "DNNL_MAX_CPU_ISA",
     "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
     "NVIDIA_TF32_OVERRIDE",
 ];
@@ -218,6 +222,19 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".to_string())
 }
 
+/// The CPU's model name (`/proc/cpuinfo`), for people: the key carries the numerics class.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
 /// Numerics-relevant environment variables that are set, sorted by name.
 pub fn numeric_env() -> Vec<(String, String)> {
     NUMERIC_ENV
@@ -237,9 +254,19 @@ pub struct Provenance {
     pub hostname: String,
     pub env: Vec<(String, String)>,
     pub repro_version: String,
+    /// The numerics mode and the class of the kernels that computed (also in the key).
+    #[serde(default)]
+    pub numerics: crate::numerics::Numerics,
+    #[serde(default)]
+    pub cpu_model: String,
 }
 
-pub fn collect(dir: &Path, device: &str, determinism: Determinism) -> Provenance {
+pub fn collect(
+    dir: &Path,
+    device: &str,
+    determinism: Determinism,
+    numerics: crate::numerics::Numerics,
+) -> Provenance {
     Provenance {
         code: code_identity(dir),
         backend: backend(),
@@ -249,5 +276,7 @@ pub fn collect(dir: &Path, device: &str, determinism: Determinism) -> Provenance
         hostname: hostname(),
         env: numeric_env(),
         repro_version: env!("CARGO_PKG_VERSION").to_string(),
+        numerics,
+        cpu_model: cpu_model(),
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::FileDigest;
 use crate::device::DeviceKind;
+use crate::numerics::Numerics;
 use crate::provenance::CodeIdentity;
 use crate::spec::ResolvedArm;
 use crate::train::{CurvePoint, Metrics, Status};
@@ -27,6 +28,9 @@ pub struct RunConfig {
     pub code: String,
     pub libtorch: String,
     pub device: DeviceKind,
+    /// The numerics mode and the class of the kernels the run must compute with.
+    #[serde(default)]
+    pub numerics: Numerics,
 }
 
 /// `record.json`: the result of one run.
@@ -63,5 +67,8 @@ pub struct Record {
     pub code: CodeIdentity,
     pub libtorch: String,
     pub device: String,
+    /// The numerics mode and class the run computed with (also in its key).
+    #[serde(default)]
+    pub numerics: Numerics,
     pub curve: Vec<CurvePoint>,
 }

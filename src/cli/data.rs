@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use crate::data::{self, DataError};
+use crate::device::DeviceKind;
+use crate::numerics;
 use crate::provenance;
 
 use super::{DataCommand, Failure};
@@ -103,6 +105,21 @@ pub fn doctor(data_dir: &Path) {
         cpus
     );
     println!("host         {}", provenance::hostname());
+    println!("cpu model    {}", provenance::cpu_model());
+    println!(
+        "numerics     native:   {} (in the key of native CPU runs)",
+        numerics::planned(numerics::Mode::Native, DeviceKind::Cpu).class
+    );
+    println!(
+        "             portable: {} (`numerics: portable` or --portable)",
+        numerics::planned(numerics::Mode::Portable, DeviceKind::Cpu).class
+    );
+    if backend.cuda_available {
+        println!(
+            "             cuda:     {}",
+            numerics::planned(numerics::Mode::Native, DeviceKind::Cuda).class
+        );
+    }
     println!(
         "code         {} (sha256 of the sources this binary was built from; in every run key)",
         code.build

@@ -164,6 +164,10 @@ pub struct Common {
     /// Apply each spec's `quick:` overrides (fewer steps and seeds).
     #[arg(long)]
     pub quick: bool,
+    /// Compute every spec with portable CPU kernels (`numerics: portable`): the same bits on
+    /// any x86-64 machine, at some speed (README, "Numerics"). Part of the run key.
+    #[arg(long)]
+    pub portable: bool,
     /// Run store directory [env: REPRO_STORE] [default: runs]
     #[arg(long)]
     pub store: Option<PathBuf>,
@@ -379,6 +383,7 @@ fn open(paths: &[PathBuf], common: &Common) -> Result<Session, Failure> {
         specs,
         &session::Options {
             quick: common.quick,
+            portable: common.portable,
             store: common.store.clone(),
             device: common.device.into(),
             data_dir: common.data_dir.clone(),

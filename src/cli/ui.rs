@@ -114,7 +114,10 @@ impl Observer for Terminal {
                 flags,
                 threads,
                 device,
-            } => eprintln!("determinism: {flags:?}, {threads} threads, device {device:?}"),
+                numerics,
+            } => eprintln!(
+                "determinism: {flags:?}, {threads} threads, device {device:?}, numerics {numerics}"
+            ),
             Event::Determinism(d) => {
                 let head = format!("{}/{} seed {}", d.spec_id, d.arm_id, d.seed);
                 match &d.outcome {

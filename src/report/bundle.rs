@@ -29,6 +29,18 @@ pub fn provenance_rows(record: Option<&Record>) -> Vec<(String, String)> {
         ("libtorch".into(), r.libtorch.clone()),
         ("device".into(), r.device.clone()),
         (
+            "numerics".into(),
+            if r.numerics.class.is_empty() {
+                "not recorded".into()
+            } else {
+                r.numerics.to_string()
+            },
+        ),
+        (
+            "threads".into(),
+            format!("{} intra-op per run", r.config.train.threads),
+        ),
+        (
             "data".into(),
             r.data
                 .iter()

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::data::{self, DataError, FileDigest};
 use crate::device::{DeviceError, DeviceKind};
+use crate::numerics::{self, Mode, Numerics};
 use crate::provenance;
 use crate::record::{Record, RunConfig};
 use crate::spec::{ResolvedArm, Spec};
@@ -42,6 +43,16 @@ pub enum RunError {
     #[error("{0}: done, or locked by another live process")]
     Held(PathBuf),
     #[error(
+        "{dir}: planned for numerics class `{planned}`, but this process computes with `{mine}` \
+         (a different kind of machine?); plan it on a machine like the workers', or use \
+         `numerics: portable` / `--portable`"
+    )]
+    NumericsMismatch {
+        dir: PathBuf,
+        planned: String,
+        mine: String,
+    },
+    #[error(
         "{dir}: planned by a repro built from code {planned:.12}, but this binary is code {mine:.12} \
          (rebuilt since planning?); plan it again with this binary (`repro run` resubmits it)"
     )]
@@ -56,7 +67,7 @@ pub enum RunError {
 pub const EXIT_HELD: i32 = 3;
 
 /// sha256 over the canonical resolved arm, seed, dataset digests, the binary's code digest,
-/// libtorch version and device kind: the same key means the same computation.
+/// libtorch version, device kind and numerics class: the same key means the same computation.
 pub fn run_key(
     arm: &ResolvedArm,
     seed: i64,
@@ -64,6 +75,7 @@ pub fn run_key(
     code: &str,
     libtorch: &str,
     device: DeviceKind,
+    numerics: &Numerics,
 ) -> String {
     let material = serde_json::json!({
         "arm": serde_json::to_value(arm).unwrap_or_default(),
@@ -72,6 +84,7 @@ pub fn run_key(
         "code": code,
         "libtorch": libtorch,
         "device": device.name(),
+        "numerics": numerics,
     });
     hex::encode(Sha256::digest(material.to_string().as_bytes()))
 }
@@ -99,6 +112,7 @@ pub type SeedCounts = std::collections::HashMap<(String, String), u32>;
 pub fn plan(
     specs: &[Spec],
     quick: bool,
+    portable: bool,
     store: &Store,
     device: DeviceKind,
     data_dir: &Path,
@@ -106,14 +120,51 @@ pub fn plan(
 ) -> Result<Vec<PlannedRun>, RunError> {
     let libtorch = provenance::torch_version();
     let fingerprint = provenance::code_digest().to_string();
+    let classes = [Mode::Native, Mode::Portable].map(|m| numerics::planned(m, device));
     let mut runs = Vec::new();
     for spec in specs {
         let digests = data::verify(data::catalog::get(&spec.dataset)?, data_dir)?;
+        let mode = if portable {
+            Mode::Portable
+        } else {
+            spec.numerics
+        };
+        let numerics = &classes[mode as usize];
         let seeds = spec.seeds(quick);
         for arm in &spec.arms {
             let resolved = arm.resolved(quick);
             let make = |seed: i64| {
-                let key = run_key(resolved, seed, &digests, &fingerprint, &libtorch, device);
+                let mut numerics = numerics.clone();
+                let mut key = run_key(
+                    resolved,
+                    seed,
+                    &digests,
+                    &fingerprint,
+                    &libtorch,
+                    device,
+                    &numerics,
+                );
+                // A planner that cannot see the device (a CUDA store read on a machine without
+                // one) takes the class of the results the store already holds for this run.
+                if numerics.class == numerics::UNOBSERVED {
+                    if let Some(found) = stored_class(store, &spec.id, &arm.id, |class| {
+                        let n = Numerics {
+                            mode: numerics.mode,
+                            class: class.to_string(),
+                        };
+                        run_key(
+                            resolved,
+                            seed,
+                            &digests,
+                            &fingerprint,
+                            &libtorch,
+                            device,
+                            &n,
+                        )
+                    }) {
+                        (key, numerics) = found;
+                    }
+                }
                 let dir = store.run_dir(&spec.id, &arm.id, &key);
                 PlannedRun {
                     spec_id: spec.id.clone(),
@@ -135,6 +186,7 @@ pub fn plan(
                         code: fingerprint.clone(),
                         libtorch: libtorch.clone(),
                         device,
+                        numerics,
                     },
                 }
             };
@@ -162,6 +214,41 @@ pub fn plan(
         }
     }
     Ok(runs)
+}
+
+/// Among the runs stored for `spec_id`/`arm_id`, one whose key is `key_for(its class)`: the
+/// same computation on a device this planner cannot observe. Finished runs win over
+/// unfinished ones; among finished ones, the first class in sorted order.
+fn stored_class(
+    store: &Store,
+    spec_id: &str,
+    arm_id: &str,
+    key_for: impl Fn(&str) -> String,
+) -> Option<(String, Numerics)> {
+    let arm_dir = store.root().join(spec_id).join(arm_id);
+    let mut found: Vec<(bool, String, Numerics)> = Vec::new();
+    for entry in std::fs::read_dir(&arm_dir).ok()?.flatten() {
+        let dir = RunDir::from_path(&entry.path());
+        let Ok(config) = dir.read_json::<RunConfig>(store::CONFIG) else {
+            continue;
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if config.numerics.class != numerics::UNOBSERVED
+            && key_for(&config.numerics.class) == name
+            && config.key == name
+        {
+            found.push((
+                !dir.is_done(),
+                config.numerics.class.clone(),
+                config.numerics,
+            ));
+        }
+    }
+    found.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    found
+        .into_iter()
+        .next()
+        .map(|(_, _, n)| (key_for(&n.class), n))
 }
 
 pub struct LocalOptions {
@@ -404,6 +491,8 @@ pub fn worker(
             mine: provenance::code_digest().to_string(),
         });
     }
+    // Before any tensor exists: libtorch reads the pins once, at first dispatch.
+    numerics::pin(config.numerics.mode);
     let Some(_lock) = run.lock(force)? else {
         return Err(RunError::Held(dir.to_path_buf()));
     };
@@ -414,6 +503,14 @@ pub fn worker(
     let WorkerOptions { gpu, progress } = opts;
     let determinism = provenance::configure(config.arm.train.threads as i32, true);
     let device = config.device.resolve(gpu)?;
+    let observed = numerics::observe(config.numerics.mode, config.device, gpu);
+    if observed.class != config.numerics.class {
+        return Err(RunError::NumericsMismatch {
+            dir: dir.to_path_buf(),
+            planned: config.numerics.class.clone(),
+            mine: observed.class,
+        });
+    }
     let dataset = data::load(&config.arm.dataset, data_dir)?;
     if dataset.digests != config.data {
         return Err(RunError::Config {
@@ -422,7 +519,7 @@ pub fn worker(
         });
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let prov = provenance::collect(&cwd, &format!("{device:?}"), determinism);
+    let prov = provenance::collect(&cwd, &format!("{device:?}"), determinism, observed);
     run.write_json(store::PROVENANCE, &prov)?;
 
     let start = Instant::now();
@@ -485,6 +582,7 @@ pub fn worker(
         code: prov.code.clone(),
         libtorch: prov.backend.libtorch.clone(),
         device: prov.device.clone(),
+        numerics: prov.numerics.clone(),
         curve: outcome.curve,
     };
     run.write_json(store::RECORD, &record)?;

@@ -2,6 +2,7 @@
 //! compared loss by loss and by the final weights' digest.
 
 use crate::data;
+use crate::numerics::{self, Mode};
 use crate::provenance;
 
 use super::{Event, Observer, Session, SessionError};
@@ -32,6 +33,30 @@ impl Session {
     /// Trains the first seed of every arm twice with the workers' settings (the arm's threads,
     /// deterministic algorithms on); a failure counts the arms whose runs differ.
     pub fn verify_determinism(&self, obs: &dyn Observer) -> Result<(), SessionError> {
+        // One process computes every comparison: its kernels are pinned once, before the first
+        // tensor, so every spec must ask for the same numerics mode.
+        let modes: Vec<Mode> = self
+            .specs
+            .iter()
+            .map(|s| {
+                if self.portable {
+                    Mode::Portable
+                } else {
+                    s.numerics
+                }
+            })
+            .collect();
+        let mode = modes.first().copied().unwrap_or_default();
+        {
+            if modes.iter().any(|&m| m != mode) {
+                return Err(SessionError::Train(
+                    "--verify-determinism: these specs ask for different `numerics:` modes; \
+                     verify the native and the portable ones separately"
+                        .into(),
+                ));
+            }
+            numerics::pin(mode);
+        }
         let device = self.device.resolve(0)?;
         let mut differing = 0;
         for spec in &self.specs {
@@ -44,6 +69,7 @@ impl Session {
                     flags,
                     threads,
                     device,
+                    numerics: numerics::observe(mode, self.device, 0),
                 });
                 let seed = spec.seeds(self.quick).seed(&arm.base, 0);
                 let train = || {

@@ -85,6 +85,8 @@ pub enum Event<'a> {
         flags: provenance::Determinism,
         threads: i32,
         device: tch::Device,
+        /// The numerics class the comparison computes with.
+        numerics: crate::numerics::Numerics,
     },
     /// `--verify-determinism`: one arm's two runs compared.
     Determinism(&'a determinism::ArmDeterminism),
@@ -108,6 +110,8 @@ pub trait Observer {
 pub struct Options {
     /// Apply each spec's `quick:` overrides.
     pub quick: bool,
+    /// Portable numerics for every spec, whatever its `numerics:` says.
+    pub portable: bool,
     /// The run store (else `REPRO_STORE`, else `runs`).
     pub store: Option<PathBuf>,
     pub device: DeviceKind,
@@ -117,6 +121,7 @@ pub struct Options {
 pub struct Session {
     pub specs: Vec<Spec>,
     pub quick: bool,
+    pub portable: bool,
     pub store: Store,
     pub device: DeviceKind,
     pub data_dir: PathBuf,
@@ -127,6 +132,7 @@ impl Session {
         Session {
             specs,
             quick: opts.quick,
+            portable: opts.portable,
             store: Store::open(opts.store.as_deref()),
             device: opts.device,
             data_dir: opts.data_dir.clone(),
@@ -134,12 +140,14 @@ impl Session {
     }
 
     /// Every run of the session's specs, with `counts` seeds for arms that grew adaptively.
-    /// The device must be available here: nothing is planned for a device that cannot train.
+    /// The device need not be here: `status`, `report`, `plan` and `bless` read a CUDA store on
+    /// a machine without CUDA (a Slurm login node), taking the numerics class of the stored
+    /// results ([`crate::numerics::UNOBSERVED`]); commands that train check the device first.
     pub fn plan(&self, counts: &SeedCounts) -> Result<Vec<PlannedRun>, SessionError> {
-        self.device.ensure_available()?;
         Ok(runner::plan(
             &self.specs,
             self.quick,
+            self.portable,
             &self.store,
             self.device,
             &self.data_dir,
@@ -150,6 +158,7 @@ impl Session {
     /// [`Session::plan`] for commands that train: the store must also be writable, checked
     /// before any run starts so the error names the path once instead of once per worker.
     pub fn plan_to_train(&self) -> Result<Vec<PlannedRun>, SessionError> {
+        self.device.ensure_available()?;
         let runs = self.plan(&SeedCounts::new())?;
         self.store
             .ensure_writable()

@@ -12,11 +12,12 @@ use super::section::header::{decode_dataset, decode_protocol, decode_source};
 use super::section::seeds::decode_seeds;
 use super::sweep::{decode_sweep, sweep_points, MAX_SWEEP_POINTS};
 use super::types::*;
+use crate::numerics::Mode;
 use crate::yaml::{Node, Pos, Value};
 
 const TOP_KEYS: &[&str] = &[
     "id", "title", "source", "version", "dataset", "protocol", "defaults", "seeds", "arms",
-    "quick", "sweep", "compare",
+    "quick", "sweep", "compare", "numerics",
 ];
 const DEFAULTS_KEYS: &[&str] = &["data", "model", "init", "train"];
 const QUICK_KEYS: &[&str] = &["train", "seeds"];
@@ -50,6 +51,14 @@ pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8])
             selection: Selection::Last,
             split: Split::Test,
         }),
+    };
+    let numerics = match top.get("numerics") {
+        Some(n) => ctx.choice(
+            n,
+            "numerics mode",
+            &[("native", Mode::Native), ("portable", Mode::Portable)],
+        ),
+        None => Some(Mode::Native),
     };
     let seeds = match top.get("seeds") {
         Some(n) => decode_seeds(ctx, n, None),
@@ -161,6 +170,7 @@ pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8])
         version: version?,
         dataset: dataset?,
         protocol: protocol?,
+        numerics: numerics?,
         seeds: seeds?,
         seeds_quick: seeds_quick?,
         arms,

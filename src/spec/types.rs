@@ -544,6 +544,9 @@ pub struct Spec {
     pub version: u32,
     pub dataset: String,
     pub protocol: Protocol,
+    /// `numerics: native | portable`: which CPU kernels compute its runs (see
+    /// [`crate::numerics`]); `--portable` makes every spec portable.
+    pub numerics: crate::numerics::Mode,
     pub seeds: Seeds,
     pub seeds_quick: Seeds,
     pub arms: Vec<Arm>,
