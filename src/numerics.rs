@@ -184,7 +184,8 @@ pub fn cpu_class() -> String {
         if onednn { "on" } else { "off" }
     );
     for k in DISPATCH_ENV {
-        if k.contains("ISA") && !onednn {
+        // A pinned MKL branch overrides MKL's variables; oneDNN off ignores its own.
+        if (k.contains("ISA") && !onednn) || (k.starts_with("MKL") && mkl != "auto") {
             continue;
         }
         if let Ok(v) = std::env::var(k) {

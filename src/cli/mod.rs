@@ -266,7 +266,8 @@ impl From<RunError> for Failure {
             RunError::Data(_)
             | RunError::Config { .. }
             | RunError::Device(..)
-            | RunError::CodeMismatch { .. } => Failure::bad_input(e.to_string()),
+            | RunError::CodeMismatch { .. }
+            | RunError::NumericsMismatch { .. } => Failure::bad_input(e.to_string()),
             RunError::Train(crate::train::TrainError::Model(_)) => {
                 Failure::bad_input(e.to_string())
             }

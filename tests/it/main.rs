@@ -7,6 +7,7 @@ mod data;
 mod golden;
 mod identity;
 mod model;
+mod numerics;
 mod optim;
 mod prep;
 mod slurm;
