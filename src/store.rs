@@ -246,6 +246,40 @@ impl RunDir {
         Ok(())
     }
 
+    /// Where a forced rerun of a finished run trains (`<key>.new`, emptied first), so the old
+    /// result stays whole until [`RunDir::replace_with`] puts the new one in its place.
+    pub fn staging(&self) -> Result<RunDir, StoreError> {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".new");
+        let staging = RunDir {
+            path: self.path.with_file_name(name),
+        };
+        staging.reset()?;
+        Ok(staging)
+    }
+
+    /// Replaces this run's directory with the complete `new` one (two renames: the old result
+    /// is moved aside, the new one moved in, the old one removed).
+    pub fn replace_with(&self, new: &RunDir) -> Result<(), StoreError> {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".old");
+        let old = self.path.with_file_name(name);
+        if old.exists() {
+            fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        if self.path.exists() {
+            fs::rename(&self.path, &old).map_err(io(&self.path))?;
+        }
+        fs::rename(&new.path, &self.path).map_err(io(&new.path))?;
+        if let Some(parent) = self.path.parent() {
+            sync_dir(parent)?;
+        }
+        if old.exists() {
+            fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        Ok(())
+    }
+
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
         let path = self.path.join(name);
         let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| StoreError::Json {

@@ -104,8 +104,10 @@ pub fn arm_results(
                 params: done.first().map(|r| r.params),
                 planned: mine.len(),
                 diverged: done.iter().filter(|r| r.metrics.is_none()).count(),
+                // No verdict while planned runs are missing (held by another worker, queued,
+                // interrupted): the seeds that happen to be done are not the planned sample.
                 verdict: match (&summary, &arm.claim) {
-                    (Some(s), Some(c)) => Some(verdict(s, c)),
+                    (Some(s), Some(c)) if done.len() == mine.len() => Some(verdict(s, c)),
                     _ => None,
                 },
                 values,

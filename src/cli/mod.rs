@@ -297,6 +297,7 @@ impl From<SessionError> for Failure {
             | SessionError::BaselineWrite(_)
             | SessionError::RunsFailed { .. }
             | SessionError::Unfinished(_)
+            | SessionError::HeldElsewhere(_)
             | SessionError::Regression(_)
             | SessionError::NotDeterministic(_)
             | SessionError::Train(_)

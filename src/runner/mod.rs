@@ -5,7 +5,6 @@
 //! - [`worker`] is what one such process does for one run directory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -19,7 +18,10 @@ use crate::spec::{ResolvedArm, Spec};
 use crate::store::{self, RunDir, Store, StoreError};
 use crate::train::{self, Outcome};
 
+mod local;
 pub mod slurm;
+
+pub use local::{execute_local, Finished, LocalOptions, RunResult};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -251,166 +253,6 @@ fn stored_class(
         .map(|(_, _, n)| (key_for(&n.class), n))
 }
 
-pub struct LocalOptions {
-    pub jobs: usize,
-    pub data_dir: PathBuf,
-    pub force: bool,
-    /// CUDA devices to spread workers over (each worker gets the least busy one); 0 on CPU.
-    pub gpus: usize,
-}
-
-/// A worker process in flight.
-struct Active {
-    run: PlannedRun,
-    child: std::process::Child,
-    gpu: Option<usize>,
-    bar: crate::progress::RunBar,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-/// What happened to one planned run in this invocation.
-pub struct Finished {
-    pub run: PlannedRun,
-    pub result: RunResult,
-}
-
-pub enum RunResult {
-    Trained(Box<Record>),
-    /// Another runner had locked it (or finished it) first: not trained here.
-    Skipped,
-    /// The worker process could not finish (its error, or its exit status).
-    Error(String),
-}
-
-/// Trains every pending run in `runs` with up to `jobs` worker processes, calling
-/// `on_finish` as each one ends. Runs already `DONE` are skipped unless `force`.
-pub fn execute_local(
-    runs: &[PlannedRun],
-    opts: &LocalOptions,
-    progress: &crate::progress::Progress,
-    mut on_finish: impl FnMut(usize, usize, &Finished),
-) -> Result<Vec<Finished>, RunError> {
-    let exe = std::env::current_exe().map_err(|source| RunError::Spawn {
-        exe: PathBuf::from("repro"),
-        source,
-    })?;
-    let pending: Vec<&PlannedRun> = runs.iter().filter(|r| opts.force || !r.done).collect();
-    let total = pending.len();
-    let mut queue = pending.into_iter();
-    let mut active: Vec<Active> = Vec::new();
-    let mut finished = Vec::new();
-    loop {
-        while active.len() < opts.jobs.max(1) {
-            let Some(run) = queue.next() else { break };
-            let config = serde_json::to_vec(&run.config).map_err(|e| RunError::Config {
-                path: run.dir.path().join(store::CONFIG),
-                message: e.to_string(),
-            })?;
-            // Round-robin by load: the GPU with the fewest workers on it.
-            let gpu = (opts.gpus > 0).then(|| {
-                (0..opts.gpus)
-                    .min_by_key(|g| active.iter().filter(|a| a.gpu == Some(*g)).count())
-                    .unwrap_or(0)
-            });
-            let mut child = Command::new(&exe)
-                .arg("worker")
-                .arg(run.dir.path())
-                .arg("--stdin-config")
-                .arg("--progress")
-                .args(opts.force.then_some("--force"))
-                .arg("--gpu")
-                .arg(gpu.unwrap_or(0).to_string())
-                .env("REPRO_DATA", &opts.data_dir)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|source| RunError::Spawn {
-                    exe: exe.clone(),
-                    source,
-                })?;
-            if let Some(mut stdin) = child.stdin.take() {
-                use std::io::Write;
-                // A worker that dies before reading reports through its exit status.
-                let _ = stdin.write_all(&config);
-            }
-            let bar =
-                progress.run_bar(&format!("{}/{} seed {}", run.spec_id, run.arm_id, run.seed));
-            // Progress lines on the worker's stdout feed its bar; reading them also keeps the
-            // pipe from filling up.
-            let reader = child.stdout.take().map(|out| {
-                let bar = bar.clone();
-                std::thread::spawn(move || {
-                    use std::io::BufRead;
-                    for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                        if let Some((done, total, loss)) = crate::progress::parse_step(&line) {
-                            bar.update(done, total, loss);
-                        }
-                    }
-                })
-            });
-            active.push(Active {
-                run: run.clone(),
-                child,
-                gpu,
-                bar,
-                reader,
-            });
-        }
-        if active.is_empty() {
-            break;
-        }
-        // Poll: children finish in any order; a short sleep keeps this loop off the CPU.
-        let mut i = 0;
-        let mut any = false;
-        while i < active.len() {
-            let exited = active[i].child.try_wait().ok().flatten();
-            if let Some(status) = exited {
-                let Active {
-                    run,
-                    child,
-                    bar,
-                    reader,
-                    ..
-                } = active.swap_remove(i);
-                let stderr = child
-                    .wait_with_output()
-                    .map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string())
-                    .unwrap_or_default();
-                if let Some(r) = reader {
-                    let _ = r.join();
-                }
-                bar.finish();
-                let result = if status.code() == Some(EXIT_HELD) {
-                    RunResult::Skipped
-                } else if status.success() && run.dir.is_done() {
-                    match run.dir.read_json::<Record>(store::RECORD) {
-                        Ok(r) => RunResult::Trained(Box::new(r)),
-                        Err(e) => RunResult::Error(e.to_string()),
-                    }
-                } else {
-                    RunResult::Error(if stderr.is_empty() {
-                        format!("worker exited with {status}")
-                    } else {
-                        stderr
-                    })
-                };
-                let done = Finished { run, result };
-                progress.inc();
-                on_finish(finished.len() + 1, total, &done);
-                finished.push(done);
-                any = true;
-            } else {
-                i += 1;
-            }
-        }
-        if !any {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-    Ok(finished)
-}
-
 /// Where a planned run stands in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunState {
@@ -496,7 +338,16 @@ pub fn worker(
     let Some(_lock) = run.lock(force)? else {
         return Err(RunError::Held(dir.to_path_buf()));
     };
-    run.reset()?;
+    // A forced rerun of a finished run trains beside it: the old result stays whole until the
+    // new one is complete (an interrupted `--force` loses nothing).
+    let target = run;
+    let staged = target.is_done();
+    let run = if staged {
+        target.staging()?
+    } else {
+        target.reset()?;
+        target.clone()
+    };
     run.write_json(store::CONFIG, &config)?;
     let store = Store::of_run_dir(&run);
     store.journal(&format!("start {} pid {}", config.key, std::process::id()))?;
@@ -587,6 +438,9 @@ pub fn worker(
     };
     run.write_json(store::RECORD, &record)?;
     run.mark_done()?;
+    if staged {
+        target.replace_with(&run)?;
+    }
     store.journal(&format!("done {} pid {}", config.key, std::process::id()))?;
     Ok(record)
 }

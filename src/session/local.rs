@@ -2,6 +2,7 @@
 //! the CPU cores or GPUs, round after round while adaptive seeding asks for more.
 
 use crate::runner::{self, Finished, LocalOptions, PlannedRun, RunResult, SeedCounts};
+use crate::store::Holder;
 
 use super::{adaptive, Event, Observer, Session, SessionError};
 
@@ -25,7 +26,24 @@ pub struct Trained {
 }
 
 impl Trained {
-    /// A failure when any run could not finish or diverged.
+    /// Planned runs that are not done because another live worker holds them (a resumed
+    /// sweep beside a running one): "`spec/arm` seed N (pid P on H)".
+    pub fn held_elsewhere(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .filter(|r| !r.dir.is_done())
+            .filter_map(|r| match r.dir.holder() {
+                Holder::Alive { pid, host } => Some(format!(
+                    "{}/{} seed {} (pid {pid} on {host})",
+                    r.spec_id, r.arm_id, r.seed
+                )),
+                Holder::Nobody => None,
+            })
+            .collect()
+    }
+
+    /// A failure when any run could not finish or diverged, or is still held by another
+    /// worker (its arm's audit would rest on fewer seeds than planned).
     pub fn outcome(&self) -> Result<(), SessionError> {
         let errors = self
             .finished
@@ -39,6 +57,10 @@ impl Trained {
             .count();
         if errors > 0 || diverged > 0 {
             return Err(SessionError::RunsFailed { errors, diverged });
+        }
+        let held = self.held_elsewhere();
+        if !held.is_empty() {
+            return Err(SessionError::HeldElsewhere(held));
         }
         Ok(())
     }

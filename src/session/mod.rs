@@ -46,6 +46,14 @@ pub enum SessionError {
     RunsFailed { errors: usize, diverged: usize },
     #[error("{} run(s) did not finish:\n{}", .0.len(), .0.join("\n"))]
     Unfinished(Vec<String>),
+    #[error(
+        "{} run(s) were skipped because other live workers are training them; their arms get \
+         no verdict until they finish (`repro status` follows them, `repro report` audits them \
+         after):\n{}",
+        .0.len(),
+        .0.join("\n")
+    )]
+    HeldElsewhere(Vec<String>),
     #[error("regression in {}", .0.join(", "))]
     Regression(Vec<String>),
     #[error("{0} arm(s) are not deterministic")]

@@ -10,6 +10,7 @@ mod model;
 mod numerics;
 mod optim;
 mod prep;
+mod resume;
 mod slurm;
 mod spec;
 mod stats;

@@ -1,0 +1,283 @@
+//! The local pool: `repro worker` processes on this machine, a run each, their progress lines
+//! feeding the bars and their standard error drained while they run.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use super::{PlannedRun, RunError, EXIT_HELD};
+use crate::record::Record;
+use crate::store;
+
+/// How much of a worker's standard error is kept for its error message (the end of it).
+const STDERR_TAIL: usize = 16 * 1024;
+
+/// Reads `from` to its end on a thread, keeping the last `keep` bytes (whole lines where it
+/// can), and returns them trimmed, after a note of how much was left out. Memory stays bounded
+/// however much a worker writes, and the writer never blocks on a full pipe.
+pub fn drain(mut from: impl Read + Send + 'static, keep: usize) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut tail: Vec<u8> = Vec::new();
+        let mut dropped = 0usize;
+        let mut buf = [0u8; 8192];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    tail.extend_from_slice(&buf[..n]);
+                    if tail.len() > 2 * keep {
+                        let cut = tail.len() - keep;
+                        dropped += cut;
+                        tail.drain(..cut);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        if tail.len() > keep {
+            let cut = tail.len() - keep;
+            dropped += cut;
+            tail.drain(..cut);
+        }
+        let mut text = String::from_utf8_lossy(&tail).into_owned();
+        if dropped > 0 {
+            // Start at a line boundary when one is near.
+            if let Some(i) = text.find('\n').filter(|&i| i < 200) {
+                dropped += text[..=i].len();
+                text = text[i + 1..].to_string();
+            }
+            text = format!("[{dropped} earlier bytes of standard error left out]\n{text}");
+        }
+        text.trim().to_string()
+    })
+}
+
+pub struct LocalOptions {
+    pub jobs: usize,
+    pub data_dir: PathBuf,
+    pub force: bool,
+    /// CUDA devices to spread workers over (each worker gets the least busy one); 0 on CPU.
+    pub gpus: usize,
+}
+
+/// A worker process in flight.
+struct Active {
+    run: PlannedRun,
+    child: std::process::Child,
+    gpu: Option<usize>,
+    bar: crate::progress::RunBar,
+    reader: Option<std::thread::JoinHandle<()>>,
+    /// The tail of the worker's standard error, read while it runs.
+    errors: Option<std::thread::JoinHandle<String>>,
+}
+
+/// What happened to one planned run in this invocation.
+pub struct Finished {
+    pub run: PlannedRun,
+    pub result: RunResult,
+}
+
+pub enum RunResult {
+    Trained(Box<Record>),
+    /// Another runner had locked it (or finished it) first: not trained here.
+    Skipped,
+    /// The worker process could not finish (its error, or its exit status).
+    Error(String),
+}
+
+/// Trains every pending run in `runs` with up to `jobs` worker processes, calling
+/// `on_finish` as each one ends. Runs already `DONE` are skipped unless `force`.
+pub fn execute_local(
+    runs: &[PlannedRun],
+    opts: &LocalOptions,
+    progress: &crate::progress::Progress,
+    mut on_finish: impl FnMut(usize, usize, &Finished),
+) -> Result<Vec<Finished>, RunError> {
+    let exe = std::env::current_exe().map_err(|source| RunError::Spawn {
+        exe: PathBuf::from("repro"),
+        source,
+    })?;
+    let pending: Vec<&PlannedRun> = runs.iter().filter(|r| opts.force || !r.done).collect();
+    let total = pending.len();
+    let mut queue = pending.into_iter();
+    let mut active: Vec<Active> = Vec::new();
+    let mut finished = Vec::new();
+    loop {
+        while active.len() < opts.jobs.max(1) {
+            let Some(run) = queue.next() else { break };
+            let config = serde_json::to_vec(&run.config).map_err(|e| RunError::Config {
+                path: run.dir.path().join(store::CONFIG),
+                message: e.to_string(),
+            })?;
+            // Round-robin by load: the GPU with the fewest workers on it.
+            let gpu = (opts.gpus > 0).then(|| {
+                (0..opts.gpus)
+                    .min_by_key(|g| active.iter().filter(|a| a.gpu == Some(*g)).count())
+                    .unwrap_or(0)
+            });
+            let mut child = Command::new(&exe)
+                .arg("worker")
+                .arg(run.dir.path())
+                .arg("--stdin-config")
+                .arg("--progress")
+                .args(opts.force.then_some("--force"))
+                .arg("--gpu")
+                .arg(gpu.unwrap_or(0).to_string())
+                .env("REPRO_DATA", &opts.data_dir)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|source| RunError::Spawn {
+                    exe: exe.clone(),
+                    source,
+                })?;
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write;
+                // A worker that dies before reading reports through its exit status.
+                let _ = stdin.write_all(&config);
+            }
+            let bar =
+                progress.run_bar(&format!("{}/{} seed {}", run.spec_id, run.arm_id, run.seed));
+            // Progress lines on the worker's stdout feed its bar; reading them also keeps the
+            // pipe from filling up.
+            let reader = child.stdout.take().map(|out| {
+                let bar = bar.clone();
+                std::thread::spawn(move || {
+                    use std::io::BufRead;
+                    for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                        if let Some((done, total, loss)) = crate::progress::parse_step(&line) {
+                            bar.update(done, total, loss);
+                        }
+                    }
+                })
+            });
+            // Standard error is read while the worker runs, or a chatty libtorch fills the pipe
+            // and blocks the worker; its tail becomes the error message if the run fails.
+            let errors = child.stderr.take().map(|e| drain(e, STDERR_TAIL));
+            active.push(Active {
+                run: run.clone(),
+                child,
+                gpu,
+                bar,
+                reader,
+                errors,
+            });
+        }
+        if active.is_empty() {
+            break;
+        }
+        // Poll: children finish in any order; a short sleep keeps this loop off the CPU.
+        let mut i = 0;
+        let mut any = false;
+        while i < active.len() {
+            let exited = active[i].child.try_wait().ok().flatten();
+            if let Some(status) = exited {
+                let Active {
+                    run,
+                    child,
+                    bar,
+                    reader,
+                    errors,
+                    ..
+                } = active.swap_remove(i);
+                let _ = child.wait_with_output();
+                if let Some(r) = reader {
+                    let _ = r.join();
+                }
+                let stderr = errors
+                    .map(|e| e.join().unwrap_or_default())
+                    .unwrap_or_default();
+                bar.finish();
+                let result = if status.code() == Some(EXIT_HELD) {
+                    RunResult::Skipped
+                } else if status.success() && run.dir.is_done() {
+                    match run.dir.read_json::<Record>(store::RECORD) {
+                        Ok(r) => RunResult::Trained(Box::new(r)),
+                        Err(e) => RunResult::Error(e.to_string()),
+                    }
+                } else {
+                    RunResult::Error(if stderr.is_empty() {
+                        format!("worker exited with {status}")
+                    } else {
+                        stderr
+                    })
+                };
+                let done = Finished { run, result };
+                progress.inc();
+                on_finish(finished.len() + 1, total, &done);
+                finished.push(done);
+                any = true;
+            } else {
+                i += 1;
+            }
+        }
+        if !any {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    Ok(finished)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker that writes far more than a pipe holds (64 KiB on Linux) before it exits: read
+    /// only after the exit, it would block forever; drained, it ends, and the tail is bounded.
+    #[test]
+    fn a_chatty_child_is_drained_while_it_runs() {
+        let mut child = Command::new("sh")
+            .args([
+                "-c",
+                "i=0; while [ $i -lt 20000 ]; do echo \"warning line $i\" >&2; i=$((i+1)); done; \
+                 echo last >&2",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let tail = drain(child.stderr.take().unwrap(), 1024);
+        let start = std::time::Instant::now();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "the child blocked on its full pipe"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let text = tail.join().unwrap();
+        assert!(text.ends_with("warning line 19999\nlast"), "{text}");
+        assert!(text.len() <= 1024 + 64, "{}", text.len());
+        let note = text.lines().next().unwrap();
+        assert!(
+            note.starts_with('[') && note.ends_with("earlier bytes of standard error left out]")
+        );
+        let dropped: usize = note[1..].split(' ').next().unwrap().parse().unwrap();
+        let total: usize = (0..20000)
+            .map(|i| format!("warning line {i}\n").len())
+            .sum::<usize>()
+            + 5;
+        let kept = text.len() - note.len() - 1;
+        assert_eq!(
+            dropped + kept + 1,
+            total,
+            "every byte is either kept or counted"
+        );
+    }
+
+    #[test]
+    fn a_quiet_child_keeps_all_of_it() {
+        let mut child = Command::new("sh")
+            .args(["-c", "echo one >&2; echo two >&2"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let tail = drain(child.stderr.take().unwrap(), 1024);
+        child.wait().unwrap();
+        assert_eq!(tail.join().unwrap(), "one\ntwo");
+    }
+}
