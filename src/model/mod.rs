@@ -9,6 +9,7 @@
 //! `models.py` of greydanus/mnist1d: their parameter counts are checked in tests.
 
 mod cnn;
+mod norm;
 mod rnn;
 
 use tch::nn::{self, Init, Module};

@@ -299,6 +299,226 @@ fn rnn_dropout_between_layers_only_in_training() {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct CnnGolden {
+    batch: i64,
+    channels: i64,
+    length: i64,
+    classes: i64,
+    lengths: Vec<i64>,
+    x: Vec<f32>,
+    cases: Vec<CnnCase>,
+}
+
+#[derive(serde::Deserialize)]
+struct CnnCase {
+    name: String,
+    kind: String,
+    channels: Vec<i64>,
+    kernel: Vec<i64>,
+    #[serde(default)]
+    stride: i64,
+    #[serde(default)]
+    padding: serde_json::Value,
+    state: std::collections::BTreeMap<String, Vec<f32>>,
+    train_logits: Vec<f32>,
+    running: std::collections::BTreeMap<String, Vec<f32>>,
+    eval_logits: Vec<f32>,
+}
+
+impl CnnCase {
+    fn spec(&self) -> ModelSpec {
+        match self.kind.as_str() {
+            "cnn1d" => ModelSpec::Cnn1d {
+                channels: self.channels.clone(),
+                kernel: self.kernel.clone(),
+                stride: self.stride,
+                padding: match self.padding.as_i64() {
+                    Some(n) => Padding::Fixed(n),
+                    None => Padding::Same,
+                },
+                activation: Activation::Relu,
+                batch_norm: true,
+                head: spec::CnnHead::Gap,
+                dropout: 0.0,
+            },
+            _ => ModelSpec::Resnet1d {
+                channels: self.channels.clone(),
+                kernel: self.kernel.clone(),
+                activation: Activation::Relu,
+                dropout: 0.0,
+            },
+        }
+    }
+}
+
+fn cnn_golden() -> CnnGolden {
+    serde_json::from_str(
+        &std::fs::read_to_string(util::root().join("tests/golden/cnn_pytorch.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn assert_close(got: &Tensor, want: &[f32], what: &str) {
+    let got = Vec::<f32>::try_from(got.flatten(0, -1)).unwrap();
+    assert_eq!(got.len(), want.len(), "{what}: {got:?} vs {want:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 1e-5, "{what}: {got:?} vs {want:?}");
+    }
+}
+
+/// A model of the golden case with its state loaded by name (running statistics included).
+fn cnn_with_state(case: &CnnCase, g: &CnnGolden) -> model::Built {
+    let input = InputShape {
+        channels: g.channels,
+        length: g.length,
+        classes: g.classes,
+    };
+    let built = model::build(&case.spec(), InitScheme::Torch, input, tch::Device::Cpu).unwrap();
+    let vars = built.vs.variables();
+    assert_eq!(
+        vars.len(),
+        case.state.len(),
+        "{}: same variables",
+        case.name
+    );
+    tch::no_grad(|| {
+        for (name, values) in &case.state {
+            let v = vars
+                .get(name)
+                .unwrap_or_else(|| panic!("{}: no variable {name}", case.name));
+            let src = Tensor::from_slice(values).view(v.size().as_slice());
+            v.shallow_clone().copy_(&src);
+        }
+    });
+    built
+}
+
+/// Issue #11 item 7: CNNs with batch norm on a padded batch give what PyTorch gives when every
+/// sequence runs alone at its own length and batch norm sees only the valid positions
+/// (`scripts/gen_golden_cnn.py`): logits in training mode, the running statistics that pass
+/// leaves, and logits in evaluation mode with them.
+#[test]
+fn padded_cnns_with_batch_norm_match_pytorch_run_per_sequence() {
+    let g = cnn_golden();
+    let _torch = util::torch_lock();
+    let x = Tensor::from_slice(&g.x).view([g.batch, g.channels, g.length]);
+    let lengths = Tensor::from_slice(&g.lengths);
+    for case in &g.cases {
+        let built = cnn_with_state(case, &g);
+        let train = built.net.forward(&x, &lengths, true);
+        assert_close(&train, &case.train_logits, &format!("{} train", case.name));
+        let vars = built.vs.variables();
+        for (name, want) in &case.running {
+            assert_close(&vars[name], want, &format!("{} {name}", case.name));
+        }
+        let eval = built.net.forward(&x, &lengths, false);
+        assert_close(&eval, &case.eval_logits, &format!("{} eval", case.name));
+    }
+}
+
+/// `x` (`[B, C, L]`) with `extra` zero steps appended.
+fn pad_to(x: &Tensor, extra: i64) -> Tensor {
+    let s = x.size();
+    Tensor::cat(
+        &[
+            x.shallow_clone(),
+            Tensor::zeros([s[0], s[1], extra], (x.kind(), x.device())),
+        ],
+        2,
+    )
+}
+
+/// Issue #11 item 7: a sequence's output does not depend on how much padding follows it, nor
+/// (in evaluation) on the other members of its batch, for CNNs of two and more layers with
+/// batch norm (plain, strided, residual): the same batch padded to 12 and to 20 steps gives the
+/// same logits and the same running statistics in training; in evaluation each sequence alone
+/// at its own length gives what it gives inside a padded batch.
+#[test]
+fn cnn_outputs_do_not_depend_on_padding() {
+    let g = cnn_golden();
+    let _torch = util::torch_lock();
+    let x = Tensor::from_slice(&g.x).view([g.batch, g.channels, g.length]);
+    let lengths = Tensor::from_slice(&g.lengths);
+    for case in &g.cases {
+        // Training mode: the same batch padded to 12 and to 20 steps, and in another order.
+        let short = cnn_with_state(case, &g);
+        let long = cnn_with_state(case, &g);
+        let a = short.net.forward(&x, &lengths, true);
+        let b = long.net.forward(&pad_to(&x, 8), &lengths, true);
+        let diff = (&a - &b).abs().max().double_value(&[]);
+        assert!(
+            diff < 1e-5,
+            "{}: train logits move by {diff} with padding",
+            case.name
+        );
+        let (sv, lv) = (short.vs.variables(), long.vs.variables());
+        for name in case.running.keys() {
+            let d = (&sv[name] - &lv[name]).abs().max().double_value(&[]);
+            assert!(d < 1e-5, "{} {name}: moves by {d} with padding", case.name);
+        }
+        let order = Tensor::from_slice(&[2i64, 0, 3, 1]);
+        let c = cnn_with_state(case, &g).net.forward(
+            &pad_to(&x, 3).index_select(0, &order),
+            &lengths.index_select(0, &order),
+            true,
+        );
+        let diff = (a.index_select(0, &order) - c)
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(
+            diff < 1e-5,
+            "{}: train logits move by {diff} with batch order",
+            case.name
+        );
+
+        // One sequence in training mode: statistics over its valid steps, padded or not.
+        let (n, i) = (g.lengths[2], 2);
+        let alone = x.narrow(0, i, 1).narrow(2, 0, n);
+        let one = cnn_with_state(case, &g)
+            .net
+            .forward(&alone, &Tensor::from_slice(&[n]), true);
+        let padded = cnn_with_state(case, &g).net.forward(
+            &pad_to(&alone, 11),
+            &Tensor::from_slice(&[n]),
+            true,
+        );
+        let diff = (one - padded).abs().max().double_value(&[]);
+        assert!(
+            diff < 1e-5,
+            "{}: one sequence in training moves by {diff}",
+            case.name
+        );
+
+        // Evaluation: each sequence alone at its own length, and in a padded batch whose other
+        // members differ (reversed in time, longer padding).
+        let others = x.flip([2]);
+        let batch = pad_to(&Tensor::cat(&[x.shallow_clone(), others], 0), 8);
+        let both = Tensor::cat(
+            &[
+                lengths.shallow_clone(),
+                Tensor::full([g.batch], g.length, (Kind::Int64, tch::Device::Cpu)),
+            ],
+            0,
+        );
+        let in_batch = short.net.forward(&batch, &both, false);
+        for (i, &n) in g.lengths.iter().enumerate() {
+            let alone = x.narrow(0, i as i64, 1).narrow(2, 0, n);
+            let single = short.net.forward(&alone, &Tensor::from_slice(&[n]), false);
+            let diff = (single - in_batch.narrow(0, i as i64, 1))
+                .abs()
+                .max()
+                .double_value(&[]);
+            assert!(
+                diff < 1e-5,
+                "{} eval, sequence {i}: moves by {diff}",
+                case.name
+            );
+        }
+    }
+}
+
 /// Ten distinct training examples of 8 steps, 3 classes, and a test split of four.
 fn tiny_dataset() -> repro::data::Dataset {
     let g = |n: i64, salt: f64| {
