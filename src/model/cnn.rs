@@ -212,7 +212,7 @@ impl Net for Cnn1d {
             }
             h = activate(self.activation, &h);
             if let Some(mask) = &mask {
-                h = h * mask;
+                h = &h * mask; // not `*=`: the activation's backward reads its output
             }
         }
         let features = match self.head {

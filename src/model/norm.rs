@@ -60,10 +60,10 @@ impl BatchNorm1d {
         let scale = (&var + EPS).rsqrt();
         let mut ys = (xs - channel(&mean)) * channel(&scale);
         if let Some(w) = &bn.ws {
-            ys = ys * channel(w);
+            ys = &ys * channel(w);
         }
         if let Some(b) = &bn.bs {
-            ys = ys + channel(b);
+            ys = &ys + channel(b);
         }
         ys
     }
