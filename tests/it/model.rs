@@ -661,3 +661,78 @@ fn batch_indices_depend_on_the_seed_alone() {
         ]
     );
 }
+
+/// Issue #11 item 7, on a GPU (`--features cuda`): weights are drawn on the CPU and moved, so
+/// a seed gives the same initial weights on CUDA as on the CPU (libtorch's CUDA generator draws
+/// other numbers), and the models, RNNs with their weights flattened for cuDNN included, give
+/// the CPU's outputs.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_models_start_from_the_cpu_weights() {
+    let _torch = util::torch_lock();
+    assert!(tch::Cuda::is_available(), "--features cuda needs a GPU");
+    let input = InputShape {
+        channels: 2,
+        length: 12,
+        classes: 3,
+    };
+    let gru = ModelSpec::Rnn {
+        cell: Cell::Gru,
+        hidden: 8,
+        layers: 2,
+        bidirectional: true,
+        readout: Readout::Mean,
+        dropout: 0.0,
+        layer_norm: false,
+        output_dropout: 0.0,
+        forget_bias: None,
+        embedding: None,
+    };
+    let lstm = ModelSpec::Rnn {
+        cell: Cell::Lstm,
+        hidden: 8,
+        layers: 2,
+        bidirectional: false,
+        readout: Readout::Last,
+        dropout: 0.0,
+        layer_norm: false,
+        output_dropout: 0.0,
+        forget_bias: Some(1.0),
+        embedding: None,
+    };
+    let fcn = ModelSpec::Cnn1d {
+        channels: vec![4, 4],
+        kernel: vec![5, 3],
+        stride: 1,
+        padding: Padding::Same,
+        activation: Activation::Relu,
+        batch_norm: true,
+        head: spec::CnnHead::Gap,
+        dropout: 0.0,
+    };
+    let x = Tensor::randn([3, 2, 12], (Kind::Float, tch::Device::Cpu));
+    let lengths = Tensor::from_slice(&[12i64, 7, 3]);
+    for spec in [gru, lstm, fcn] {
+        let built = |device| {
+            repro::provenance::seed(4);
+            model::build(&spec, InitScheme::Torch, input, device).unwrap()
+        };
+        let (cpu, gpu) = (built(tch::Device::Cpu), built(tch::Device::Cuda(0)));
+        assert_eq!(
+            model::weights_sha256(&cpu.vs),
+            model::weights_sha256(&gpu.vs),
+            "{spec:?}: same initial weights"
+        );
+        let want = cpu.net.forward(&x, &lengths, false);
+        let got = gpu
+            .net
+            .forward(
+                &x.to_device(tch::Device::Cuda(0)),
+                &lengths.to_device(tch::Device::Cuda(0)),
+                false,
+            )
+            .to_device(tch::Device::Cpu);
+        let diff = (want - got).abs().max().double_value(&[]);
+        assert!(diff < 1e-4, "{spec:?}: CUDA output differs by {diff}");
+    }
+}
