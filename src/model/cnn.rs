@@ -3,16 +3,21 @@
 //! Strong Baseline", arXiv:1611.06455) and the residual CNN of the same paper (its ResNet), with
 //! depth as the number of residual blocks.
 //!
-//! Batch norm uses PyTorch's defaults (weight 1, bias 0, momentum 0.1, eps 1e-5), set
-//! explicitly: tch's own default draws the weight from U(0, 1).
+//! Padding-invariant on padded batches: the positions past each sequence's (per-layer) length
+//! are zeroed after every layer, so the next convolution sees zeros there exactly as when the
+//! sequence runs alone; batch norm counts only valid positions ([`super::norm`]); global
+//! pooling averages over valid positions. A batch without padding skips the masks and runs
+//! libtorch's kernels unchanged.
 
-use tch::nn::{self, Init, ModuleT};
+use tch::nn;
 use tch::Tensor;
 
+use super::norm::{batch_norm, BatchNorm1d};
 use super::InputShape;
 use super::{
     activate, bias_init, dropout, linear, masked_mean, weight_init, Dense, ModelError, Net,
 };
+use crate::data::prep;
 use crate::spec::{Activation, CnnHead, InitScheme, ModelSpec, Padding};
 
 /// A 1-D convolution, weight drawn before bias as in PyTorch; `same` padding may be asymmetric.
@@ -86,21 +91,6 @@ impl Conv1d {
             + 1)
         .clamp(1, out_len)
     }
-}
-
-fn batch_norm(p: nn::Path, channels: i64) -> nn::BatchNorm {
-    nn::batch_norm1d(
-        p,
-        channels,
-        nn::BatchNormConfig {
-            ws_init: Init::Const(1.0),
-            bs_init: Init::Const(0.0),
-            momentum: 0.1,
-            eps: 1e-5,
-            cudnn_enabled: true,
-            affine: true,
-        },
-    )
 }
 
 pub(crate) fn build(
@@ -196,7 +186,7 @@ pub(crate) fn build(
 }
 
 struct Cnn1d {
-    layers: Vec<(Conv1d, Option<nn::BatchNorm>)>,
+    layers: Vec<(Conv1d, Option<BatchNorm1d>)>,
     out: Dense,
     activation: Activation,
     head: CnnHead,
@@ -205,15 +195,25 @@ struct Cnn1d {
 
 impl Net for Cnn1d {
     fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
-        let mut h = xs.shallow_clone();
+        let padded = padding_mask(xs, lengths);
+        let mut h = match &padded {
+            Some(mask) => xs * mask,
+            None => xs.shallow_clone(),
+        };
         let mut lengths = lengths.shallow_clone();
         for (conv, norm) in &self.layers {
             h = conv.forward(&h);
+            lengths = conv.lengths(&lengths, h.size()[2]);
+            let mask = padded
+                .as_ref()
+                .map(|_| prep::mask(&lengths, h.size()[2]).unsqueeze(1));
             if let Some(bn) = norm {
-                h = bn.forward_t(&h, train);
+                h = bn.forward(&h, mask.as_ref(), train);
             }
             h = activate(self.activation, &h);
-            lengths = conv.lengths(&lengths, h.size()[2]);
+            if let Some(mask) = &mask {
+                h = &h * mask; // not `*=`: the activation's backward reads its output
+            }
         }
         let features = match self.head {
             CnnHead::Flatten => h.flatten(1, -1),
@@ -223,10 +223,18 @@ impl Net for Cnn1d {
     }
 }
 
+/// `[B, 1, L]` mask of valid positions when some sequence of the batch is padded; `None` when
+/// every sequence fills the whole length (no masking needed, nothing changes).
+fn padding_mask(xs: &Tensor, lengths: &Tensor) -> Option<Tensor> {
+    let length = xs.size()[2];
+    (lengths.numel() > 0 && lengths.min().int64_value(&[]) < length)
+        .then(|| prep::mask(lengths, length).unsqueeze(1))
+}
+
 struct ResBlock {
-    convs: Vec<(Conv1d, nn::BatchNorm)>,
+    convs: Vec<(Conv1d, BatchNorm1d)>,
     shortcut: Option<Conv1d>,
-    shortcut_bn: nn::BatchNorm,
+    shortcut_bn: BatchNorm1d,
 }
 
 struct Resnet1d {
@@ -238,26 +246,29 @@ struct Resnet1d {
 
 impl Net for Resnet1d {
     fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
-        let mut x = xs.shallow_clone();
+        // `same` padding at stride 1 keeps every length, so one mask serves every layer.
+        let mask = padding_mask(xs, lengths);
+        let masked = |h: Tensor| match &mask {
+            Some(m) => h * m,
+            None => h,
+        };
+        let mut x = masked(xs.shallow_clone());
         for block in &self.blocks {
             let mut h = x.shallow_clone();
             let last = block.convs.len() - 1;
             for (i, (conv, bn)) in block.convs.iter().enumerate() {
-                h = bn.forward_t(&conv.forward(&h), train);
+                h = bn.forward(&conv.forward(&h), mask.as_ref(), train);
                 if i < last {
-                    h = activate(self.activation, &h);
+                    h = masked(activate(self.activation, &h));
                 }
             }
             let s = match &block.shortcut {
                 Some(conv) => conv.forward(&x),
                 None => x.shallow_clone(),
             };
-            x = activate(
-                self.activation,
-                &(h + block.shortcut_bn.forward_t(&s, train)),
-            );
+            let s = block.shortcut_bn.forward(&s, mask.as_ref(), train);
+            x = masked(activate(self.activation, &(h + s)));
         }
-        // `same` padding at stride 1 keeps every length.
         let features = masked_mean(&x.transpose(1, 2), lengths);
         tch::nn::Module::forward(&self.out, &dropout(&features, self.dropout, train))
     }

@@ -3,12 +3,14 @@
 //! - [`build`] turns a [`ModelSpec`] into a [`Built`] model (its `VarStore`, forward, and
 //!   parameter count) for an input of `[batch, channels, length]`.
 //! - Initialisation is never tch's implicit default (which differs from PyTorch's): see
-//!   [`InitScheme`] and [`weight_init`].
+//!   [`InitScheme`] and [`weight_init`]. Weights are drawn on the CPU and then moved to the
+//!   device, so a seed gives PyTorch's (CPU) initial weights on any device.
 //!
 //! The MNIST-1D models follow Greydanus 2020, "Scaling down deep learning" (arXiv:2011.14439),
 //! `models.py` of greydanus/mnist1d: their parameter counts are checked in tests.
 
 mod cnn;
+mod norm;
 mod rnn;
 
 use tch::nn::{self, Init, Module};
@@ -34,6 +36,10 @@ pub struct InputShape {
 /// pooling and RNN readouts ignore the padding beyond them. `train` switches dropout.
 pub trait Net: Send {
     fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor;
+
+    /// Called once after the weights moved from the CPU to `device` (not called for the CPU):
+    /// a model that needs its weights laid out for the device's kernels does it here.
+    fn placed(&self, _device: Device) {}
 }
 
 pub struct Built {
@@ -124,14 +130,39 @@ pub(crate) fn activate(a: Activation, xs: &Tensor) -> Tensor {
 }
 
 /// Builds `spec` on `device` for inputs shaped like `input`.
+///
+/// The weights are drawn on the CPU, whatever `device` is, and then moved: libtorch's CUDA
+/// generator gives other numbers than its CPU generator under the same seed, so drawing on the
+/// device would make the initial weights (and every number after them) depend on it. On the
+/// CPU nothing moves and the draws are the ones PyTorch makes after `torch.manual_seed`.
 pub fn build(
     spec: &ModelSpec,
     init: InitScheme,
     input: InputShape,
     device: Device,
 ) -> Result<Built, ModelError> {
-    let vs = nn::VarStore::new(device);
-    let root = vs.root();
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let net = build_on(&vs.root(), spec, init, input)?;
+    if device != Device::Cpu {
+        vs.set_device(device);
+        net.placed(device);
+    }
+    let params = vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum();
+    Ok(Built { vs, net, params })
+}
+
+/// The model's variables under `root`, drawn in PyTorch's order on `root`'s device.
+fn build_on(
+    root: &nn::Path,
+    spec: &ModelSpec,
+    init: InitScheme,
+    input: InputShape,
+) -> Result<Box<dyn Net>, ModelError> {
+    let root = root.clone();
     let net: Box<dyn Net> = match spec {
         ModelSpec::Linear => {
             let fan_in = input.channels * input.length;
@@ -200,12 +231,7 @@ pub fn build(
             init,
         )?),
     };
-    let params = vs
-        .trainable_variables()
-        .iter()
-        .map(|t| t.numel() as i64)
-        .sum();
-    Ok(Built { vs, net, params })
+    Ok(net)
 }
 
 /// Linear model when `layers` is empty; otherwise hidden layers with optional shortcuts.

@@ -3,10 +3,12 @@
 //! Weights are laid out and named exactly as PyTorch's `nn.LSTM`/`nn.GRU`
 //! (`weight_ih_l{k}[_reverse]`, gates stacked i,f,g,o / r,z,n) and the fused `at::lstm`/`at::gru`
 //! kernels run the recurrence. Unlike `tch::nn::gru`, the train flag is passed on every call,
-//! so evaluation never runs with inter-layer dropout.
+//! so evaluation never runs with inter-layer dropout. On CUDA the weights are made views of one
+//! flat buffer once they are on the device (PyTorch's `flatten_parameters`): cuDNN wants them
+//! in one contiguous chunk and otherwise copies them, with a warning, on every call.
 
 use tch::nn::{self, Init, Module};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use super::ModelError;
 use super::{bias_init, linear, weight_init, Dense, Net};
@@ -217,6 +219,35 @@ fn reverse_within(x: &Tensor, lengths: &Tensor) -> Tensor {
 }
 
 impl Net for RnnClassifier {
+    /// On CUDA with cuDNN, lays the recurrent weights out as views of one flat buffer in
+    /// cuDNN's order (`_cudnn_rnn_flatten_weight` sets each weight to its view, keeping the
+    /// tensors, so the var store and the optimizer see the same variables).
+    fn placed(&self, device: Device) {
+        if !device.is_cuda() || !tch::Cuda::cudnn_is_available() {
+            return;
+        }
+        let c = &self.config;
+        let mode = match c.cell {
+            Cell::Lstm => 2, // at::native's CuDNNMode: RNN_RELU 0, RNN_TANH 1, LSTM 2, GRU 3
+            Cell::Gru => 3,
+        };
+        let input = c.embedding.map_or(c.input, |e| e.dim);
+        // A failure leaves the weights as they were: cuDNN then copies them on each call.
+        tch::no_grad(|| {
+            let _ = Tensor::f_internal_cudnn_rnn_flatten_weight(
+                &self.flat_weights,
+                4, // weight_ih, weight_hh, bias_ih, bias_hh per layer and direction
+                input,
+                mode,
+                c.hidden,
+                0, // no projections
+                c.layers,
+                true, // batch first
+                c.bidirectional,
+            );
+        });
+    }
+
     fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
         let c = &self.config;
         let directions = if c.bidirectional { 2 } else { 1 };

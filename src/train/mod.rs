@@ -2,18 +2,21 @@
 //! train/eval curve, and the final metrics under the spec's checkpoint-selection protocol.
 //!
 //! Seeding happens in [`crate::provenance::seed`] right before the model is built, so the
-//! initial weights and every shuffle depend on the seed alone.
+//! initial weights depend on the seed alone; the batch order has its own seeded generator
+//! ([`order`]), so it depends on the seed and the training-split size, not on the model.
 //!
 //! - `run`: [`train`] and [`train_with_progress`]: data, model and optimizer set up, then the
 //!   step loop (batch order, schedule, clipping, NaN/Inf detection) and the final metrics.
 //! - `eval`: [`evaluate`] and [`macro_f1`], and the evaluation every `eval_every` steps that
 //!   closes a window of training losses into a [`CurvePoint`].
+//! - [`order`]: batch order; shuffled order from the run's own seeded generator.
 //! - `select`: checkpoint selection (the protocol's score, the best weights so far, restoring
 //!   them) and early stopping.
 //! - [`optim`]: Adam/AdamW/SGD (libtorch's) and RAdam; [`schedule`]: learning-rate schedules.
 
 mod eval;
 pub mod optim;
+pub mod order;
 mod run;
 pub mod schedule;
 mod select;

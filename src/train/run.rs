@@ -2,15 +2,16 @@
 //! order, schedule, clipping, NaN/Inf detection, evaluation and selection at each eval step,
 //! and the final metrics on the test split.
 
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use super::eval::{self, evaluate, Window};
+use super::order::{self, BatchSlice};
 use super::select::{self, Selector};
 use super::{optim, schedule, CurvePoint, Outcome, Status, TrainError};
 use crate::data::prep::{self, Split};
 use crate::data::Dataset;
 use crate::model::{self, InputShape, ModelError};
-use crate::spec::{BatchOrder, ResolvedArm, Schedule};
+use crate::spec::{ResolvedArm, Schedule};
 
 /// Token ids must be whole numbers in `[0, vocab)` (padding is id 0).
 fn check_token_ids(x: &Tensor, vocab: i64) -> Result<(), String> {
@@ -93,7 +94,7 @@ pub fn train_with_progress(
     let eval_split = val_split.as_ref().unwrap_or(&test_split);
     let n = train_split.x.size()[0];
     let batch = t.batch_size.min(n);
-    let mut perm: Option<Tensor> = None;
+    let mut batches = order::Batches::new(t.order, seed, n, batch);
     let classes = prepared.classes;
     let steps_per_epoch = (n + batch - 1) / batch;
     let total_steps = match (t.steps, t.epochs) {
@@ -118,7 +119,7 @@ pub fn train_with_progress(
         if !matches!(t.schedule, Schedule::Constant) {
             opt.set_lr(lr);
         }
-        let (xb, yb, lb) = next_batch(t.order, &train_split, step, batch, &mut perm, device);
+        let (xb, yb, lb) = next_batch(&train_split, batches.slice(step, device));
         let loss = built
             .net
             .forward(&xb, &lb, true)
@@ -204,45 +205,19 @@ pub fn train_with_progress(
     })
 }
 
-/// Batch `step` of `split`: `(x, y, lengths)`. Under `shuffle`, `epoch_perm` holds the epoch's
-/// permutation, drawn from libtorch's generator at the first step of each epoch.
-fn next_batch(
-    order: BatchOrder,
-    split: &Split,
-    step: i64,
-    batch: i64,
-    epoch_perm: &mut Option<Tensor>,
-    device: Device,
-) -> (Tensor, Tensor, Tensor) {
-    let (x_train, y_train, len_train) = (&split.x, &split.y, &split.lengths);
-    let n = x_train.size()[0];
-    match order {
-        BatchOrder::Sequential => {
-            // greydanus/mnist1d train.py: x[start:start+batch], a short batch at the end.
-            let start = (step * batch) % n;
-            let len = batch.min(n - start);
-            (
-                x_train.narrow(0, start, len),
-                y_train.narrow(0, start, len),
-                len_train.narrow(0, start, len),
-            )
-        }
-        BatchOrder::Shuffle => {
-            let per_epoch = (n + batch - 1) / batch;
-            let k = step % per_epoch;
-            if k == 0 {
-                *epoch_perm = Some(Tensor::randperm(n, (Kind::Int64, device)));
-            }
-            let perm = epoch_perm
-                .as_ref()
-                .map(|p| p.shallow_clone())
-                .unwrap_or_else(|| Tensor::arange(n, (Kind::Int64, device)));
-            let idx = perm.narrow(0, k * batch, batch.min(n - k * batch));
-            (
-                x_train.index_select(0, &idx),
-                y_train.index_select(0, &idx),
-                len_train.index_select(0, &idx),
-            )
-        }
+/// One batch of `split`: `(x, y, lengths)`.
+fn next_batch(split: &Split, slice: BatchSlice) -> (Tensor, Tensor, Tensor) {
+    let (x, y, lengths) = (&split.x, &split.y, &split.lengths);
+    match slice {
+        BatchSlice::Range { start, len } => (
+            x.narrow(0, start, len),
+            y.narrow(0, start, len),
+            lengths.narrow(0, start, len),
+        ),
+        BatchSlice::Gather(idx) => (
+            x.index_select(0, &idx),
+            y.index_select(0, &idx),
+            lengths.index_select(0, &idx),
+        ),
     }
 }
