@@ -46,7 +46,7 @@ pub enum SessionError {
     RunsFailed { errors: usize, diverged: usize },
     #[error("{} run(s) did not finish:\n{}", .0.len(), .0.join("\n"))]
     Unfinished(Vec<String>),
-    #[error("regression in {}", .0.join(", "))]
+    #[error("gate failed: {}", .0.join(", "))]
     Regression(Vec<String>),
     #[error("{0} arm(s) are not deterministic")]
     NotDeterministic(usize),
