@@ -1,13 +1,18 @@
 //! The blessed baseline table: per spec, arm and metric, the per-seed values, mean, sd, n, run
-//! keys and a fingerprint of what the numbers depend on. Written by `repro bless` into
-//! `baselines/blessed/` (committed), read by `repro check`.
+//! keys, the gate's tolerance and the metric's resolution, and a fingerprint of what the
+//! numbers depend on. Written by `repro bless` into `baselines/blessed/` (committed), read by
+//! `repro check`.
+//!
+//! Format 2 (`"format": 2`) gives each arm its own `gate_tolerance`; a table without `format`
+//! was blessed when the gate reused the paper claim's tolerance and is refused with a message
+//! saying to bless again.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::audit::{summarize, BlessedArm};
+use crate::audit::{default_tolerance, fmt_gate_number, summarize, BlessedArm};
 use crate::record::Record;
 use crate::spec::{Metric, Spec};
 
@@ -25,14 +30,25 @@ pub enum BaselineError {
     },
     #[error("{path}: no blessed table; run `repro bless` first")]
     Missing { path: PathBuf },
+    #[error(
+        "{path}: blessed table format {found}, this repro reads format {FORMAT}{hint}; run \
+         `repro bless` again (with `gate.tolerance` in the spec if the default does not fit)",
+        hint = if *found < 2 { " (older tables gated on the paper claim's tolerance)" } else { "" }
+    )]
+    Format { path: PathBuf, found: u64 },
     #[error("{spec}: {missing} run(s) are not done (or failed); run `repro run` before blessing")]
     Incomplete { spec: String, missing: usize },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
 
+/// The blessed table format this code writes and reads.
+pub const FORMAT: u64 = 2;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlessedTable {
+    /// [`FORMAT`]; absent (1) in tables written before the gate had its own tolerance.
+    pub format: u64,
     pub spec_id: String,
     pub spec_sha256: String,
     pub quick: bool,
@@ -59,11 +75,15 @@ pub fn fingerprint(r: &Record) -> String {
 }
 
 /// The table for `spec` from one record per planned run (`(arm id, record)`, plan order).
+/// `resolutions` has one entry per arm of the spec (1/N_test for fraction metrics, else 0);
+/// an arm's gate tolerance is its spec's `gate.tolerance`, else `tolerance`, else
+/// [`default_tolerance`].
 pub fn build(
     spec: &Spec,
     records: &[(String, Option<&Record>)],
     quick: bool,
-    default_tolerance: f64,
+    tolerance: Option<f64>,
+    resolutions: &[f64],
 ) -> Result<BlessedTable, BaselineError> {
     let missing = records
         .iter()
@@ -78,7 +98,8 @@ pub fn build(
     let arms = spec
         .arms
         .iter()
-        .map(|arm| {
+        .zip(resolutions)
+        .map(|(arm, &resolution)| {
             let metric = Metric::of(arm.claim);
             let mine: Vec<&Record> = records
                 .iter()
@@ -91,11 +112,16 @@ pub fn build(
                 .collect();
             let values: Vec<f64> = seeds.iter().map(|s| s.1).collect();
             let s = summarize(&values);
+            let mean = s.map_or(f64::NAN, |s| s.mean);
             BlessedArm {
                 arm_id: arm.id.clone(),
                 metric,
-                tolerance: arm.claim.map_or(default_tolerance, |c| c.tolerance),
-                mean: s.map_or(f64::NAN, |s| s.mean),
+                gate_tolerance: arm
+                    .gate_tolerance
+                    .or(tolerance)
+                    .unwrap_or_else(|| default_tolerance(metric, mean)),
+                resolution,
+                mean,
                 sd: s.map_or(f64::NAN, |s| s.sd),
                 n: values.len(),
                 seeds,
@@ -104,6 +130,7 @@ pub fn build(
         })
         .collect();
     Ok(BlessedTable {
+        format: FORMAT,
         spec_id: spec.id.clone(),
         spec_sha256: spec.file_sha256.clone(),
         quick,
@@ -126,10 +153,23 @@ pub fn read(path: &Path) -> Result<BlessedTable, BaselineError> {
             })
         }
     };
-    serde_json::from_slice(&bytes).map_err(|source| BaselineError::Json {
+    let json = |source| BaselineError::Json {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json)?;
+    // The format first: an old table fails on its version, not on a missing field.
+    let found = match value.get("format") {
+        None => 1,
+        Some(f) => f.as_u64().unwrap_or(0),
+    };
+    if found != FORMAT {
+        return Err(BaselineError::Format {
+            path: path.to_path_buf(),
+            found,
+        });
+    }
+    serde_json::from_value(value).map_err(json)
 }
 
 pub fn write(path: &Path, table: &BlessedTable) -> Result<(), BaselineError> {
@@ -155,14 +195,23 @@ pub fn diff(old: Option<&BlessedTable>, new: &BlessedTable) -> Vec<String> {
             let before = old.and_then(|o| o.arms.iter().find(|b| b.arm_id == a.arm_id));
             match before {
                 None => format!(
-                    "{}: new, {} {:.4} ± {:.4} (n={})",
+                    "{}: new, {} {:.4} ± {:.4} (n={}), gate tolerance {}",
                     a.arm_id,
                     a.metric.name(),
                     a.mean,
                     a.sd,
-                    a.n
+                    a.n,
+                    fmt_gate_number(a.gate_tolerance)
                 ),
-                Some(b) if b.seeds == a.seeds => format!("{}: unchanged", a.arm_id),
+                Some(b) if b.seeds == a.seeds && b.gate_tolerance == a.gate_tolerance => {
+                    format!("{}: unchanged", a.arm_id)
+                }
+                Some(b) if b.seeds == a.seeds => format!(
+                    "{}: values unchanged, gate tolerance {} -> {}",
+                    a.arm_id,
+                    fmt_gate_number(b.gate_tolerance),
+                    fmt_gate_number(a.gate_tolerance)
+                ),
                 Some(b) => format!(
                     "{}: {} {:.4} ± {:.4} (n={}) -> {:.4} ± {:.4} (n={})",
                     a.arm_id,

@@ -15,7 +15,8 @@
 //! - `findings`: strong baselines that match or beat a method's claim ([`baseline_findings`]),
 //!   and the protocol differences that make two arms not like for like ([`tuning_flag`]).
 //! - `compare`: the spec's `compare:` entries measured seed by seed ([`comparisons`]).
-//! - `gate`: the regression gate's per-arm decision against a blessed baseline ([`gate`]).
+//! - `gate`: the regression gate's per-arm decision against a blessed baseline ([`gate`]): its
+//!   own tolerance, non-inferiority against the blessed seeds' noise ([`shift`], [`Margin`]).
 //! - `spec`: one spec's whole audit, as a report renders it ([`audit_spec`], [`SpecAudit`]).
 
 mod compare;
@@ -27,7 +28,11 @@ mod verdict;
 
 pub use compare::{comparisons, ComparisonResult};
 pub use findings::{baseline_findings, tuning_flag, Finding};
-pub use gate::{gate, ArmGate, BlessedArm};
+pub use gate::{
+    default_tolerance, fmt as fmt_gate_number, gate, shift, t_quantile, welch_df, ArmGate,
+    BlessedArm, Margin, Outcome, Pairing, SeedOutcome, Shift, CONFIDENCE, DEFAULT_TOLERANCE,
+    MIN_SEEDS, NOISE_SDS,
+};
 pub use spec::{audit_spec, budgets, SpecAudit};
 pub use stats::{
     bootstrap_ci95, paired, summarize, t_quantile_95, Interval, Paired, Summary, BOOTSTRAP_FROM,

@@ -54,7 +54,7 @@ pub enum SessionError {
         .0.join("\n")
     )]
     HeldElsewhere(Vec<String>),
-    #[error("regression in {}", .0.join(", "))]
+    #[error("gate failed: {}", .0.join(", "))]
     Regression(Vec<String>),
     #[error("{0} arm(s) are not deterministic")]
     NotDeterministic(usize),

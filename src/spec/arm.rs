@@ -4,6 +4,7 @@
 use super::decode::{overlay, Ctx, Fields};
 use super::section::claim::decode_claim;
 use super::section::data::decode_data;
+use super::section::gate::{arm_gate_tolerance, decode_gate};
 use super::section::model::decode_model;
 use super::section::train::decode_train;
 use super::sweep::{assign, point_arm_id, point_values, Axis};
@@ -11,7 +12,7 @@ use super::types::*;
 use crate::yaml::{Node, Pos, Value};
 
 pub(super) const ARM_KEYS: &[&str] = &[
-    "id", "role", "data", "model", "init", "train", "claim", "sweep", "tuning",
+    "id", "role", "data", "model", "init", "train", "claim", "sweep", "tuning", "gate",
 ];
 
 /// What every arm of a spec shares.
@@ -22,6 +23,8 @@ pub(super) struct Common<'a> {
     pub(super) protocol: Protocol,
     pub(super) defaults: Option<Fields<'a>>,
     pub(super) quick: Option<Fields<'a>>,
+    /// The spec's `gate.tolerance` and where it was written.
+    pub(super) gate: Option<(f64, Pos)>,
 }
 
 /// `overlay` for `train:` layers: `steps` and `epochs` are one budget, so a layer that sets
@@ -124,6 +127,9 @@ pub(super) fn decode_arm(
         None => train.clone(),
     };
     let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
+    let own_gate = fields.get("gate").and_then(|n| decode_gate(ctx, n));
+    let fraction = claim.is_none_or(|c| c.metric.is_fraction());
+    let gate_tolerance = arm_gate_tolerance(ctx, own_gate, common.gate, fraction, arm_id);
     let role = match fields.get("role") {
         Some(n) => ctx.choice(
             n,
@@ -173,6 +179,7 @@ pub(super) fn decode_arm(
         point,
         tuning_trials: 1,
         claim,
+        gate_tolerance,
         role: role.unwrap_or(Role::Baseline),
         resolved: resolve(train),
         resolved_quick: resolve(train_quick),

@@ -1,4 +1,4 @@
-//! The top-level document: header fields, `defaults:`, `quick:`, the spec's `sweep:`, the arms
+//! The top-level document: header fields, `defaults:`, `quick:`, `gate:`, the spec's `sweep:`, the arms
 //! list (one [`Arm`] per arm and sweep point) and `compare:`.
 
 use std::path::Path;
@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use super::arm::{decode_arm, decode_tuning, Common, ARM_KEYS};
 use super::compare::decode_compare;
 use super::decode::Ctx;
+use super::section::gate::decode_gate;
 use super::section::header::{decode_dataset, decode_protocol, decode_source};
 use super::section::seeds::decode_seeds;
 use super::sweep::{decode_sweep, sweep_points, MAX_SWEEP_POINTS};
@@ -17,7 +18,7 @@ use crate::yaml::{Node, Pos, Value};
 
 const TOP_KEYS: &[&str] = &[
     "id", "title", "source", "version", "dataset", "protocol", "defaults", "seeds", "arms",
-    "quick", "sweep", "compare", "numerics",
+    "quick", "sweep", "compare", "numerics", "gate",
 ];
 const DEFAULTS_KEYS: &[&str] = &["data", "model", "init", "train"];
 const QUICK_KEYS: &[&str] = &["train", "seeds"];
@@ -81,6 +82,10 @@ pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8])
         (_, s) => s,
     };
 
+    let gate = match top.get("gate") {
+        Some(n) => decode_gate(ctx, n),
+        None => None,
+    };
     let spec_sweep = top
         .get("sweep")
         .map(|n| decode_sweep(ctx, n))
@@ -95,6 +100,7 @@ pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8])
         }),
         defaults,
         quick,
+        gate,
     };
     let arms_node = top.required(ctx, "arms", "the spec");
     let mut arms = Vec::new();

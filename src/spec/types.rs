@@ -525,6 +525,9 @@ pub struct Arm {
     /// sweep) or its `tuning.trials` when the spec declares a search done elsewhere.
     pub tuning_trials: u32,
     pub claim: Option<Claim>,
+    /// The regression gate's tolerance (`gate.tolerance`, the arm's own or the spec's); `None`
+    /// for the default (`crate::audit::default_tolerance`). Not part of the run key.
+    pub gate_tolerance: Option<f64>,
     /// `method` (a paper's claimed method; the default for arms with a claim) or `baseline`
     /// (a strong baseline run beside it; the default otherwise).
     pub role: Role,

@@ -4,6 +4,7 @@
 mod browser;
 mod cli;
 mod data;
+mod gate;
 mod golden;
 mod identity;
 mod model;

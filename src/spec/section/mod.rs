@@ -1,5 +1,5 @@
 //! One decoder per spec section (`source`, `dataset`, `protocol`, `seeds`, `data`, `train`,
-//! `model`, `claim`), and the scalar helpers they share.
+//! `model`, `claim`, `gate`), and the scalar helpers they share.
 //!
 //! - `header.rs`: `source:`, `dataset:`, `protocol:`.
 //! - `seeds.rs`: `seeds:` and `quick.seeds:`.
@@ -8,9 +8,11 @@
 //! - `model.rs`: `model:`; a new model kind is a row of `MODEL_KINDS` (its keys) and an arm of
 //!   `decode_model`, beside its `ModelSpec` variant in `types.rs`.
 //! - `claim.rs`: `claim:`.
+//! - `gate.rs`: `gate:` (the spec's or an arm's): the regression gate's own tolerance.
 
 pub(super) mod claim;
 pub(super) mod data;
+pub(super) mod gate;
 pub(super) mod header;
 pub(super) mod model;
 pub(super) mod seeds;
