@@ -14,6 +14,8 @@
 //!   the run records ([`arm_results`]).
 //! - `findings`: strong baselines that match or beat a method's claim ([`baseline_findings`]),
 //!   and the protocol differences that make two arms not like for like ([`tuning_flag`]).
+//! - `protocol`: the protocol flags each arm's verdict carries (test-selected checkpoints, a
+//!   subset test split: [`protocol_flags`]).
 //! - `compare`: the spec's `compare:` entries measured seed by seed ([`comparisons`]).
 //! - `gate`: the regression gate's per-arm decision against a blessed baseline ([`gate`]).
 //! - `spec`: one spec's whole audit, as a report renders it ([`audit_spec`], [`SpecAudit`]).
@@ -21,6 +23,7 @@
 mod compare;
 mod findings;
 mod gate;
+mod protocol;
 mod spec;
 mod stats;
 mod verdict;
@@ -28,6 +31,7 @@ mod verdict;
 pub use compare::{comparisons, ComparisonResult};
 pub use findings::{baseline_findings, tuning_flag, Finding};
 pub use gate::{gate, ArmGate, BlessedArm};
+pub use protocol::{protocol_flags, FlagKind, ProtocolFlag};
 pub use spec::{audit_spec, budgets, SpecAudit};
 pub use stats::{
     bootstrap_ci95, paired, summarize, t_quantile_95, Interval, Paired, Summary, BOOTSTRAP_FROM,

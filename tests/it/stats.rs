@@ -110,6 +110,7 @@ fn result(id: &str, params: i64, seeds: &[i64], values: &[f64]) -> audit::ArmRes
         summary: audit::summarize(values),
         claim: None,
         verdict: None,
+        protocol_flags: Vec::new(),
     }
 }
 
