@@ -245,8 +245,7 @@ fn plateau_follows_its_monitor_never_the_test_loss() {
     // Built in code, past the spec's checks: refused rather than run on the test loss.
     arm.data.val_fraction = None;
     let err = train::train(&arm, &data, 3, tch::Device::Cpu, |_| {})
-        .err()
-        .expect("val_loss without a validation split");
+        .expect_err("val_loss without a validation split");
     assert!(
         err.to_string()
             .contains("a plateau schedule on `val_loss` needs a validation split"),
