@@ -55,6 +55,12 @@ pub struct Record {
     /// Series in the training split after `data:` preprocessing, and their length.
     pub train_size: i64,
     pub length: i64,
+    /// Series in the test split the metrics come from, and in the dataset's whole test split:
+    /// fewer only under `data.subset.test`, which flags every verdict (0: an older record).
+    #[serde(default)]
+    pub test_size: i64,
+    #[serde(default)]
+    pub test_total: i64,
     /// The split the curve's eval columns come from (`val` or `test`).
     pub eval_split: String,
     /// Class names in label-index order.

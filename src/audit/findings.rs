@@ -81,7 +81,7 @@ pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String])
 }
 
 /// What makes arms `i` and `j` of `spec` not like for like: parameter counts, training
-/// budgets, tuning budgets (each "i's vs j's").
+/// budgets, tuning budgets (each "i's vs j's"), and protocol flags only one of them carries.
 pub(super) fn unequal_protocol(
     spec: &Spec,
     results: &[ArmResult],
@@ -99,6 +99,13 @@ pub(super) fn unequal_protocol(
         flags.push(format!("training budget {} vs {}", budgets[i], budgets[j]));
     }
     flags.extend(tuning_flag(&spec.arms[i], &spec.arms[j]));
+    for (a, b) in [(i, j), (j, i)] {
+        for f in &results[a].protocol_flags {
+            if !results[b].protocol_flags.contains(f) {
+                flags.push(format!("`{}` {}", results[a].arm_id, f.text));
+            }
+        }
+    }
     flags
 }
 

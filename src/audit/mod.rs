@@ -14,6 +14,8 @@
 //!   the run records ([`arm_results`]).
 //! - `findings`: strong baselines that match or beat a method's claim ([`baseline_findings`]),
 //!   and the protocol differences that make two arms not like for like ([`tuning_flag`]).
+//! - `protocol`: the protocol flags each arm's verdict carries (test-selected checkpoints, a
+//!   subset test split: [`protocol_flags`]).
 //! - `compare`: the spec's `compare:` entries measured seed by seed ([`comparisons`]).
 //! - `gate`: the regression gate's per-arm decision against a blessed baseline ([`gate`]): its
 //!   own tolerance, non-inferiority against the blessed seeds' noise ([`shift`], [`Margin`]).
@@ -22,6 +24,7 @@
 mod compare;
 mod findings;
 mod gate;
+mod protocol;
 mod spec;
 mod stats;
 mod verdict;
@@ -33,6 +36,7 @@ pub use gate::{
     BlessedArm, Margin, Outcome, Pairing, SeedOutcome, Shift, CONFIDENCE, DEFAULT_TOLERANCE,
     MIN_SEEDS, NOISE_SDS,
 };
+pub use protocol::{protocol_flags, FlagKind, ProtocolFlag};
 pub use spec::{audit_spec, budgets, SpecAudit};
 pub use stats::{
     bootstrap_ci95, paired, summarize, t_quantile_95, Interval, Paired, Summary, BOOTSTRAP_FROM,

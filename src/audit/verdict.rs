@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::protocol::{protocol_flags, ProtocolFlag};
 use super::stats::{summarize, Summary};
 use crate::spec::{Claim, Metric, Spec};
 
@@ -70,6 +71,9 @@ pub struct ArmResult {
     pub summary: Option<Summary>,
     pub claim: Option<Claim>,
     pub verdict: Option<Verdict>,
+    /// What qualifies the verdict ([`super::protocol_flags`]), shown beside it everywhere.
+    #[serde(default)]
+    pub protocol_flags: Vec<ProtocolFlag>,
 }
 
 /// Groups `records` (one slot per planned run of `spec`, `None` where not done) by arm.
@@ -110,6 +114,8 @@ pub fn arm_results(
                     (Some(s), Some(c)) if done.len() == mine.len() => Some(verdict(s, c)),
                     _ => None,
                 },
+                // `quick:` changes only `train:` and seeds, never the protocol or `data:`.
+                protocol_flags: protocol_flags(&arm.resolved, &done),
                 values,
                 seeds,
                 summary,

@@ -2,6 +2,11 @@
 //! subset (a small sample to tune on first) → validation split carved from train →
 //! pad/truncate to a length chosen from the training data → normalisation.
 //!
+//! Nothing here looks at the test split to decide anything: pad lengths come from the
+//! dataset's training split (longer test series are truncated to it, as any series longer than
+//! the pad is), normalisation statistics from the training split, and `subset` shrinks the test
+//! split only when the spec gives `subset.test` (a choice the audit flags on every verdict).
+//!
 //! Sampling uses its own seeded generator (SplitMix64), never libtorch's, so declaring a subset
 //! or a validation split does not change the model's initial weights under a seed.
 
@@ -97,8 +102,11 @@ pub fn stratified(labels: &[i64], take: usize, seed: u64) -> (Vec<i64>, Vec<i64>
     (sample, rest)
 }
 
+/// How many of a split's `n` series `subset` keeps: a fraction applies to the training split
+/// only; a count to the split it names.
 fn count_for(n: i64, subset: &Subset, test: bool) -> i64 {
     match subset {
+        Subset::Fraction(_) if test => n,
         Subset::Fraction(f) => ((n as f64 * f).round() as i64).clamp(1, n),
         Subset::Count { train, test: t } => {
             let want = if test { *t } else { *train };
@@ -107,10 +115,11 @@ fn count_for(n: i64, subset: &Subset, test: bool) -> i64 {
     }
 }
 
-/// The pad length the spec asks for, chosen from the training split's lengths.
-pub fn pad_length(pad: Pad, train_lengths: &[i64], max: i64) -> i64 {
+/// The pad length the spec asks for, chosen from the training split's lengths only: the test
+/// split's lengths are never looked at (JapaneseVowels: train's longest is 26, test's 29).
+pub fn pad_length(pad: Pad, train_lengths: &[i64]) -> i64 {
     match pad {
-        Pad::Max => max,
+        Pad::Max => train_lengths.iter().copied().max().unwrap_or(1).max(1),
         Pad::Length(n) => n,
         Pad::Percentile(p) => {
             let mut sorted = train_lengths.to_vec();
@@ -153,8 +162,9 @@ pub fn prepare(ds: &Dataset, spec: &DataSpec, seed: i64) -> Prepared {
         val
     });
 
-    let train_lengths = Vec::<i64>::try_from(&train.lengths).unwrap_or_default();
-    let length = pad_length(spec.pad, &train_lengths, ds.length);
+    // The dataset's whole training split, before subset and validation carve: the same length
+    // for every seed and for a subset run as for the full one, so the model has one shape.
+    let length = pad_length(spec.pad, &ds.lengths_train);
     let mut splits: Vec<&mut Split> = vec![&mut train, &mut test];
     let mut val = val;
     if let Some(v) = val.as_mut() {

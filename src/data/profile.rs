@@ -190,7 +190,9 @@ pub fn render(p: &Profile) -> String {
     t.add_row(row("missing values", &|s| s.missing.to_string()));
     t.add_row(row("duplicate series", &|s| s.duplicates.to_string()));
     format!(
-        "{} ({} channel{})\n{t}\ntest series also in train (leakage): {}",
+        "{} ({} channel{})\n{t}\ntest series also in train (leakage): {}\n\
+         `data.pad` (max, percentile) is chosen from the train column only; longer series, test \
+         ones included, are truncated",
         p.dataset,
         p.channels,
         if p.channels == 1 { "" } else { "s" },

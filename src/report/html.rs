@@ -201,7 +201,7 @@ pub fn page(
     h.push_str("<table><tr><th>arm</th><th>model</th><th>params</th><th>n</th><th>mean ± sd</th><th>95% CI</th><th>reported</th><th>verdict</th></tr>");
     for (arm, r) in spec.arms.iter().zip(results) {
         let (mean, ci) = summary_cells(r);
-        let verdict = verdict_text(r, arm.resolved(quick).protocol.selection);
+        let verdict = verdict_text(r);
         let class = verdict.split_whitespace().next().unwrap_or("");
         let _ = write!(
             h,

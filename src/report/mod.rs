@@ -8,7 +8,7 @@ pub mod svg;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
 use crate::audit::ArmResult;
-use crate::spec::{ModelSpec, Selection, Spec};
+use crate::spec::{ModelSpec, Spec};
 
 /// A few words describing an arm's model, e.g. `gru 1×6 bi, flatten`.
 pub fn describe_model(model: &ModelSpec) -> String {
@@ -60,15 +60,15 @@ pub fn describe_model(model: &ModelSpec) -> String {
     }
 }
 
-/// The verdict, flagged when the checkpoint was chosen on the test set (an optimistic protocol
-/// whose numbers are not comparable with honestly selected ones).
-pub(crate) fn verdict_text(r: &ArmResult, selection: Selection) -> String {
+/// The verdict with the audit's protocol flags beside it (a checkpoint chosen on the test set,
+/// a subset test split): numbers not comparable with honestly held-out ones.
+pub(crate) fn verdict_text(r: &ArmResult) -> String {
     let v = r.verdict.map_or("—", |v| v.label());
-    if selection == Selection::BestTest {
-        format!("{v} (test-selected: optimistic)")
-    } else {
-        v.to_string()
+    if r.protocol_flags.is_empty() {
+        return v.to_string();
     }
+    let flags: Vec<&str> = r.protocol_flags.iter().map(|f| f.text.as_str()).collect();
+    format!("{v} ({})", flags.join("; "))
 }
 
 /// "mean ± sd" and "[lo, hi]" cells, or dashes without results.
@@ -124,7 +124,7 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
         } + &adaptive_note(spec, r, quick);
         let (mean, ci) = summary_cells(r);
         let reported = reported_cell(r);
-        let verdict = verdict_text(r, arm.resolved(quick).protocol.selection);
+        let verdict = verdict_text(r);
         table.add_row(vec![
             Cell::new(&r.arm_id),
             Cell::new(describe_model(&arm.resolved(quick).model)),
@@ -246,7 +246,7 @@ pub fn claims_markdown(
             mean,
             ci,
             reported_cell(r),
-            verdict_text(r, arm.resolved(quick).protocol.selection),
+            verdict_text(r),
         ));
     }
     for f in findings {

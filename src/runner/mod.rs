@@ -423,6 +423,8 @@ pub fn worker(
         stopped_early: outcome.stopped_early,
         train_size: outcome.train_size,
         length: outcome.length,
+        test_size: outcome.test_size,
+        test_total: outcome.test_total,
         eval_split: outcome.eval_split,
         class_names: dataset.class_names.clone(),
         wall_time_s: start.elapsed().as_secs_f64(),

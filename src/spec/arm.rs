@@ -49,6 +49,17 @@ fn overlay_train(base: &Node, over: &Node) -> Node {
     overlay(&base, over)
 }
 
+/// The value of `key` in mapping `node`.
+fn child<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
 pub(super) fn empty_map(pos: Pos) -> Node {
     Node {
         value: Value::Map(Vec::new()),
@@ -122,8 +133,13 @@ pub(super) fn decode_arm(
     let train_node = layer("train");
     let is_rnn = matches!(model, Some(ModelSpec::Rnn { .. }));
     let train = decode_train(ctx, &train_node, is_rnn);
-    let train_quick = match common.quick.as_ref().and_then(|q| q.get("train")) {
-        Some(q) => decode_train(ctx, &overlay_train(&train_node, q), is_rnn),
+    let train_quick_node = common
+        .quick
+        .as_ref()
+        .and_then(|q| q.get("train"))
+        .map(|q| overlay_train(&train_node, q));
+    let train_quick = match &train_quick_node {
+        Some(node) => decode_train(ctx, node, is_rnn),
         None => train.clone(),
     };
     let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
@@ -160,7 +176,24 @@ pub(super) fn decode_arm(
     if data.val_fraction.is_none() && selection == Selection::BestVal {
         ctx.err(item.pos, needs_val("`selection: best-val`"));
     }
-    for t in [&train, &train_quick] {
+    let nodes = [
+        &train_node,
+        train_quick_node.as_ref().unwrap_or(&train_node),
+    ];
+    for (t, node) in [&train, &train_quick].into_iter().zip(nodes) {
+        let monitors_val = matches!(
+            t.schedule,
+            Schedule::Plateau {
+                monitor: Monitor::ValLoss,
+                ..
+            }
+        );
+        if monitors_val && data.val_fraction.is_none() {
+            let pos = child(node, "schedule")
+                .and_then(|n| child(n, "monitor"))
+                .map_or(item.pos, |n| n.pos);
+            ctx.err(pos, needs_val("`monitor: val_loss`"));
+        }
         if t.early_stopping.is_some() {
             if data.val_fraction.is_none() {
                 ctx.err(item.pos, needs_val("early stopping"));

@@ -293,13 +293,35 @@ pub enum Schedule {
         gamma: f64,
         unit: ScheduleUnit,
     },
-    /// Multiply lr by `factor` when the eval loss has not improved (relative threshold 1e-4)
-    /// for `patience` evaluations (PyTorch's ReduceLROnPlateau, mode min).
+    /// Multiply lr by `factor` when the `monitor`ed loss has not improved (relative threshold
+    /// 1e-4) for `patience` evaluations (PyTorch's ReduceLROnPlateau, mode min).
     Plateau {
         factor: f64,
         patience: i64,
         min_lr: f64,
+        monitor: Monitor,
     },
+}
+
+/// The loss a plateau schedule watches. Never the test loss: a decision taken on the test
+/// split makes the test score optimistic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Monitor {
+    /// The mean training loss since the previous evaluation (Keras's `monitor='loss'`, the
+    /// protocol of Fawaz et al. 2019).
+    TrainLoss,
+    /// The validation split's loss (needs `data.val`).
+    ValLoss,
+}
+
+impl Monitor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Monitor::TrainLoss => "train_loss",
+            Monitor::ValLoss => "val_loss",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,23 +387,24 @@ pub enum Normalize {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Pad {
-    /// The longest series in the data.
+    /// The longest series in the training split (never the test split's).
     Max,
     /// A fixed length; longer series are truncated.
     Length(i64),
-    /// The length that covers this percentage of training series (nearest rank).
+    /// The length that covers this percentage of the training split's series (nearest rank).
     Percentile(f64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Subset {
-    /// At most this many series per split (stratified, seeded).
+    /// At most this many series per split (stratified, seeded); the test split only when
+    /// `test` is given, and then every verdict on it is flagged.
     Count {
         train: Option<i64>,
         test: Option<i64>,
     },
-    /// This fraction of each split.
+    /// This fraction of the training split (the test split stays whole).
     Fraction(f64),
 }
 

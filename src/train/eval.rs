@@ -4,7 +4,6 @@
 
 use tch::Device;
 
-use super::schedule::Plateau;
 use super::{CurvePoint, Metrics};
 use crate::data::prep::Split;
 use crate::model;
@@ -96,9 +95,9 @@ impl Window {
     }
 }
 
-/// The evaluation after step `done` (learning rate `lr`): `net` on the eval split, the plateau
-/// schedule fed its loss, and the curve point that closes `window`. Returns the eval metrics
-/// with the point.
+/// The evaluation after step `done` (learning rate `lr`): `net` on the eval split and the curve
+/// point that closes `window`. Returns the eval metrics with the point; what they may decide is
+/// the caller's (never anything, when the eval split is the test split).
 pub(super) fn at_step(
     net: &dyn model::Net,
     split: &Split,
@@ -106,12 +105,8 @@ pub(super) fn at_step(
     done: i64,
     lr: f64,
     window: &mut Window,
-    plateau: Option<&mut Plateau>,
 ) -> (Metrics, CurvePoint) {
     let m = evaluate(net, split, classes);
-    if let Some(p) = plateau {
-        p.observe(m.loss);
-    }
     let point = CurvePoint {
         step: done,
         train_loss: window.loss / window.steps as f64,

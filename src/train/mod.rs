@@ -34,6 +34,9 @@ pub enum TrainError {
     Model(#[from] ModelError),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// The arm would take a decision (schedule, selection, stopping) from the test split.
+    #[error("{0}")]
+    Protocol(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -92,6 +95,10 @@ pub struct Outcome {
     /// The time axis the model saw (after `data.pad`).
     pub length: i64,
     pub train_size: i64,
+    /// Series in the test split the metrics come from, and in the dataset's whole test split
+    /// (fewer only under `data.subset.test`).
+    pub test_size: i64,
+    pub test_total: i64,
     pub metrics: Option<Metrics>,
     pub params: i64,
     /// Optimizer steps taken (fewer than planned after early stopping or divergence).

@@ -11,7 +11,7 @@ use super::{optim, schedule, CurvePoint, Outcome, Status, TrainError};
 use crate::data::prep::{self, Split};
 use crate::data::Dataset;
 use crate::model::{self, InputShape, ModelError};
-use crate::spec::{ResolvedArm, Schedule};
+use crate::spec::{Monitor, ResolvedArm, Schedule, Selection};
 
 /// Token ids must be whole numbers in `[0, vocab)` (padding is id 0).
 fn check_token_ids(x: &Tensor, vocab: i64) -> Result<(), String> {
@@ -27,6 +27,35 @@ fn check_token_ids(x: &Tensor, vocab: i64) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Refuses an arm whose training would take a decision from the test split: the curve's eval
+/// columns come from the test split when no validation split is carved, so a plateau on
+/// `val_loss`, `best-val` selection or early stopping would read test loss there. The spec
+/// decoder reports the same with file and line; this guards arms built in code.
+fn check_no_test_decisions(arm: &ResolvedArm, has_val: bool) -> Result<(), TrainError> {
+    if has_val {
+        return Ok(());
+    }
+    let t = &arm.train;
+    let what = if matches!(
+        t.schedule,
+        Schedule::Plateau {
+            monitor: Monitor::ValLoss,
+            ..
+        }
+    ) {
+        "a plateau schedule on `val_loss`"
+    } else if arm.protocol.selection == Selection::BestVal {
+        "`selection: best-val`"
+    } else if t.early_stopping.is_some() {
+        "early stopping"
+    } else {
+        return Ok(());
+    };
+    Err(TrainError::Protocol(format!(
+        "{what} needs a validation split (`data.val`); without one it would decide on the test split"
+    )))
 }
 
 /// Trains `arm` on `data` with `seed`; `on_point` sees each curve point as it is made.
@@ -73,13 +102,19 @@ pub fn train_with_progress(
         }
     }
     let t = &arm.train;
+    let selection = arm.protocol.selection;
+    check_no_test_decisions(arm, prepared.val.is_some())?;
     let mut opt = optim::Optim::new(&t.optimizer, t.weight_decay, t.lr, &built.vs)?;
     let mut plateau = match t.schedule {
         Schedule::Plateau {
             factor,
             patience,
             min_lr,
-        } => Some(schedule::Plateau::new(t.lr, factor, patience, min_lr)),
+            monitor,
+        } => Some((
+            schedule::Plateau::new(t.lr, factor, patience, min_lr),
+            monitor,
+        )),
         _ => None,
     };
 
@@ -102,7 +137,6 @@ pub fn train_with_progress(
         (None, Some(e)) => e * steps_per_epoch,
         (None, None) => 0,
     };
-    let selection = arm.protocol.selection;
 
     let mut curve = Vec::new();
     let mut window = Window::default();
@@ -113,7 +147,7 @@ pub fn train_with_progress(
     let mut step_losses = Vec::with_capacity(total_steps.max(0) as usize);
     for step in 0..total_steps {
         let lr = match &plateau {
-            Some(p) => p.lr,
+            Some((p, _)) => p.lr,
             None => schedule::lr_at(&t.schedule, t.lr, step, steps_per_epoch),
         };
         if !matches!(t.schedule, Schedule::Constant) {
@@ -154,8 +188,14 @@ pub fn train_with_progress(
                 done,
                 lr,
                 &mut window,
-                plateau.as_mut(),
             );
+            if let Some((p, monitor)) = plateau.as_mut() {
+                // `eval_split` is the validation split here: checked before the first step.
+                p.observe(match monitor {
+                    Monitor::TrainLoss => point.train_loss,
+                    Monitor::ValLoss => m.loss,
+                });
+            }
             on_point(&point);
             curve.push(point);
             let score = select::score(selection, &m, point.train_loss, || {
@@ -194,6 +234,8 @@ pub fn train_with_progress(
         eval_split: if val_split.is_some() { "val" } else { "test" }.to_string(),
         length: prepared.length,
         train_size: n,
+        test_size: test_split.len(),
+        test_total: data.y_test.size()[0],
         metrics,
         params: built.params,
         steps: completed,

@@ -433,3 +433,69 @@ fn an_unwritable_store_is_named_before_anything_trains() {
     );
     assert!(!stderr.contains("[  1/"), "nothing was started: {stderr}");
 }
+
+/// Issue #11: protocol flags (a test-selected checkpoint, a subset test split) are computed once
+/// in the audit, stored per arm in the JSON report and shown beside the verdict in the terminal
+/// table, the Markdown and the HTML page.
+#[test]
+fn protocol_flags_are_stored_and_shown_beside_every_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = TINY
+        .replace(
+            "dataset: mnist1d",
+            "dataset: mnist1d\nprotocol: { selection: best-test, split: test }",
+        )
+        .replace("count: 2", "count: 1")
+        .replace(
+            "    model: { kind: cnn1d,",
+            "    data: { subset: { test: 200 } }\n    model: { kind: cnn1d,",
+        );
+    std::fs::write(dir.path().join("tiny.yaml"), spec).unwrap();
+    let s = dir.path().join("store");
+    let args = [
+        "run",
+        "tiny.yaml",
+        "--store",
+        s.to_str().unwrap(),
+        "--out",
+        "out",
+    ];
+    let out = repro(dir.path(), &args, &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let both = "(test-selected: optimistic; test split subset to 200 of 1000)";
+    let one = "INCONCLUSIVE (test-selected: optimistic)";
+    assert!(stdout.contains(both) && stdout.contains(one), "{stdout}");
+    let md = std::fs::read_to_string(dir.path().join("out/tiny.md")).unwrap();
+    assert!(
+        md.contains(&format!("**{one}**")) && md.contains(both),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("out/tiny.html")).unwrap();
+    assert!(html.contains(one) && html.contains(both));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/tiny.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        json["arms"][0]["protocol_flags"],
+        serde_json::json!([{ "kind": "test_selected", "text": "test-selected: optimistic" }])
+    );
+    assert_eq!(
+        json["arms"][1]["protocol_flags"],
+        serde_json::json!([
+            { "kind": "test_selected", "text": "test-selected: optimistic" },
+            { "kind": "test_subset", "text": "test split subset to 200 of 1000" },
+        ])
+    );
+    let record = walk(&s, "record.json")
+        .into_iter()
+        .map(|p| {
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).unwrap()).unwrap()
+        })
+        .find(|r| r["arm_id"] == "cnn")
+        .unwrap();
+    assert_eq!(
+        (record["test_size"].as_i64(), record["test_total"].as_i64()),
+        (Some(200), Some(1000))
+    );
+}

@@ -113,6 +113,7 @@ fn schedule_of(name: &str) -> Schedule {
             factor: 0.5,
             patience: 2,
             min_lr: 0.0,
+            monitor: repro::spec::Monitor::TrainLoss,
         },
         other => panic!("unknown schedule {other}"),
     }
@@ -157,6 +158,7 @@ fn optimizers_and_schedules_match_pytorch() {
                 factor,
                 patience,
                 min_lr,
+                ..
             } => Some(schedule::Plateau::new(golden.lr, factor, patience, min_lr)),
             _ => None,
         };

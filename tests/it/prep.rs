@@ -98,7 +98,7 @@ fn normalisation_uses_true_lengths_and_train_statistics() {
             .train
             .x
             .get(i)
-            .narrow(1, 7, 22)
+            .narrow(1, 7, series.length - 7)
             .abs()
             .sum(Kind::Float)
             .double_value(&[]),
@@ -199,4 +199,68 @@ fn cnn_global_pooling_ignores_padding() {
         dropout: 0.0,
     };
     check_padding_invariance(spec, 2);
+}
+
+/// Issue #11: `pad: max` took JapaneseVowels' longest series from the test split (29); the
+/// training split's longest is 26. Pad lengths come from the training split only, the same for
+/// every seed, subset and validation carve; longer test series are truncated.
+#[test]
+fn pad_lengths_come_from_the_training_split_only() {
+    let ds = vowels();
+    assert_eq!(ds.lengths_train.iter().max(), Some(&26));
+    assert_eq!(ds.lengths_test.iter().max(), Some(&29));
+    let p = prep::prepare(&ds, &DataSpec::default(), 1);
+    assert_eq!(p.length, 26);
+    assert_eq!(p.train.x.size(), vec![270, 12, 26]);
+    assert_eq!(p.test.x.size(), vec![370, 12, 26]);
+    assert_eq!(p.test.lengths.max().int64_value(&[]), 26);
+    let longest = ds.lengths_test.iter().position(|&l| l == 29).unwrap() as i64;
+    assert!(
+        p.test
+            .x
+            .get(longest)
+            .equal(&ds.x_test.get(longest).narrow(1, 0, 26)),
+        "a longer test series keeps its first 26 steps"
+    );
+    for seed in 0..4 {
+        for (pad, want) in [(Pad::Max, 26), (Pad::Percentile(90.0), 21)] {
+            let spec = DataSpec {
+                pad,
+                val_fraction: Some(0.2),
+                subset: Some(Subset::Count {
+                    train: Some(30),
+                    test: None,
+                }),
+                ..DataSpec::default()
+            };
+            assert_eq!(
+                prep::prepare(&ds, &spec, seed).length,
+                want,
+                "{pad:?} seed {seed}"
+            );
+        }
+    }
+}
+
+/// Issue #11: `subset: {fraction}` shrank the test split too. A fraction applies to the
+/// training split; the test split shrinks only under an explicit `test:` count.
+#[test]
+fn subset_never_shrinks_the_test_split_unless_asked() {
+    let ds = vowels();
+    let fraction = DataSpec {
+        subset: Some(Subset::Fraction(0.1)),
+        ..DataSpec::default()
+    };
+    let p = prep::prepare(&ds, &fraction, 2);
+    assert_eq!((p.train.len(), p.test.len()), (27, 370));
+    assert!(p.test.y.equal(&ds.y_test), "the whole test split, in order");
+    let asked = DataSpec {
+        subset: Some(Subset::Count {
+            train: None,
+            test: Some(90),
+        }),
+        ..DataSpec::default()
+    };
+    let p = prep::prepare(&ds, &asked, 2);
+    assert_eq!((p.train.len(), p.test.len()), (270, 90));
 }

@@ -385,6 +385,67 @@ fn selection_and_early_stopping_need_a_validation_split() {
     assert_eq!(s.protocol.selection, spec::Selection::BestTest);
 }
 
+/// Issue #11: a plateau schedule watched the eval split, the test split when no validation
+/// split is carved. It now says what it monitors, and `val_loss` needs a validation split.
+#[test]
+fn plateau_schedules_monitor_train_or_validation_loss_never_test() {
+    let plateau = |monitor: &str| {
+        GOOD.replace(
+            "    train: { lr: 0.001 }",
+            &format!(
+                "    train: {{ lr: 0.001, schedule: {{ kind: plateau, patience: 3{monitor} }} }}"
+            ),
+        )
+    };
+    let s = spec::parse_bytes(
+        Path::new("t.yaml"),
+        plateau(", monitor: train_loss").as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        s.arms[1].resolved.train.schedule,
+        spec::Schedule::Plateau {
+            factor: 0.1,
+            patience: 3,
+            min_lr: 0.0,
+            monitor: spec::Monitor::TrainLoss,
+        }
+    );
+    check(
+        &plateau(""),
+        &[("14:35", "a plateau `schedule` needs `monitor: train_loss`")],
+    );
+    check(
+        &plateau(", monitor: val_loss"),
+        &[("14:74", "`monitor: val_loss` needs a validation split")],
+    );
+    check(
+        &plateau(", monitor: test_loss"),
+        &[("14:74", "unknown plateau monitor `test_loss`")],
+    );
+    let with_val = plateau(", monitor: val_loss").replace(
+        "  train: { lr: 0.01,",
+        "  data: { val: { fraction: 0.2 } }\n  train: { lr: 0.01,",
+    );
+    let s = spec::parse_bytes(Path::new("t.yaml"), with_val.as_bytes()).unwrap();
+    assert!(matches!(
+        s.arms[1].resolved.train.schedule,
+        spec::Schedule::Plateau {
+            monitor: spec::Monitor::ValLoss,
+            ..
+        }
+    ));
+    // The quick variant is checked too: a `quick:` plateau on val_loss names its own line.
+    let quick = GOOD.replace(
+        "  train: { steps: 10 }",
+        "  train: { steps: 10, schedule: { kind: plateau, monitor: val_loss } }",
+    );
+    check(
+        &quick,
+        &[("16:59", "`monitor: val_loss` needs a validation split")],
+    );
+}
+
 #[test]
 fn model_knobs_are_decoded_and_checked() {
     let text = GOOD.replace(

@@ -110,6 +110,7 @@ fn result(id: &str, params: i64, seeds: &[i64], values: &[f64]) -> audit::ArmRes
         summary: audit::summarize(values),
         claim: None,
         verdict: None,
+        protocol_flags: Vec::new(),
     }
 }
 
@@ -193,4 +194,28 @@ compare:
     );
     assert!(c[1].paired.is_none());
     assert!(c[1].sentence.contains("no seed finished for both"));
+}
+
+/// Protocol flags from the spec alone (no finished runs yet): what was asked for.
+#[test]
+fn protocol_flags_before_any_run_name_what_the_spec_asks() {
+    let mut arm = super::util::mnist1d_arm("logistic", 1, 1);
+    assert!(audit::protocol_flags(&arm, &[]).is_empty());
+    arm.data.subset = Some(repro::spec::Subset::Fraction(0.5));
+    assert!(
+        audit::protocol_flags(&arm, &[]).is_empty(),
+        "a fraction subsets the training split only"
+    );
+    arm.data.subset = Some(repro::spec::Subset::Count {
+        train: None,
+        test: Some(300),
+    });
+    arm.protocol.selection = repro::spec::Selection::BestTest;
+    let flags = audit::protocol_flags(&arm, &[]);
+    let kinds: Vec<audit::FlagKind> = flags.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [audit::FlagKind::TestSelected, audit::FlagKind::TestSubset]
+    );
+    assert_eq!(flags[1].text, "test split subset to at most 300");
 }

@@ -188,3 +188,67 @@ fn min_train_loss_selection_and_epoch_budgets() {
     assert!((m.perplexity - m.loss.exp()).abs() < 1e-9);
     assert!(m.macro_f1 > 0.0 && m.macro_f1 <= 1.0);
 }
+
+/// The learning rates a plateau schedule gives when fed `losses`: the rate of each curve point
+/// is the one in force before that point's loss is observed.
+fn plateau_replay(lr: f64, losses: &[f64]) -> Vec<f64> {
+    let mut p = train::schedule::Plateau::new(lr, 0.5, 0, 0.0);
+    losses
+        .iter()
+        .map(|&l| {
+            let before = p.lr;
+            p.observe(l);
+            before
+        })
+        .collect()
+}
+
+/// Issue #11: without a validation split the plateau schedule reduced the rate on the TEST loss.
+/// It now follows the monitor it declares: the training loss (Fawaz et al.) or validation loss.
+#[test]
+fn plateau_follows_its_monitor_never_the_test_loss() {
+    use repro::spec::{Monitor, Schedule};
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let plateau = |monitor| Schedule::Plateau {
+        factor: 0.5,
+        patience: 0,
+        min_lr: 0.0,
+        monitor,
+    };
+    let mut arm = util::mnist1d_arm("logistic", 200, 10);
+    arm.train.lr = 0.5; // noisy enough that the monitored loss stalls now and then
+    arm.train.schedule = plateau(Monitor::TrainLoss);
+    let out = train::train(&arm, &data, 3, tch::Device::Cpu, |_| {}).unwrap();
+    assert_eq!(out.eval_split, "test");
+    let lrs: Vec<f64> = out.curve.iter().map(|p| p.lr).collect();
+    let train_losses: Vec<f64> = out.curve.iter().map(|p| p.train_loss).collect();
+    let test_losses: Vec<f64> = out.curve.iter().map(|p| p.eval_loss).collect();
+    assert_eq!(lrs.len(), 20);
+    assert_eq!(lrs, plateau_replay(0.5, &train_losses));
+    assert!(lrs.iter().any(|&l| l < 0.5), "never reduced: {lrs:?}");
+    assert_ne!(
+        lrs,
+        plateau_replay(0.5, &test_losses),
+        "the test loss would have given other rates (else this test shows nothing)"
+    );
+
+    arm.data.val_fraction = Some(0.2);
+    arm.train.schedule = plateau(Monitor::ValLoss);
+    let out = train::train(&arm, &data, 3, tch::Device::Cpu, |_| {}).unwrap();
+    assert_eq!(out.eval_split, "val");
+    let lrs: Vec<f64> = out.curve.iter().map(|p| p.lr).collect();
+    let val_losses: Vec<f64> = out.curve.iter().map(|p| p.eval_loss).collect();
+    assert_eq!(lrs, plateau_replay(0.5, &val_losses));
+    assert!(lrs.iter().any(|&l| l < 0.5), "never reduced: {lrs:?}");
+
+    // Built in code, past the spec's checks: refused rather than run on the test loss.
+    arm.data.val_fraction = None;
+    let err = train::train(&arm, &data, 3, tch::Device::Cpu, |_| {})
+        .expect_err("val_loss without a validation split");
+    assert!(
+        err.to_string()
+            .contains("a plateau schedule on `val_loss` needs a validation split"),
+        "{err}"
+    );
+}

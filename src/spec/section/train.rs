@@ -223,7 +223,7 @@ fn decode_schedule(ctx: &mut Ctx, node: &Node) -> Option<Schedule> {
         0 => &["kind"],
         1 => &["kind", "t_max", "eta_min", "warmup", "unit"],
         2 => &["kind", "step_size", "gamma", "unit"],
-        _ => &["kind", "factor", "patience", "min_lr"],
+        _ => &["kind", "factor", "patience", "min_lr", "monitor"],
     };
     let f = ctx.map(node, "`schedule`", keys)?;
     let unit = match f.get("unit") {
@@ -284,10 +284,32 @@ fn decode_schedule(ctx: &mut Ctx, node: &Node) -> Option<Schedule> {
                 None => Some(10),
             };
             let min_lr = number(ctx, &f, "min_lr", 0.0, nonneg, ">= 0");
+            // No default: before `monitor` existed the plateau watched the eval split, which
+            // is the test split when no validation split is carved (a decision on test data).
+            let monitor = match f.get("monitor") {
+                Some(n) => ctx.choice(
+                    n,
+                    "plateau monitor",
+                    &[
+                        ("train_loss", Monitor::TrainLoss),
+                        ("val_loss", Monitor::ValLoss),
+                    ],
+                ),
+                None => {
+                    ctx.err(
+                        f.pos,
+                        "a plateau `schedule` needs `monitor: train_loss` (the training loss, \
+                         Fawaz et al.'s protocol) or `monitor: val_loss` (with \
+                         `data: { val: { fraction: 0.2 } }`); it never watches the test loss",
+                    );
+                    None
+                }
+            };
             Some(Schedule::Plateau {
                 factor: factor?,
                 patience: patience?,
                 min_lr: min_lr?,
+                monitor: monitor?,
             })
         }
     }
