@@ -50,6 +50,10 @@ pub struct Record {
     pub stopped_early: bool,
     /// Series in the training split after `data:` preprocessing, and their length.
     pub train_size: i64,
+    /// Examples in the test split the metrics were measured on: the resolution of accuracy
+    /// (records written before this field: unknown).
+    #[serde(default)]
+    pub test_size: Option<i64>,
     pub length: i64,
     /// The split the curve's eval columns come from (`val` or `test`).
     pub eval_split: String,

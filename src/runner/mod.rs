@@ -474,6 +474,7 @@ pub fn worker(
         selected_step: outcome.selected_step,
         stopped_early: outcome.stopped_early,
         train_size: outcome.train_size,
+        test_size: Some(outcome.test_size),
         length: outcome.length,
         eval_split: outcome.eval_split,
         class_names: dataset.class_names.clone(),

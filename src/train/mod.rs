@@ -89,6 +89,8 @@ pub struct Outcome {
     /// The time axis the model saw (after `data.pad`).
     pub length: i64,
     pub train_size: i64,
+    /// Examples in the test split `metrics` were measured on.
+    pub test_size: i64,
     pub metrics: Option<Metrics>,
     pub params: i64,
     /// Optimizer steps taken (fewer than planned after early stopping or divergence).

@@ -193,6 +193,7 @@ pub fn train_with_progress(
         eval_split: if val_split.is_some() { "val" } else { "test" }.to_string(),
         length: prepared.length,
         train_size: n,
+        test_size: test_split.x.size()[0],
         metrics,
         params: built.params,
         steps: completed,
