@@ -561,3 +561,33 @@ fn comparisons_across_metrics_are_refused() {
          metric (give both arms claims in the same metric)"
     );
 }
+
+/// The per-seed plot of arms measured in different metrics names each row's metric, not the
+/// first claim's metric for all.
+#[test]
+fn the_per_seed_plot_names_each_arms_metric() {
+    let spec = parse(&CLAIMED.replace(
+        "claim: { metric: accuracy, reported: 0.9497, tolerance: 0 }",
+        "claim: { metric: nll, reported: 1.2, tolerance: 0.1 }",
+    ));
+    let results: Vec<audit::ArmResult> = spec
+        .arms
+        .iter()
+        .map(|arm| {
+            audit::arm_result(
+                &spec,
+                arm,
+                runs(&[1, 2, 3], &[0.9, 0.91, 0.92], None, false),
+            )
+        })
+        .collect();
+    let html = repro::report::html::page(&spec, &results, &[], &[], &[], false, &[]);
+    assert!(
+        html.contains("value per seed"),
+        "one axis name for mixed metrics"
+    );
+    assert!(!html.contains("accuracy per seed"));
+    for label in ["cnn (accuracy)", "tight (nll)"] {
+        assert!(html.contains(label), "missing {label}");
+    }
+}
