@@ -54,11 +54,13 @@ pub struct Record {
     pub stopped_early: bool,
     /// Series in the training split after `data:` preprocessing, and their length.
     pub train_size: i64,
-    pub length: i64,
-    /// Series in the test split the metrics come from, and in the dataset's whole test split:
-    /// fewer only under `data.subset.test`, which flags every verdict (0: an older record).
+    /// Examples in the test split the metrics were measured on: the resolution of accuracy
+    /// (records written before this field: unknown).
     #[serde(default)]
-    pub test_size: i64,
+    pub test_size: Option<i64>,
+    pub length: i64,
+    /// Series in the dataset's whole test split: `test_size` is fewer only under
+    /// `data.subset.test`, which flags every verdict (0: an older record).
     #[serde(default)]
     pub test_total: i64,
     /// The split the curve's eval columns come from (`val` or `test`).

@@ -1,6 +1,6 @@
 //! SplitMix64 (Steele, Lea & Flood 2014): a small generator, stable across platforms and
 //! library versions, for everything that must not draw from libtorch's generator (data
-//! sampling, bootstrap resampling), so it cannot shift a model's initial weights.
+//! sampling), so it cannot shift a model's initial weights.
 
 pub struct SplitMix64(u64);
 

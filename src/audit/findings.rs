@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::verdict::ArmResult;
+use super::verdict::{ArmResult, MIN_DECISIVE_SEEDS};
 use crate::spec::{Arm, Metric, Role, Spec};
 
 /// A strong baseline that matches or beats a paper's claimed method: the finding this tool
@@ -13,12 +13,15 @@ pub struct Finding {
     pub baseline: String,
     pub method: String,
     /// `true`: the baseline's interval lies entirely beyond the claim's band; `false`: it
-    /// reaches into the band (matches).
+    /// lies within the band or at and beyond it on the good side (matches).
     pub beats: bool,
     pub sentence: String,
 }
 
-/// Baseline arms whose results match or beat a method arm's claim, in the claim's metric.
+/// Baseline arms whose results match or beat a method arm's claim, in the claim's metric: the
+/// baseline's WHOLE interval must reach the band (no end of it on the bad side of the band's
+/// bad edge), from at least [`MIN_DECISIVE_SEEDS`] seeds, and not from a quick run; an upper
+/// end that merely touches the band says the baseline might match, not that it does.
 /// `budgets` and `params` give each arm's training steps (or epochs) and parameter count, to
 /// flag comparisons that are not like for like.
 pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String]) -> Vec<Finding> {
@@ -28,8 +31,10 @@ pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String])
             continue;
         }
         let b = &results[bi];
-        let Some(bs) = &b.summary else { continue };
-        let Some((lo, hi)) = bs.ci95 else { continue };
+        let Some(bs) = b.summary.filter(|s| s.n >= MIN_DECISIVE_SEEDS && !b.quick) else {
+            continue;
+        };
+        let Some((lo, hi)) = bs.ci else { continue };
         for (mi, m_arm) in spec.arms.iter().enumerate() {
             let Some(claim) = (m_arm.role == Role::Method)
                 .then_some(m_arm.claim)
@@ -44,20 +49,21 @@ pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String])
             }
             let band = claim.band();
             let (beats, matches) = if claim.metric.higher_is_better() {
-                (lo > band.hi, hi >= band.lo)
+                (lo > band.hi, lo >= band.lo)
             } else {
-                (hi < band.lo, lo <= band.hi)
+                (hi < band.lo, hi <= band.hi)
             };
             if !matches {
                 continue;
             }
             let flags = unequal_protocol(spec, results, budgets, bi, mi);
             let sentence = format!(
-                "Strong baseline `{}` ({} {:.4} ± {:.4}, 95% CI [{lo:.4}, {hi:.4}], n={}) {} the paper's claim for `{}` ({:.3} ± {:.3}){}.",
+                "Strong baseline `{}` ({} {:.4} ± {:.4}, {} CI [{lo:.4}, {hi:.4}], n={}) {} the paper's claim for `{}` ({:.3} ± {:.3}){}.",
                 b.arm_id,
                 claim.metric.name(),
                 bs.mean,
                 bs.sd,
+                level_text(bs.level),
                 bs.n,
                 if beats { "beats" } else { "matches" },
                 m_arm.id,
@@ -118,4 +124,11 @@ pub fn tuning_flag(a: &Arm, b: &Arm) -> Option<String> {
             a.tuning_trials, b.tuning_trials
         )
     })
+}
+
+/// A confidence level as the reports write it: `95%`, `99.72%`.
+pub fn level_text(level: f64) -> String {
+    let pct = format!("{:.2}", level * 100.0);
+    let pct = pct.trim_end_matches('0').trim_end_matches('.');
+    format!("{pct}%")
 }

@@ -1,17 +1,21 @@
 //! Statistics across seeds and claim verdicts. Pure: numbers in, verdicts out.
 //!
-//! Per arm: n, mean, sd, median, min, max and a 95% interval of the mean (t-based; percentile
-//! bootstrap from n = 10). Between arms on the same seeds: the paired difference with its
-//! t-interval, paired t-test, Wilcoxon signed-rank test and Cohen's d_z.
+//! Per arm: n, mean, sd, median, min, max and one interval method for every n: the Student t
+//! interval of the mean over seeds, at 95% (at 1 − 0.05/K for an adaptive arm that may look K
+//! times), cut to the metric's range and widened to its resolution (1/N_test for accuracy and
+//! error). Between arms on the same seeds: the paired difference with its t-interval, paired
+//! t-test, Wilcoxon signed-rank test and Cohen's d_z, with the paired t p Holm-adjusted over
+//! the spec's comparisons.
 //!
-//! A claim `reported ± tolerance` defines a band. With the 95% t-interval of the mean over seeds:
-//! inside the band → REPRODUCED; entirely on the bad side → NOT REPRODUCED; entirely on the
-//! good side → EXCEEDED; straddling an edge (or undefined, n < 2) → INCONCLUSIVE.
+//! A claim `reported ± tolerance` defines a band. With fewer than 3 seeds → TOO FEW SEEDS;
+//! otherwise the interval inside the band → REPRODUCED; entirely on the bad side → NOT
+//! REPRODUCED; entirely on the good side → EXCEEDED; from inside across the good edge →
+//! REPRODUCED OR BETTER; across the bad edge → INCONCLUSIVE. Quick runs get no verdict.
 //!
-//! - `stats`: [`Summary`] and [`summarize`] (t or bootstrap interval), [`Paired`] and
-//!   [`paired`] (paired t, Wilcoxon signed-rank, d_z).
+//! - `stats`: [`Summary`] and [`summarize`] (the t interval), [`Paired`] and [`paired`]
+//!   (paired t, Wilcoxon signed-rank, d_z), [`holm`].
 //! - `verdict`: [`Verdict`] of one summary against a claim's band; [`ArmResult`] per arm from
-//!   the run records ([`arm_results`]).
+//!   the run records ([`arm_results`], [`arm_result`]).
 //! - `findings`: strong baselines that match or beat a method's claim ([`baseline_findings`]),
 //!   and the protocol differences that make two arms not like for like ([`tuning_flag`]).
 //! - `protocol`: the protocol flags each arm's verdict carries (test-selected checkpoints, a
@@ -30,7 +34,7 @@ mod stats;
 mod verdict;
 
 pub use compare::{comparisons, ComparisonResult};
-pub use findings::{baseline_findings, tuning_flag, Finding};
+pub use findings::{baseline_findings, level_text, tuning_flag, Finding};
 pub use gate::{
     default_tolerance, fmt as fmt_gate_number, gate, shift, t_quantile, welch_df, ArmGate,
     BlessedArm, Margin, Outcome, Pairing, SeedOutcome, Shift, CONFIDENCE, DEFAULT_TOLERANCE,
@@ -39,6 +43,9 @@ pub use gate::{
 pub use protocol::{protocol_flags, FlagKind, ProtocolFlag};
 pub use spec::{audit_spec, budgets, SpecAudit};
 pub use stats::{
-    bootstrap_ci95, paired, summarize, t_quantile_95, Interval, Paired, Summary, BOOTSTRAP_FROM,
+    holm, paired, summarize, summarize_at, t_quantile_95, Interval, Paired, Summary, LEVEL,
 };
-pub use verdict::{arm_results, verdict, ArmResult, Verdict};
+pub use verdict::{
+    arm_result, arm_results, resolution, seeds_level, verdict, ArmResult, ArmRuns, Verdict,
+    MIN_DECISIVE_SEEDS, VERDICT_RULES,
+};

@@ -49,7 +49,7 @@ pub fn protocol_flags(arm: &ResolvedArm, records: &[&Record]) -> Vec<ProtocolFla
         let sizes = records
             .iter()
             .find(|r| r.test_total > 0)
-            .map(|r| (r.test_size, r.test_total));
+            .map(|r| (r.test_size.unwrap_or(r.test_total), r.test_total));
         let text = match sizes {
             Some((used, total)) if used < total => {
                 Some(format!("test split subset to {used} of {total}"))

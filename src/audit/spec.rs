@@ -13,6 +13,8 @@ pub struct SpecAudit {
     pub results: Vec<ArmResult>,
     pub findings: Vec<Finding>,
     pub comparisons: Vec<ComparisonResult>,
+    /// Trained with the spec's `quick:` overrides: a smoke test, no verdicts on the claims.
+    pub quick: bool,
 }
 
 /// Each arm's training budget as the findings name it: `6000 steps` or `150 epochs`.
@@ -32,11 +34,12 @@ pub fn budgets(spec: &Spec, quick: bool) -> Vec<String> {
 
 /// The audit of `spec` from `records` (one slot per planned run, `None` where not done).
 pub fn audit_spec(spec: &Spec, records: &[(String, Option<&Record>)], quick: bool) -> SpecAudit {
-    let results = arm_results(spec, records);
+    let results = arm_results(spec, records, quick);
     let budgets = budgets(spec, quick);
     let findings = baseline_findings(spec, &results, &budgets);
     SpecAudit {
         comparisons: comparisons(spec, &results, &budgets),
+        quick,
         results,
         findings,
     }

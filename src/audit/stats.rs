@@ -1,10 +1,9 @@
-//! Statistics over seeds: per-arm summaries (t or bootstrap interval of the mean) and paired
-//! comparisons (paired t-test, Wilcoxon signed-rank, Cohen's d_z).
+//! Statistics over seeds: per-arm summaries (the Student t interval of the mean, the one
+//! interval method), paired comparisons (paired t-test, Wilcoxon signed-rank, Cohen's d_z) and
+//! Holm's step-down adjustment of several comparisons' p values.
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
-
-use crate::rng::SplitMix64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -15,55 +14,95 @@ pub struct Summary {
     pub median: f64,
     pub min: f64,
     pub max: f64,
-    /// 95% interval of the mean; `None` for n < 2.
-    pub ci95: Option<(f64, f64)>,
-    /// How `ci95` was computed.
+    /// The interval of the mean at confidence `level`; `None` for n < 2.
+    #[serde(alias = "ci95")]
+    pub ci: Option<(f64, f64)>,
+    /// Its confidence level: 0.95, or higher where repeated looks are accounted for.
+    #[serde(default = "default_level")]
+    pub level: f64,
+    /// How `ci` was computed.
     pub interval: Interval,
+    /// The width the interval was widened to because it was narrower than the metric's
+    /// resolution (one test example for accuracy and error), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widened_to: Option<f64>,
 }
 
+fn default_level() -> f64 {
+    LEVEL
+}
+
+/// The confidence level of every interval unless repeated looks call for more.
+pub const LEVEL: f64 = 0.95;
+
+/// The one interval method. There is no second method for large n: a percentile bootstrap
+/// (used here from n = 10 before) is narrower than the t interval at the seed counts a run
+/// affords, so switching methods made verdicts more confident exactly when they looked final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Interval {
     None,
     StudentT,
-    /// Percentile bootstrap of the mean, 10,000 resamples, fixed seed.
-    Bootstrap,
+}
+
+impl Interval {
+    /// How the reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Interval::None => "no interval (fewer than 2 values)",
+            Interval::StudentT => "Student t interval of the mean over seeds",
+        }
+    }
 }
 
 impl Summary {
     /// The interval cut to the metric's range: a mean accuracy cannot pass 1, nor an NLL
     /// fall below 0, whatever a symmetric t-interval near the edge says.
     pub fn within(mut self, lo: f64, hi: f64) -> Summary {
-        self.ci95 = self.ci95.map(|(a, b)| (a.clamp(lo, hi), b.clamp(lo, hi)));
+        self.ci = self.ci.map(|(a, b)| (a.clamp(lo, hi), b.clamp(lo, hi)));
+        self
+    }
+
+    /// The interval widened to at least `resolution` (the smallest step the metric can take,
+    /// 1/N_test for accuracy): centred on the mean, moved inside `[lo, hi]` where it would
+    /// cross an edge. Identical values at a few seeds say the mean is known to within one
+    /// test example, not exactly.
+    pub fn at_resolution(mut self, resolution: f64, lo: f64, hi: f64) -> Summary {
+        let Some((a, b)) = self.ci else { return self };
+        if resolution.is_nan() || resolution <= 0.0 || b - a >= resolution {
+            return self;
+        }
+        let (mut a, mut b) = (self.mean - resolution / 2.0, self.mean + resolution / 2.0);
+        if a < lo {
+            (a, b) = (lo, (lo + resolution).min(hi));
+        } else if b > hi {
+            (a, b) = ((hi - resolution).max(lo), hi);
+        }
+        self.ci = Some((a, b));
+        self.widened_to = Some(resolution);
         self
     }
 }
 
-/// Seeds from this many on get a bootstrap interval instead of a t-interval.
-pub const BOOTSTRAP_FROM: usize = 10;
-const BOOTSTRAP_RESAMPLES: usize = 10_000;
-
-/// Percentile bootstrap 95% interval of the mean (deterministic: a fixed SplitMix64 seed).
-pub fn bootstrap_ci95(values: &[f64]) -> (f64, f64) {
-    let n = values.len();
-    let mut rng = SplitMix64::new(0x0B00_7575);
-    let mut means: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
-        .map(|_| (0..n).map(|_| values[rng.below(n)]).sum::<f64>() / n as f64)
-        .collect();
-    means.sort_by(f64::total_cmp);
-    let at = |q: f64| means[((q * (means.len() - 1) as f64).round() as usize).min(means.len() - 1)];
-    (at(0.025), at(0.975))
+/// Two-sided t quantile for an interval at confidence `level` with `df` degrees of freedom.
+pub fn t_quantile(level: f64, df: usize) -> f64 {
+    StudentsT::new(0.0, 1.0, df as f64)
+        .map(|t| t.inverse_cdf(0.5 + level / 2.0))
+        .unwrap_or(f64::NAN)
 }
 
 /// Two-sided t quantile for a 95% interval with `df` degrees of freedom.
 pub fn t_quantile_95(df: usize) -> f64 {
-    StudentsT::new(0.0, 1.0, df as f64)
-        .map(|t| t.inverse_cdf(0.975))
-        .unwrap_or(f64::NAN)
+    t_quantile(LEVEL, df)
 }
 
-/// `None` when `values` is empty.
+/// n, mean, sd and the 95% Student t interval of the mean; `None` when `values` is empty.
 pub fn summarize(values: &[f64]) -> Option<Summary> {
+    summarize_at(values, LEVEL)
+}
+
+/// [`summarize`] with the t interval at confidence `level`.
+pub fn summarize_at(values: &[f64], level: f64) -> Option<Summary> {
     let n = values.len();
     if n == 0 {
         return None;
@@ -81,12 +120,10 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
     } else {
         0.0
     };
-    let (ci95, interval) = if n < 2 {
+    let (ci, interval) = if n < 2 {
         (None, Interval::None)
-    } else if n >= BOOTSTRAP_FROM {
-        (Some(bootstrap_ci95(values)), Interval::Bootstrap)
     } else {
-        let half = t_quantile_95(n - 1) * sd / (n as f64).sqrt();
+        let half = t_quantile(level, n - 1) * sd / (n as f64).sqrt();
         (Some((mean - half, mean + half)), Interval::StudentT)
     };
     Some(Summary {
@@ -96,8 +133,10 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
         median,
         min: sorted[0],
         max: sorted[n - 1],
-        ci95,
+        ci,
+        level,
         interval,
+        widened_to: None,
     })
 }
 
@@ -158,6 +197,23 @@ pub fn paired(a: &[f64], b: &[f64]) -> Option<Paired> {
         wilcoxon_p,
         cohens_dz: (sd > 0.0).then(|| mean / sd),
     })
+}
+
+/// Holm's step-down adjustment of `p` (Holm 1979): with the p values sorted ascending, the
+/// i-th (from 0) becomes max over j ≤ i of min(1, (K − j)·p(j)), K = `p.len()`. Controls the
+/// family-wise error rate over the K tests with no assumption about their dependence, and is
+/// never less powerful than Bonferroni. Returned in the input's order.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let k = p.len();
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut adjusted = vec![0.0; k];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((k - rank) as f64 * p[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
 }
 
 /// Wilcoxon signed-rank test of differences `d` (zeros dropped): (W, two-sided p).
@@ -230,7 +286,7 @@ mod tests {
         let s = summarize(&[0.90, 0.92, 0.94]).unwrap();
         assert!((s.mean - 0.92).abs() < 1e-12);
         assert!((s.sd - 0.02).abs() < 1e-12);
-        let (lo, hi) = s.ci95.unwrap();
+        let (lo, hi) = s.ci.unwrap();
         assert!((hi - lo - 2.0 * 4.302_652_729_749_464 * 0.02 / 3f64.sqrt()).abs() < 1e-9);
     }
 
@@ -239,10 +295,10 @@ mod tests {
         // GunPoint-like: mean 0.9893, t-interval [0.9768, 1.0019] → upper end cut to 1.
         let values = [1.0, 0.9867, 1.0, 0.98, 0.98];
         let raw = summarize(&values).unwrap();
-        assert!(raw.ci95.unwrap().1 > 1.0);
+        assert!(raw.ci.unwrap().1 > 1.0);
         let cut = raw.within(0.0, 1.0);
-        assert_eq!(cut.ci95.unwrap().1, 1.0);
-        assert_eq!(cut.ci95.unwrap().0, raw.ci95.unwrap().0);
+        assert_eq!(cut.ci.unwrap().1, 1.0);
+        assert_eq!(cut.ci.unwrap().0, raw.ci.unwrap().0);
         assert_eq!(cut.mean, raw.mean);
     }
 
@@ -253,15 +309,43 @@ mod tests {
     }
 
     #[test]
-    fn bootstrap_interval_is_pinned() {
-        // From the inline SplitMix64 the bootstrap used before `crate::rng`: same draws, same ends.
-        let values = [
-            0.9, 0.91, 0.92, 0.93, 0.9, 0.95, 0.97, 0.88, 0.9, 0.91, 0.92,
-        ];
-        assert_eq!(
-            bootstrap_ci95(&values),
-            (0.903_636_363_636_363_8, 0.931_818_181_818_181_8)
-        );
+    fn one_method_for_every_n() {
+        // Twelve seeds get the same t interval as three: no switch to a narrower bootstrap.
+        let values: Vec<f64> = (0..12).map(|i| 0.90 + 0.004 * f64::from(i % 5)).collect();
+        let s = summarize(&values).unwrap();
+        assert_eq!(s.interval, Interval::StudentT);
+        let (lo, hi) = s.ci.unwrap();
+        let half = t_quantile_95(11) * s.sd / 12f64.sqrt();
+        assert!((hi - s.mean - half).abs() < 1e-12 && (s.mean - lo - half).abs() < 1e-12);
+    }
+
+    #[test]
+    fn intervals_are_widened_to_the_resolution_inside_the_range() {
+        // Identical accuracies on a 1000-example test set: known to one example, not exactly.
+        let s = summarize(&[0.95, 0.95, 0.95]).unwrap();
+        let (a, b) = s.ci.unwrap();
+        assert!(b - a < 1e-9, "no spread: [{a}, {b}]");
+        let w = s.at_resolution(1e-3, 0.0, 1.0);
+        let (lo, hi) = w.ci.unwrap();
+        assert!((lo - 0.9495).abs() < 1e-12 && (hi - 0.9505).abs() < 1e-12);
+        assert_eq!(w.widened_to, Some(1e-3));
+        // At the edge of the range the interval keeps its width, inside [0, 1].
+        let top = summarize(&[1.0, 1.0, 1.0])
+            .unwrap()
+            .at_resolution(0.02, 0.0, 1.0);
+        assert_eq!(top.ci, Some((0.98, 1.0)));
+        // Wide enough already: unchanged.
+        let wide = summarize(&[0.90, 0.92, 0.94]).unwrap();
+        assert_eq!(wide.at_resolution(1e-3, 0.0, 1.0), wide);
+    }
+
+    #[test]
+    fn holm_by_hand() {
+        // Sorted 0.125, 0.25, 0.375 → 3·0.125, max(0.375, 2·0.25), max(0.5, 1·0.375).
+        assert_eq!(holm(&[0.375, 0.125, 0.25]), [0.5, 0.375, 0.5]);
+        // Capped at 1, and never below an earlier step.
+        assert_eq!(holm(&[0.6, 0.5]), [1.0, 1.0]);
+        assert!(holm(&[]).is_empty());
     }
 
     #[test]

@@ -173,6 +173,10 @@ pub fn print_audit(
                 println!("{}", c.sentence);
             }
         }
+        println!(
+            "{}",
+            report::method_text(&audit.results, &audit.comparisons, session.quick)
+        );
         if let Some(dir) = out {
             let written = report::bundle::write(dir, spec, &audit, &mine, session.quick)
                 .map_err(|e| Failure::failed(e.to_string()))?;

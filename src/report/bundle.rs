@@ -66,12 +66,15 @@ pub fn write(
         results,
         findings,
         comparisons,
+        ..
     } = audit;
     let json = serde_json::json!({
         "spec": spec.id,
         "title": spec.title,
         "spec_sha256": spec.file_sha256,
         "quick": quick,
+        "interval": format!("{} {}", crate::audit::level_text(crate::audit::LEVEL), crate::audit::Interval::StudentT.name()),
+        "method": super::method_text(results, comparisons, quick),
         "arms": results,
         "findings": findings,
         "comparisons": comparisons,

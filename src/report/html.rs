@@ -5,15 +5,17 @@
 use std::fmt::Write;
 
 use super::svg::{self, escape, Band, DotRow};
-use super::{comparison_cells, describe_model, reported_cell, summary_cells, verdict_text};
+use super::{
+    comparison_cells, describe_model, method_text, reported_cell, summary_cells, verdict_text,
+};
 use crate::audit::{ArmResult, ComparisonResult};
 use crate::record::Record;
 use crate::spec::{Metric, Spec};
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}\
-th{background:#f4f4f4}.REPRODUCED{color:#1a7f37;font-weight:bold}.NOT{color:#c62828;font-weight:bold}\
-.EXCEEDED{color:#1f5fbf;font-weight:bold}.INCONCLUSIVE{color:#b26a00;font-weight:bold}\
+th{background:#f4f4f4}.reproduced{color:#1a7f37;font-weight:bold}.not-reproduced{color:#c62828;font-weight:bold}\
+.exceeded{color:#1f5fbf;font-weight:bold}.inconclusive{color:#b26a00;font-weight:bold}.quick{color:#666;font-style:italic}\
 .plots{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0}small{color:#666}";
 
 /// Curves of one arm, aligned on the steps every finished seed reported.
@@ -61,9 +63,9 @@ fn curve_bands(arm_id: &str, records: &[&Record]) -> Vec<Band> {
     ]
 }
 
-/// For each swept arm and each of its sweep keys: the metric (mean, 95% interval band) against
-/// the key's values, one line per setting of the arm's other keys. Returns (title, svg) pairs.
-pub fn sweep_plots(spec: &Spec, results: &[ArmResult], metric: &str) -> Vec<String> {
+/// For each swept arm and each of its sweep keys: the arm's metric (mean, interval band)
+/// against the key's values, one line per setting of the arm's other keys. Returns the SVGs.
+pub fn sweep_plots(spec: &Spec, results: &[ArmResult]) -> Vec<String> {
     let mut out = Vec::new();
     let mut bases: Vec<&str> = Vec::new();
     for arm in spec.arms.iter().filter(|a| !a.point.is_empty()) {
@@ -79,6 +81,7 @@ pub fn sweep_plots(spec: &Spec, results: &[ArmResult], metric: &str) -> Vec<Stri
             .filter(|(_, a)| a.base == base)
             .collect();
         let keys: Vec<String> = points[0].1.point.iter().map(|p| p.key.clone()).collect();
+        let metric = Metric::of(points[0].1.claim).name();
         for key in &keys {
             let value_of = |a: &crate::spec::Arm| a.point.iter().find(|p| &p.key == key).cloned();
             let mut values: Vec<crate::spec::SweepValue> = Vec::new();
@@ -139,7 +142,7 @@ pub fn sweep_plots(spec: &Spec, results: &[ArmResult], metric: &str) -> Vec<Stri
                             .summary
                             .as_ref()
                             .map_or((f64::NAN, f64::NAN, f64::NAN), |s| {
-                                let (lo, hi) = s.ci95.unwrap_or((s.min, s.max));
+                                let (lo, hi) = s.ci.unwrap_or((s.min, s.max));
                                 (s.mean, lo, hi)
                             });
                         s
@@ -157,7 +160,7 @@ pub fn sweep_plots(spec: &Spec, results: &[ArmResult], metric: &str) -> Vec<Stri
                 .collect();
             let labels: Vec<String> = values.iter().map(|v| v.value.clone()).collect();
             out.push(svg::band_chart_labeled(
-                &format!("{base}: {metric} vs {key} (mean, 95% CI)"),
+                &format!("{base}: {metric} vs {key} (mean, t interval)"),
                 key,
                 metric,
                 &bands,
@@ -196,21 +199,26 @@ pub fn page(
         );
     }
     if quick {
-        h.push_str("<p><b>--quick</b>: fewer steps and seeds than the paper; verdicts are indicative only.</p>");
+        h.push_str("<p><b>--quick</b>: a smoke test with fewer steps and seeds than the paper; no verdicts against its claims.</p>");
     }
-    h.push_str("<table><tr><th>arm</th><th>model</th><th>params</th><th>n</th><th>mean ± sd</th><th>95% CI</th><th>reported</th><th>verdict</th></tr>");
+    h.push_str("<table><tr><th>arm</th><th>model</th><th>params</th><th>n</th><th>mean ± sd</th><th>interval (95% t)</th><th>reported</th><th>verdict</th></tr>");
     for (arm, r) in spec.arms.iter().zip(results) {
         let (mean, ci) = summary_cells(r);
         let verdict = verdict_text(r);
-        let class = verdict.split_whitespace().next().unwrap_or("");
+        let class = match r.verdict {
+            _ if r.quick => "quick",
+            Some(v) => v.css_class(),
+            None => "",
+        };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{mean}</td><td>{ci}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{mean}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
             escape(&r.arm_id),
             escape(&describe_model(&arm.resolved(quick).model)),
             r.params.map_or("—".into(), |p| p.to_string()),
             r.values.len(),
             r.planned,
+            escape(&ci),
             reported_cell(r),
             escape(&verdict)
         );
@@ -219,13 +227,30 @@ pub fn page(
     for f in findings {
         let _ = write!(h, "<p class=\"finding\"><b>{}</b></p>", escape(&f.sentence));
     }
-    h.push_str("<p><small>Verdicts compare the 95% interval of the mean over seeds with reported ± tolerance: inside → REPRODUCED, outside on the bad side → NOT REPRODUCED, on the good side → EXCEEDED, straddling an edge → INCONCLUSIVE.</small></p>");
+    let _ = write!(
+        h,
+        "<p class=\"method\"><small>{}</small></p>",
+        escape(&method_text(results, comparisons, quick))
+    );
 
-    let metric = Metric::of(results.iter().find_map(|r| r.claim)).name();
+    // Each arm's values are in its own metric: one axis name when they agree, else each row
+    // says its metric.
+    let metrics: Vec<Metric> = results.iter().map(|r| Metric::of(r.claim)).collect();
+    let mixed = metrics.windows(2).any(|w| w[0] != w[1]);
+    let metric = if mixed {
+        "value"
+    } else {
+        metrics.first().map_or("accuracy", |m| m.name())
+    };
     let rows: Vec<DotRow> = results
         .iter()
-        .map(|r| DotRow {
-            label: r.arm_id.clone(),
+        .zip(&metrics)
+        .map(|(r, m)| DotRow {
+            label: if mixed {
+                format!("{} ({})", r.arm_id, m.name())
+            } else {
+                r.arm_id.clone()
+            },
             values: r.values.clone(),
             band: r.claim.map(|c| c.band()),
         })
@@ -238,7 +263,7 @@ pub fn page(
     ));
     h.push_str("</figure>");
     if !comparisons.is_empty() {
-        h.push_str("<h2>Paired comparisons</h2><table><tr><th>b − a</th><th>n</th><th>mean difference</th><th>95% CI</th><th>paired t p</th><th>Wilcoxon p</th><th>d<sub>z</sub></th><th>not like for like</th></tr>");
+        h.push_str("<h2>Paired comparisons</h2><table><tr><th>b − a</th><th>n</th><th>mean difference</th><th>95% CI</th><th>paired t p</th><th>Holm p</th><th>Wilcoxon p</th><th>d<sub>z</sub></th><th>not like for like</th></tr>");
         for c in comparisons {
             let cells = comparison_cells(c);
             let _ = write!(h, "<tr><td>{} − {}</td>", escape(&c.b), escape(&c.a));
@@ -268,7 +293,7 @@ pub fn page(
         }
         h.push_str("</div>");
     }
-    let sweeps = sweep_plots(spec, results, metric);
+    let sweeps = sweep_plots(spec, results);
     if !sweeps.is_empty() {
         h.push_str("<h2>Sweeps</h2><div class=\"plots\">");
         for plot in sweeps {

@@ -7,7 +7,9 @@ pub mod svg;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
-use crate::audit::ArmResult;
+use crate::audit::{
+    level_text, ArmResult, ComparisonResult, Interval, LEVEL, MIN_DECISIVE_SEEDS, VERDICT_RULES,
+};
 use crate::spec::{ModelSpec, Spec};
 
 /// A few words describing an arm's model, e.g. `gru 1×6 bi, flatten`.
@@ -61,8 +63,12 @@ pub fn describe_model(model: &ModelSpec) -> String {
 }
 
 /// The verdict with the audit's protocol flags beside it (a checkpoint chosen on the test set,
-/// a subset test split): numbers not comparable with honestly held-out ones.
+/// a subset test split): numbers not comparable with honestly held-out ones. A quick result
+/// has no verdict.
 pub(crate) fn verdict_text(r: &ArmResult) -> String {
+    if r.quick && r.claim.is_some() {
+        return QUICK_VERDICT.to_string();
+    }
     let v = r.verdict.map_or("—", |v| v.label());
     if r.protocol_flags.is_empty() {
         return v.to_string();
@@ -71,16 +77,68 @@ pub(crate) fn verdict_text(r: &ArmResult) -> String {
     format!("{v} ({})", flags.join("; "))
 }
 
-/// "mean ± sd" and "[lo, hi]" cells, or dashes without results.
+/// What a quick (smoke-test) result shows where a verdict would be.
+pub const QUICK_VERDICT: &str = "QUICK (smoke test, no verdict)";
+
+/// "mean ± sd" and "[lo, hi]" cells, or dashes without results. The interval cell names a
+/// level other than 95% (adaptive arms) and a widening to the metric's resolution.
 pub(crate) fn summary_cells(r: &ArmResult) -> (String, String) {
     match &r.summary {
         Some(s) => (
             format!("{:.4} ± {:.4}", s.mean, s.sd),
-            s.ci95
-                .map_or("—".into(), |(lo, hi)| format!("[{lo:.4}, {hi:.4}]")),
+            s.ci.map_or("—".into(), |(lo, hi)| {
+                let mut cell = format!("[{lo:.4}, {hi:.4}]");
+                if (s.level - LEVEL).abs() > 1e-12 {
+                    cell.push_str(&format!(" at {}", level_text(s.level)));
+                }
+                if let (Some(_), Some(n)) = (s.widened_to, r.test_size) {
+                    cell.push_str(&format!(" (widened to 1/{n})"));
+                }
+                cell
+            }),
         ),
         None => ("—".into(), "—".into()),
     }
+}
+
+/// How the intervals, verdicts and comparisons of one audit were computed: the method line of
+/// every report form (terminal, Markdown, HTML, JSON).
+pub fn method_text(results: &[ArmResult], comparisons: &[ComparisonResult], quick: bool) -> String {
+    let mut s = format!(
+        "Intervals: {} {} (one method for every n), cut to the metric's range and, where \
+         narrower than the metric's resolution (one test example, 1/N_test, for accuracy and \
+         error), widened to it around the mean.",
+        level_text(LEVEL),
+        Interval::StudentT.name()
+    );
+    if let Some(r) = results.iter().find(|r| r.looks > 1) {
+        s.push_str(&format!(
+            " Adaptive seeds look after every round: Bonferroni over the {} looks the spec \
+             allows, each look a 1 − 0.05/{} = {} interval.",
+            r.looks,
+            r.looks,
+            r.summary
+                .map_or_else(|| "corrected".into(), |s| level_text(s.level))
+        ));
+    }
+    if quick {
+        s.push_str(
+            " --quick: a smoke test with fewer steps and seeds than the paper; it gets no \
+             verdict against the paper's claims.",
+        );
+    } else {
+        s.push_str(&format!(
+            " Verdicts compare the interval with reported ± tolerance: {VERDICT_RULES}."
+        ));
+    }
+    if let Some(c) = comparisons.iter().find(|c| c.holm_over > 0) {
+        s.push_str(&format!(
+            " Comparisons: paired t p Holm-adjusted over {} comparisons; \"is better\" needs \
+             adjusted p < 0.05 and at least {MIN_DECISIVE_SEEDS} paired seeds.",
+            c.holm_over
+        ));
+    }
+    s
 }
 
 /// "metric reported ± tolerance", or a dash for an arm without a claim.
@@ -93,13 +151,12 @@ pub(crate) fn reported_cell(r: &ArmResult) -> String {
 /// For adaptive seeds: how many an arm used and why it stopped.
 fn adaptive_note(spec: &Spec, r: &ArmResult, quick: bool) -> String {
     let seeds = spec.seeds(quick);
-    if seeds.max.is_none() || r.claim.is_none() {
+    if seeds.max.is_none() || r.claim.is_none() || r.quick {
         return String::new();
     }
-    if r.verdict == Some(crate::audit::Verdict::Inconclusive) {
-        format!(" (adaptive: max {} reached)", seeds.limit())
-    } else {
-        " (adaptive: decisive)".to_string()
+    match r.verdict {
+        Some(v) if v.is_decisive() => " (adaptive: decisive)".to_string(),
+        _ => format!(" (adaptive: max {} reached)", seeds.limit()),
     }
 }
 
@@ -112,7 +169,7 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
         "params",
         "n",
         "mean ± sd",
-        "95% CI",
+        "interval (95% t)",
         "reported",
         "verdict",
     ]);
@@ -146,7 +203,7 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
     }
     if quick {
         out.push_str(
-            "\n--quick: fewer steps and seeds than the paper; verdicts are indicative only",
+            "\n--quick: a smoke test with fewer steps and seeds than the paper; no verdicts against its claims",
         );
     }
     out.push('\n');
@@ -155,8 +212,8 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
 }
 
 /// The cells after "b − a" of a comparisons table row: n, mean difference, 95% CI, paired t
-/// p, Wilcoxon p, d_z, flags.
-pub(crate) fn comparison_cells(c: &crate::audit::ComparisonResult) -> Vec<String> {
+/// p, its Holm-adjusted p, Wilcoxon p, d_z, flags.
+pub(crate) fn comparison_cells(c: &ComparisonResult) -> Vec<String> {
     let dash = || "—".to_string();
     match &c.paired {
         Some(p) => vec![
@@ -165,6 +222,7 @@ pub(crate) fn comparison_cells(c: &crate::audit::ComparisonResult) -> Vec<String
             p.ci95
                 .map_or_else(dash, |(lo, hi)| format!("[{lo:+.4}, {hi:+.4}]")),
             format!("{:.3}", p.t_p),
+            c.holm_p.map_or_else(dash, |h| format!("{h:.3}")),
             format!("{:.3}", p.wilcoxon_p),
             p.cohens_dz.map_or_else(dash, |d| format!("{d:+.2}")),
             if c.flags.is_empty() {
@@ -175,14 +233,14 @@ pub(crate) fn comparison_cells(c: &crate::audit::ComparisonResult) -> Vec<String
         ],
         None => {
             let mut v = vec!["0".to_string()];
-            v.extend((0..6).map(|_| dash()));
+            v.extend((0..7).map(|_| dash()));
             v
         }
     }
 }
 
 /// The comparisons as a terminal table.
-pub fn comparisons_table(comparisons: &[crate::audit::ComparisonResult]) -> String {
+pub fn comparisons_table(comparisons: &[ComparisonResult]) -> String {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
         "b − a",
@@ -190,6 +248,7 @@ pub fn comparisons_table(comparisons: &[crate::audit::ComparisonResult]) -> Stri
         "mean diff",
         "95% CI",
         "t p",
+        "Holm p",
         "Wilcoxon p",
         "d_z",
         "not like for like",
@@ -208,7 +267,7 @@ pub fn claims_markdown(
     spec: &Spec,
     results: &[ArmResult],
     findings: &[crate::audit::Finding],
-    comparisons: &[crate::audit::ComparisonResult],
+    comparisons: &[ComparisonResult],
     quick: bool,
     provenance: &[(String, String)],
 ) -> String {
@@ -224,10 +283,12 @@ pub fn claims_markdown(
     }
     if quick {
         md.push_str(
-            "> `--quick`: fewer steps and seeds than the paper; verdicts are indicative only.\n\n",
+            "> `--quick`: a smoke test with fewer steps and seeds than the paper; no verdicts against its claims.\n\n",
         );
     }
-    md.push_str("| arm | model | params | n | mean ± sd | 95% CI | reported | verdict |\n");
+    md.push_str(
+        "| arm | model | params | n | mean ± sd | interval (95% t) | reported | verdict |\n",
+    );
     md.push_str("|---|---|---:|---|---|---|---|---|\n");
     for (arm, r) in spec.arms.iter().zip(results) {
         let (mean, ci) = summary_cells(r);
@@ -253,7 +314,7 @@ pub fn claims_markdown(
         md.push_str(&format!("\n**{}**\n", f.sentence));
     }
     if !comparisons.is_empty() {
-        md.push_str("\n## Paired comparisons\n\n| b − a | n | mean diff | 95% CI | paired t p | Wilcoxon p | d_z | not like for like |\n|---|---:|---:|---|---:|---:|---:|---|\n");
+        md.push_str("\n## Paired comparisons\n\n| b − a | n | mean diff | 95% CI | paired t p | Holm p | Wilcoxon p | d_z | not like for like |\n|---|---:|---:|---|---:|---:|---:|---:|---|\n");
         for c in comparisons {
             md.push_str(&format!(
                 "| {} − {} | {} |\n",
@@ -272,11 +333,7 @@ pub fn claims_markdown(
         let values: Vec<String> = r.values.iter().map(|v| format!("{v:.4}")).collect();
         md.push_str(&format!("- `{}`: {}\n", r.arm_id, values.join(", ")));
     }
-    md.push_str(
-        "\nVerdicts compare the 95% t-interval of the mean over seeds with reported ± tolerance: \
-         inside → REPRODUCED, outside on the bad side → NOT REPRODUCED, on the good side → \
-         EXCEEDED, straddling an edge → INCONCLUSIVE (more seeds would decide).\n",
-    );
+    md.push_str(&format!("\n{}\n", method_text(results, comparisons, quick)));
     if !provenance.is_empty() {
         md.push_str("\n| provenance | |\n|---|---|\n");
         for (k, v) in provenance {

@@ -13,8 +13,23 @@ pub(super) fn decode_compare(ctx: &mut Ctx, node: &Node, arms: &[Arm]) -> Vec<Co
     };
     let mut out: Vec<Comparison> = Vec::new();
     let mut push = |ctx: &mut Ctx, pos: Pos, a: &Arm, b: &Arm| {
+        let (ma, mb) = (Metric::of(a.claim), Metric::of(b.claim));
         if out.iter().any(|c| c.a == a.id && c.b == b.id) {
             ctx.err(pos, format!("`{}` and `{}` are compared twice", a.id, b.id));
+        } else if ma != mb {
+            // Each arm's values are in its own claim's metric (else accuracy): a paired
+            // difference of an accuracy and an NLL means nothing.
+            ctx.err(
+                pos,
+                format!(
+                    "`{}` is measured in {} and `{}` in {}: a comparison needs one metric \
+                     (give both arms claims in the same metric)",
+                    a.id,
+                    ma.name(),
+                    b.id,
+                    mb.name()
+                ),
+            );
         } else {
             out.push(Comparison {
                 a: a.id.clone(),

@@ -44,6 +44,7 @@ fn check_arm(id: &str) {
     let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
     let out = repro::train::train(&arm, &data, golden.seed, tch::Device::Cpu, |_| {}).unwrap();
     assert_eq!(out.params, want.params, "{id}: parameter count");
+    assert!(!want.curve.is_empty(), "{id}: empty golden curve");
     assert_eq!(out.curve.len(), want.curve.len());
     for (got, want) in out.curve.iter().zip(&want.curve) {
         assert_eq!(got.step, want.step);
@@ -182,6 +183,12 @@ fn rnn_forward_matches_pytorch_with_identical_weights() {
                     .forward(&x, &tch::Tensor::from_slice(&lengths), false);
                 let got = Vec::<f32>::try_from(got.flatten(0, -1)).unwrap();
                 let want = &case.logits[&format!("{readout}/{variant}")];
+                assert!(!want.is_empty(), "{c:?} {readout}/{variant}: empty golden");
+                assert_eq!(
+                    got.len(),
+                    want.len(),
+                    "{c:?} {readout}/{variant}: logits count"
+                );
                 for (g, w) in got.iter().zip(want) {
                     assert!(
                         (g - w).abs() < 1e-5,

@@ -121,6 +121,8 @@ fn schedule_of(name: &str) -> Schedule {
 
 fn close(got: &Tensor, want: &[f32], what: &str) {
     let got = Vec::<f32>::try_from(got.flatten(0, -1)).unwrap();
+    assert!(!want.is_empty(), "{what}: empty golden");
+    assert_eq!(got.len(), want.len(), "{what}: element count");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert!(
             (g - w).abs() <= 1e-5 * w.abs().max(1.0),

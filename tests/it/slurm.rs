@@ -97,7 +97,7 @@ dataset: mnist1d
 defaults:
   init: torch
   train: { optimizer: adam, lr: 1.0e-2, batch_size: 100, steps: 40, order: sequential, eval_every: 20, weight_decay: 0 }
-seeds: { min: 2, max: 4, until: decisive, base: 5 }
+seeds: { min: 3, max: 4, until: decisive, base: 5 }
 arms:
   - id: logistic
     model: { kind: linear }
@@ -258,7 +258,7 @@ fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
             .to_string()
     };
     assert!(
-        row("logistic").contains("2/2 (adaptive: decisive)"),
+        row("logistic").contains("3/3 (adaptive: decisive)"),
         "{stdout}"
     );
     let rounds = std::fs::read_to_string(store2.join("slurm/submissions.jsonl"))
@@ -276,7 +276,7 @@ fn a_sweep_runs_through_a_real_slurm_and_resubmits_only_what_is_missing() {
     );
     assert_eq!(
         done_count(&store2),
-        2 + 2 + (rounds - 1),
+        3 + 3 + (rounds - 1),
         "one seed per round (--max-parallel 1)"
     );
 }
