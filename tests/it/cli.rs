@@ -504,7 +504,7 @@ fn protocol_flags_are_stored_and_shown_beside_every_verdict() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let both = "(test-selected: optimistic; test split subset to 200 of 1000)";
-    let one = "INCONCLUSIVE (test-selected: optimistic)";
+    let one = "TOO FEW SEEDS (test-selected: optimistic)";
     assert!(stdout.contains(both) && stdout.contains(one), "{stdout}");
     let md = std::fs::read_to_string(dir.path().join("out/tiny.md")).unwrap();
     assert!(
