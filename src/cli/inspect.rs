@@ -37,6 +37,17 @@ pub fn plan(session: &Session) -> Result<(), Failure> {
         ]);
     }
     println!("{table}");
+    let unobserved = runs
+        .iter()
+        .filter(|r| r.config.numerics.class == crate::numerics::UNOBSERVED)
+        .count();
+    if unobserved > 0 {
+        eprintln!(
+            "note: {unobserved} run(s) have no numerics class yet: this machine cannot see the \
+             device, and the store holds no result of theirs; their keys are fixed \
+             device is, when `repro run` plans them on a machine with it"
+        );
+    }
     Ok(())
 }
 

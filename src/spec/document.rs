@@ -39,7 +39,7 @@ pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8])
     let version = top.required(ctx, "version", "the spec").and_then(|n| {
         let v = ctx.int(n, "`version`")?;
         ctx.check((1..=1_000_000).contains(&v), n.pos, || {
-            format!("`version` must be a positive integer, found {v}")
+            format!("`version` must be an integer from 1 to 1000000, found {v}")
         })
         .then_some(v as u32)
     });
