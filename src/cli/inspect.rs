@@ -44,8 +44,8 @@ pub fn plan(session: &Session) -> Result<(), Failure> {
     if unobserved > 0 {
         eprintln!(
             "note: {unobserved} run(s) have no numerics class yet: this machine cannot see the \
-             device, and the store holds no result of theirs; their keys are fixed \
-             device is, when `repro run` plans them on a machine with it"
+             device and the store holds no result of theirs; their keys are fixed when `repro \
+             run` plans them on a machine with the device"
         );
     }
     Ok(())
