@@ -81,7 +81,7 @@ pub fn sweep_plots(spec: &Spec, results: &[ArmResult]) -> Vec<String> {
             .filter(|(_, a)| a.base == base)
             .collect();
         let keys: Vec<String> = points[0].1.point.iter().map(|p| p.key.clone()).collect();
-        let metric = Metric::of(points[0].1.claim).name();
+        let metric = Metric::of_arm(points[0].1).name();
         for key in &keys {
             let value_of = |a: &crate::spec::Arm| a.point.iter().find(|p| &p.key == key).cloned();
             let mut values: Vec<crate::spec::SweepValue> = Vec::new();
@@ -235,7 +235,7 @@ pub fn page(
 
     // Each arm's values are in its own metric: one axis name when they agree, else each row
     // says its metric.
-    let metrics: Vec<Metric> = results.iter().map(|r| Metric::of(r.claim)).collect();
+    let metrics: Vec<Metric> = results.iter().map(|r| r.metric).collect();
     let mixed = metrics.windows(2).any(|w| w[0] != w[1]);
     let metric = if mixed {
         "value"
