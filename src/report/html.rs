@@ -212,12 +212,13 @@ pub fn page(
         };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{mean}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}/{}{}</td><td>{mean}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
             escape(&r.arm_id),
             escape(&describe_model(&arm.resolved(quick).model)),
             r.params.map_or("—".into(), |p| p.to_string()),
             r.values.len(),
             r.planned,
+            escape(&super::lost_note(r)),
             escape(&ci),
             reported_cell(r),
             escape(&verdict)

@@ -71,12 +71,14 @@ impl Metric {
         claim.map_or(Metric::Accuracy, |c| c.metric)
     }
 
-    /// The metric `arm` is measured in: its claim's; else `map_at_r` for an arm that has no
-    /// test accuracy (an embedding model, a class-disjoint split) and accuracy otherwise.
+    /// The metric `arm` is measured in: its claim's; else `map_at_r` for an arm evaluated as
+    /// an embedding (an embedding model, a class-disjoint split, `protocol.evaluate:
+    /// embedding`: so "classification first" sits in the same table as triplet arms), and
+    /// accuracy otherwise.
     pub fn of_arm(arm: &Arm) -> Metric {
         match arm.claim {
             Some(c) => c.metric,
-            None if !arm.resolved.has_classification() => Metric::MapAtR,
+            None if arm.resolved.has_retrieval() => Metric::MapAtR,
             None => Metric::Accuracy,
         }
     }

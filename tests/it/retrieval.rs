@@ -180,3 +180,132 @@ fn a_class_disjoint_run_has_retrieval_and_no_accuracy() {
     let json = serde_json::to_value(m).unwrap();
     assert!(json.get("accuracy").is_none(), "absent, not 0: {json}");
 }
+
+const SUITE: &str = "\
+id: tiny-retrieval
+title: retrieval audit
+version: 1
+dataset: mnist1d
+protocol: { evaluate: embedding }
+defaults:
+  train: { optimizer: adam, lr: 1.0e-2, batch_size: 100, steps: 10 }
+seeds: { count: 3, base: 0 }
+arms:
+  - id: margin
+    model: { kind: linear }
+    data: { classes: { train: ['0', '1', '2', '3', '4'], test: ['5', '6', '7', '8', '9'] } }
+    claim: { metric: map_at_r, reported: 0.5, tolerance: 0.2 }
+  - id: plain
+    model: { kind: linear }
+";
+
+fn record(
+    spec: &repro::spec::Spec,
+    arm: usize,
+    seed: i64,
+    status: Status,
+    map: f64,
+) -> repro::record::Record {
+    let a = &spec.arms[arm];
+    repro::record::Record {
+        key: format!("k{arm}{seed}"),
+        spec_id: spec.id.clone(),
+        arm_id: a.id.clone(),
+        seed,
+        quick: false,
+        config: a.resolved.clone(),
+        status,
+        metrics: Some(repro::train::Metrics {
+            map_at_r: Some(map),
+            ..Default::default()
+        }),
+        params: 410,
+        steps: 10,
+        selected_step: 10,
+        stopped_early: false,
+        train_size: 2000,
+        test_size: Some(500),
+        length: 40,
+        test_total: 1000,
+        eval_split: "train".into(),
+        class_names: Vec::new(),
+        wall_time_s: 1.0,
+        weights_sha256: String::new(),
+        arm_sha256: String::new(),
+        spec_sha256: String::new(),
+        data: Vec::new(),
+        code: repro::provenance::CodeIdentity {
+            build: String::new(),
+            repository: false,
+            commit: None,
+            branch: None,
+            dirty: false,
+            diff_sha256: None,
+            untracked: 0,
+        },
+        libtorch: String::new(),
+        device: "cpu".into(),
+        numerics: Default::default(),
+        curve: Vec::new(),
+    }
+}
+
+/// A collapsed seed keeps its record but gives no value: the arm's statistics come from the
+/// other seeds, its count shows in the tables, and an arm measured by retrieval without a
+/// claim is summarised in MAP@R, not in a missing accuracy read as 0.
+#[test]
+fn collapsed_runs_give_no_value_and_are_counted() {
+    let spec = repro::spec::parse_bytes(std::path::Path::new("t.yaml"), SUITE.as_bytes()).unwrap();
+    assert_eq!(spec.arms[0].resolved.protocol.evaluate, Evaluate::Embedding);
+    assert_eq!(Metric::of_arm(&spec.arms[0]), Metric::MapAtR);
+    let collapsed = Status::Collapsed {
+        reason: "radius".into(),
+    };
+    let records = [
+        record(&spec, 0, 0, Status::Ok, 0.40),
+        record(&spec, 0, 1, collapsed.clone(), 0.99),
+        record(&spec, 0, 2, Status::Ok, 0.44),
+        record(&spec, 1, 0, Status::Ok, 0.30),
+        record(&spec, 1, 1, Status::Ok, 0.32),
+        record(&spec, 1, 2, collapsed, 0.31),
+    ];
+    let slots: Vec<(String, Option<&repro::record::Record>)> =
+        records.iter().map(|r| (r.arm_id.clone(), Some(r))).collect();
+    let results = repro::audit::arm_results(&spec, &slots, false);
+    assert_eq!(results[0].values, vec![0.40, 0.44]);
+    assert_eq!(results[0].seeds, vec![0, 2]);
+    assert_eq!((results[0].collapsed, results[0].diverged), (1, 0));
+    assert_eq!(results[0].metric, Metric::MapAtR);
+    // `protocol.evaluate: embedding` on a same-class classifier: measured in MAP@R too, so
+    // it can be compared with the embedding arms.
+    assert_eq!(results[1].metric, Metric::MapAtR);
+    assert_eq!(results[1].values, vec![0.30, 0.32]);
+    let md = repro::report::claims_table(&spec, &results, false);
+    assert_eq!(md.matches("2/3 (1 collapsed)").count(), 2, "{md}");
+    let json = serde_json::to_value(&results[0]).unwrap();
+    assert_eq!(json["collapsed"], 1);
+    assert_eq!(json["metric"], "map_at_r");
+}
+
+/// `data.classes` and `protocol.evaluate` are checked with line:col, and leave the run keys
+/// of arms that do not use them unchanged (absent from the canonical JSON).
+#[test]
+fn class_split_keys_are_checked_and_stay_out_of_other_keys() {
+    let bad = SUITE
+        .replace("test: ['5', '6'", "test: ['4', '6'")
+        .replace("evaluate: embedding", "evaluate: embeddings");
+    let err = repro::spec::parse_bytes(std::path::Path::new("t.yaml"), bad.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("t.yaml:5:"), "{err}");
+    assert!(err.contains("embeddings"), "{err}");
+    assert!(
+        err.contains("t.yaml:12:") && err.contains("class `4` is in both `train` and `test`"),
+        "{err}"
+    );
+    let spec = repro::spec::parse_bytes(std::path::Path::new("t.yaml"), SUITE.as_bytes()).unwrap();
+    let plain = spec.arms[1].resolved.canonical_json();
+    assert!(!plain.contains("classes"), "{plain}");
+    let logistic = mnist1d_arm("logistic", 10, 10).canonical_json();
+    assert!(!logistic.contains("evaluate") && !logistic.contains("classes"));
+}
