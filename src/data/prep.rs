@@ -82,8 +82,14 @@ pub fn class_sides(ds: &Dataset, split: &ClassSplit) -> Result<(Vec<i64>, Vec<i6
                         ))
                     })
             };
-            let tr = train.iter().map(|n| index("train", n)).collect::<Result<Vec<_>, _>>()?;
-            let mut te = test.iter().map(|n| index("test", n)).collect::<Result<Vec<_>, _>>()?;
+            let tr = train
+                .iter()
+                .map(|n| index("train", n))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut te = test
+                .iter()
+                .map(|n| index("test", n))
+                .collect::<Result<Vec<_>, _>>()?;
             te.sort_unstable();
             Ok((tr, te))
         }
@@ -95,7 +101,7 @@ pub fn class_sides(ds: &Dataset, split: &ClassSplit) -> Result<(Vec<i64>, Vec<i6
                 )));
             }
             let mut all: Vec<i64> = (0..ds.classes).collect();
-            SplitMix64::new(*seed ^ 0xC1A5_5E5).shuffle(&mut all);
+            SplitMix64::new(*seed ^ 0x0C1A_55E5).shuffle(&mut all);
             let (tr, te) = all.split_at((ds.classes / 2) as usize);
             let (mut tr, mut te) = (tr.to_vec(), te.to_vec());
             tr.sort_unstable();

@@ -152,7 +152,9 @@ fn outcome(record: Option<&Record>, metric: Metric) -> SeedOutcome {
             (Status::Diverged { step, reason }, _) => {
                 SeedOutcome::Diverged(format!("step {step}: {reason}"))
             }
-            (Status::Collapsed { reason }, _) => SeedOutcome::Diverged(format!("collapsed: {reason}")),
+            (Status::Collapsed { reason }, _) => {
+                SeedOutcome::Diverged(format!("collapsed: {reason}"))
+            }
             (Status::Ok, Some(m)) => m
                 .get(metric)
                 .map_or(SeedOutcome::NoResult, SeedOutcome::Value),

@@ -433,7 +433,10 @@ pub struct DataSpec {
 #[serde(rename_all = "snake_case")]
 pub enum ClassSplit {
     /// Class names as the dataset names them (`repro data profile` lists them).
-    Lists { train: Vec<String>, test: Vec<String> },
+    Lists {
+        train: Vec<String>,
+        test: Vec<String>,
+    },
     /// A seeded half of the classes trains (⌊C/2⌋ of them), the rest are tested; drawn from
     /// the spec's `seed`, the same for every run seed and arm.
     Half { seed: u64 },

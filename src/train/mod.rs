@@ -21,8 +21,8 @@ pub mod collapse;
 mod eval;
 pub mod optim;
 pub mod order;
-mod run;
 pub mod retrieval;
+mod run;
 pub mod schedule;
 mod select;
 

@@ -45,7 +45,10 @@ fn retrieval_metrics_match_pytorch_metric_learning() {
             ("map_at_r", r.map_at_r),
         ] {
             let want = case[what].as_f64().unwrap();
-            assert!((got - want).abs() < 1e-6, "{name} {what}: {got} vs pml {want}");
+            assert!(
+                (got - want).abs() < 1e-6,
+                "{name} {what}: {got} vs pml {want}"
+            );
         }
         if name == "single_member_class" {
             // pml leaves the lone query out of every mean: 17 of 18 items are queries.
@@ -80,11 +83,13 @@ fn tiny(x_test: Tensor) -> Dataset {
 #[test]
 fn class_lists_keep_and_relabel_train_classes_and_test_the_others() {
     let ds = tiny(Tensor::randn([20, 1, 8], (Kind::Float, Device::Cpu)));
-    let mut spec = repro::spec::DataSpec::default();
-    spec.classes = Some(ClassSplit::Lists {
-        train: vec!["c".into(), "a".into()],
-        test: vec!["d".into(), "b".into()],
-    });
+    let mut spec = repro::spec::DataSpec {
+        classes: Some(ClassSplit::Lists {
+            train: vec!["c".into(), "a".into()],
+            test: vec!["d".into(), "b".into()],
+        }),
+        ..Default::default()
+    };
     let p = prepare(&ds, &spec, 0).unwrap();
     assert!(p.class_disjoint);
     assert_eq!(p.classes, 2, "the head covers the train classes only");
@@ -117,15 +122,20 @@ fn a_seeded_half_is_the_same_for_every_run_seed() {
     let mut all: Vec<i64> = tr.iter().chain(&te).copied().collect();
     all.sort_unstable();
     assert_eq!(all, vec![0, 1, 2, 3]);
-    let mut spec = repro::spec::DataSpec::default();
-    spec.classes = Some(ClassSplit::Half { seed: 0 });
+    let spec = repro::spec::DataSpec {
+        classes: Some(ClassSplit::Half { seed: 0 }),
+        ..Default::default()
+    };
     let a: Vec<i64> = Vec::try_from(&prepare(&ds, &spec, 1).unwrap().test.y).unwrap();
     let b: Vec<i64> = Vec::try_from(&prepare(&ds, &spec, 2).unwrap().test.y).unwrap();
     assert_eq!(a, b, "run seeds share the class split");
     let halves: Vec<Vec<i64>> = (0..8)
         .map(|s| class_sides(&ds, &ClassSplit::Half { seed: s }).unwrap().0)
         .collect();
-    assert!(halves.iter().any(|h| *h != halves[0]), "the split seed matters");
+    assert!(
+        halves.iter().any(|h| *h != halves[0]),
+        "the split seed matters"
+    );
 }
 
 /// A model whose test embeddings are constant (every test input is zero, so a linear model's
@@ -169,7 +179,10 @@ fn a_class_disjoint_run_has_retrieval_and_no_accuracy() {
     assert_eq!(out.status, Status::Ok);
     assert_eq!(out.eval_split, "train");
     let test: Vec<i64> = Vec::try_from(&ds.y_test).unwrap();
-    assert_eq!(out.test_size, test.iter().filter(|&&l| l >= 5).count() as i64);
+    assert_eq!(
+        out.test_size,
+        test.iter().filter(|&&l| l >= 5).count() as i64
+    );
     let m = out.metrics.unwrap();
     assert_eq!(m.accuracy, None);
     assert_eq!(m.get(Metric::Accuracy), None);
@@ -269,8 +282,10 @@ fn collapsed_runs_give_no_value_and_are_counted() {
         record(&spec, 1, 1, Status::Ok, 0.32),
         record(&spec, 1, 2, collapsed, 0.31),
     ];
-    let slots: Vec<(String, Option<&repro::record::Record>)> =
-        records.iter().map(|r| (r.arm_id.clone(), Some(r))).collect();
+    let slots: Vec<(String, Option<&repro::record::Record>)> = records
+        .iter()
+        .map(|r| (r.arm_id.clone(), Some(r)))
+        .collect();
     let results = repro::audit::arm_results(&spec, &slots, false);
     assert_eq!(results[0].values, vec![0.40, 0.44]);
     assert_eq!(results[0].seeds, vec![0, 2]);

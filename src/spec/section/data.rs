@@ -5,7 +5,11 @@ use crate::spec::types::*;
 use crate::yaml::{Node, Pos, Value};
 
 pub(in crate::spec) fn decode_data(ctx: &mut Ctx, node: &Node) -> Option<DataSpec> {
-    let f = ctx.map(node, "`data`", &["normalize", "pad", "val", "subset", "classes"])?;
+    let f = ctx.map(
+        node,
+        "`data`",
+        &["normalize", "pad", "val", "subset", "classes"],
+    )?;
     let normalize = match f.get("normalize") {
         Some(n) => ctx.choice(
             n,
@@ -92,8 +96,10 @@ fn decode_classes(ctx: &mut Ctx, node: &Node) -> Option<ClassSplit> {
         let seed = match f.get("seed") {
             None => Some(0),
             Some(s) => ctx.int(s, "`seed`").and_then(|v| {
-                ctx.check(v >= 0, s.pos, || format!("`seed` must be at least 0, found {v}"))
-                    .then_some(v as u64)
+                ctx.check(v >= 0, s.pos, || {
+                    format!("`seed` must be at least 0, found {v}")
+                })
+                .then_some(v as u64)
             }),
         }?;
         return Some(ClassSplit::Half { seed });
@@ -105,14 +111,20 @@ fn decode_classes(ctx: &mut Ctx, node: &Node) -> Option<ClassSplit> {
         let n = f.required(ctx, key, "`data.classes` (or `split: half`)")?;
         let items = ctx.seq(n, &format!("`data.classes.{key}`"))?;
         if items.is_empty() {
-            ctx.err(n.pos, format!("`data.classes.{key}` must name at least one class"));
+            ctx.err(
+                n.pos,
+                format!("`data.classes.{key}` must name at least one class"),
+            );
             return None;
         }
         let mut names = Vec::new();
         for item in items {
             let name = ctx.string(item, "a class name")?;
             if names.contains(&name) {
-                ctx.err(item.pos, format!("class `{name}` is named twice in `{key}`"));
+                ctx.err(
+                    item.pos,
+                    format!("class `{name}` is named twice in `{key}`"),
+                );
             }
             names.push(name);
         }
