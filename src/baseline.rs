@@ -100,7 +100,7 @@ pub fn build(
         .iter()
         .zip(resolutions)
         .map(|(arm, &resolution)| {
-            let metric = Metric::of(arm.claim);
+            let metric = Metric::of_arm(arm);
             let mine: Vec<&Record> = records
                 .iter()
                 .filter(|(id, _)| *id == arm.id)
@@ -108,7 +108,7 @@ pub fn build(
                 .collect();
             let seeds: Vec<(i64, f64, String)> = mine
                 .iter()
-                .filter_map(|r| r.metrics.map(|m| (r.seed, m.get(metric), r.key.clone())))
+                .filter_map(|r| r.value(metric).map(|v| (r.seed, v, r.key.clone())))
                 .collect();
             let values: Vec<f64> = seeds.iter().map(|s| s.1).collect();
             let s = summarize(&values);

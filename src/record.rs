@@ -80,3 +80,14 @@ pub struct Record {
     pub numerics: Numerics,
     pub curve: Vec<CurvePoint>,
 }
+
+impl Record {
+    /// `metric`'s value for the statistics: `None` when the run diverged or collapsed, or
+    /// does not measure `metric` (never read as 0).
+    pub fn value(&self, metric: crate::spec::Metric) -> Option<f64> {
+        match self.status {
+            Status::Ok => self.metrics.and_then(|m| m.get(metric)),
+            Status::Diverged { .. } | Status::Collapsed { .. } => None,
+        }
+    }
+}

@@ -79,7 +79,7 @@ pub fn comparisons(
         };
         let (ra, rb) = (&results[ia], &results[ib]);
         // Validation refuses a pair whose arms are measured in different metrics.
-        let metric = Metric::of(spec.arms[ia].claim);
+        let metric = Metric::of_arm(&spec.arms[ia]);
         let by_position = spec.seeds(ra.quick || rb.quick).derive == SeedDerive::Arm
             && spec.arms[ia].base != spec.arms[ib].base;
         let pairs = pair_up(spec, ia, ib, ra, rb);
@@ -115,7 +115,7 @@ pub fn comparisons(
         out[*i].holm_over = tested.len();
     }
     for c in &mut out {
-        let metric = Metric::of(index(&c.a).and_then(|i| spec.arms[i].claim));
+        let metric = index(&c.a).map_or(Metric::Accuracy, |i| Metric::of_arm(&spec.arms[i]));
         c.sentence = comparison_sentence(c, metric);
     }
     out

@@ -42,8 +42,8 @@ pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String])
             else {
                 continue;
             };
-            // The baseline's values are in its own claim's metric, else accuracy.
-            let b_metric = Metric::of(b.claim);
+            // The baseline's values are in its own metric (its claim's, else by kind).
+            let b_metric = Metric::of_arm(b_arm);
             if b_metric != claim.metric {
                 continue;
             }

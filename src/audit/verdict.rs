@@ -9,6 +9,7 @@ use super::protocol::{protocol_flags, ProtocolFlag};
 use super::stats::{summarize_at, Summary, LEVEL};
 use crate::record::Record;
 use crate::spec::{Arm, Claim, Metric, Seeds, Spec};
+use crate::train::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -113,8 +114,15 @@ pub fn seeds_level(seeds: &Seeds) -> (f64, u32) {
 /// (1/N) for accuracy and error; `None` where the metric has no such grid or N is unknown.
 pub fn resolution(metric: Metric, test_size: Option<i64>) -> Option<f64> {
     match metric {
-        Metric::Accuracy | Metric::Error => test_size.filter(|n| *n > 0).map(|n| 1.0 / n as f64),
-        Metric::MacroF1 | Metric::Nll | Metric::Perplexity => None,
+        // P@1 is a mean of 0/1 over the queries (at most N_test of them).
+        Metric::Accuracy | Metric::Error | Metric::PrecisionAt1 => {
+            test_size.filter(|n| *n > 0).map(|n| 1.0 / n as f64)
+        }
+        Metric::MacroF1
+        | Metric::Nll
+        | Metric::Perplexity
+        | Metric::RPrecision
+        | Metric::MapAtR => None,
     }
 }
 
@@ -138,6 +146,12 @@ pub struct ArmResult {
     /// Runs that finished but diverged (no metrics).
     #[serde(alias = "failed")]
     pub diverged: usize,
+    /// Runs whose test embeddings collapsed: no value in the statistics.
+    #[serde(default)]
+    pub collapsed: usize,
+    /// The metric `values` are in ([`Metric::of_arm`]).
+    #[serde(default = "accuracy")]
+    pub metric: Metric,
     /// The claim's metric per finished seed, in seed order.
     pub values: Vec<f64>,
     /// The seed of each value.
@@ -167,6 +181,10 @@ fn one() -> u32 {
     1
 }
 
+fn accuracy() -> Metric {
+    Metric::Accuracy
+}
+
 /// What one arm's planned runs gave, before statistics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ArmRuns {
@@ -174,6 +192,8 @@ pub struct ArmRuns {
     pub planned: usize,
     /// Finished runs without metrics.
     pub diverged: usize,
+    /// Finished runs whose test embeddings collapsed.
+    pub collapsed: usize,
     /// `(seed, value)` of each finished run with metrics, in seed order.
     pub values: Vec<(i64, f64)>,
     pub params: Option<i64>,
@@ -188,7 +208,7 @@ pub struct ArmRuns {
 /// seeding calls for ([`seeds_level`]), cut to the metric's range and widened to its
 /// [`resolution`]; no verdict for quick runs.
 pub fn arm_result(spec: &Spec, arm: &Arm, runs: ArmRuns) -> ArmResult {
-    let metric = Metric::of(arm.claim);
+    let metric = Metric::of_arm(arm);
     let (level, looks) = seeds_level(&spec.seeds(runs.quick));
     let (lo, hi) = range(metric);
     let (seeds, values): (Vec<i64>, Vec<f64>) = runs.values.into_iter().unzip();
@@ -204,6 +224,8 @@ pub fn arm_result(spec: &Spec, arm: &Arm, runs: ArmRuns) -> ArmResult {
         params: runs.params,
         planned: runs.planned,
         diverged: runs.diverged,
+        collapsed: runs.collapsed,
+        metric,
         // No verdict while planned runs are missing: the seeds that happen to be done are not
         // the planned sample.
         verdict: match (&summary, &arm.claim) {
@@ -232,7 +254,7 @@ pub fn arm_results(
     spec.arms
         .iter()
         .map(|arm| {
-            let metric = Metric::of(arm.claim);
+            let metric = Metric::of_arm(arm);
             let mine: Vec<Option<&Record>> = records
                 .iter()
                 .filter(|(id, _)| *id == arm.id)
@@ -241,10 +263,17 @@ pub fn arm_results(
             let done: Vec<&Record> = mine.iter().flatten().copied().collect();
             let runs = ArmRuns {
                 planned: mine.len(),
-                diverged: done.iter().filter(|r| r.metrics.is_none()).count(),
+                diverged: done
+                    .iter()
+                    .filter(|r| matches!(r.status, Status::Diverged { .. }))
+                    .count(),
+                collapsed: done
+                    .iter()
+                    .filter(|r| matches!(r.status, Status::Collapsed { .. }))
+                    .count(),
                 values: done
                     .iter()
-                    .filter_map(|r| r.metrics.map(|m| (r.seed, m.get(metric))))
+                    .filter_map(|r| r.value(metric).map(|v| (r.seed, v)))
                     .collect(),
                 params: done.first().map(|r| r.params),
                 test_size: done.iter().find_map(|r| r.test_size),

@@ -57,6 +57,7 @@ pub fn status(session: &Session) -> Result<(), Failure> {
         RunState::Done,
         RunState::Running,
         RunState::Diverged,
+        RunState::Collapsed,
         RunState::Unreadable,
         RunState::Missing,
     ];

@@ -10,6 +10,7 @@ use crate::report;
 use crate::runner::{PlannedRun, RunResult};
 use crate::session::determinism::Agreement;
 use crate::session::{spec_records, Event, Observer, Session};
+use crate::train::{Metrics, Status};
 
 use super::Failure;
 
@@ -69,9 +70,13 @@ impl Observer for Terminal {
                 );
                 let text = match &run.result {
                     RunResult::Trained(r) => match (&r.metrics, &r.status) {
+                        (_, Status::Collapsed { reason }) => {
+                            format!("{head}: COLLAPSED {reason} ({:.1} s)", r.wall_time_s)
+                        }
                         (Some(m), _) => format!(
-                            "{head}: accuracy {:.4}, loss {:.4} ({:.1} s)",
-                            m.accuracy, m.loss, r.wall_time_s
+                            "{head}: {} ({:.1} s)",
+                            metrics_text(m),
+                            r.wall_time_s
                         ),
                         (None, s) => format!("{head}: DIVERGED {s:?}"),
                     },
@@ -186,4 +191,18 @@ pub fn print_audit(
         }
     }
     Ok(())
+}
+
+/// A finished run's metrics on one line: accuracy and loss, then retrieval where measured.
+fn metrics_text(m: &Metrics) -> String {
+    let parts: Vec<String> = [
+        ("accuracy", m.accuracy),
+        ("loss", m.loss),
+        ("P@1", m.precision_at_1),
+        ("MAP@R", m.map_at_r),
+    ]
+    .iter()
+    .filter_map(|(name, v)| v.map(|v| format!("{name} {v:.4}")))
+    .collect();
+    parts.join(", ")
 }

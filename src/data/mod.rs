@@ -37,6 +37,9 @@ pub enum DataError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// `data.classes` names a class the dataset does not have (or leaves a side empty).
+    #[error("dataset `{dataset}`: {message}")]
+    Classes { dataset: String, message: String },
     #[error("{path}:{line}: {message}")]
     Parse {
         path: PathBuf,

@@ -1,5 +1,6 @@
 //! Preprocessing declared in a spec's `data:` block, applied in a fixed order:
-//! subset (a small sample to tune on first) → validation split carved from train →
+//! class-disjoint split (train classes kept in train, relabelled 0..k; test classes kept in
+//! test) → subset (a small sample to tune on first) → validation split carved from train →
 //! pad/truncate to a length chosen from the training data → normalisation.
 //!
 //! Nothing here looks at the test split to decide anything: pad lengths come from the
@@ -13,9 +14,9 @@
 use tch::{Kind, Tensor};
 
 use super::profile::percentile;
-use super::Dataset;
+use super::{DataError, Dataset};
 use crate::rng::SplitMix64;
-use crate::spec::{DataSpec, Normalize, Pad, Subset};
+use crate::spec::{ClassSplit, DataSpec, Normalize, Pad, Subset};
 
 /// A dataset ready for training: padded inputs `[N, C, L]`, labels, true lengths.
 #[derive(Debug)]
@@ -52,7 +53,83 @@ pub struct Prepared {
     pub test: Split,
     pub length: i64,
     pub channels: i64,
+    /// Classes the head is trained on (the train classes of a class-disjoint split).
     pub classes: i64,
+    /// The test split holds other classes than training (`data.classes`): it is measured by
+    /// retrieval only, its labels the dataset's own class indices.
+    pub class_disjoint: bool,
+}
+
+/// The dataset's class indices on each side of `data.classes`: `(train, test)`, train in the
+/// order written (the head's label order), test ascending.
+pub fn class_sides(ds: &Dataset, split: &ClassSplit) -> Result<(Vec<i64>, Vec<i64>), DataError> {
+    let fail = |message: String| DataError::Classes {
+        dataset: ds.name.clone(),
+        message,
+    };
+    match split {
+        ClassSplit::Lists { train, test } => {
+            let index = |side: &str, name: &String| {
+                ds.class_names
+                    .iter()
+                    .position(|c| c == name)
+                    .map(|i| i as i64)
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "`data.classes.{side}` names class `{name}`, which the dataset does \
+                             not have; its classes: {}",
+                            ds.class_names.join(", ")
+                        ))
+                    })
+            };
+            let tr = train
+                .iter()
+                .map(|n| index("train", n))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut te = test
+                .iter()
+                .map(|n| index("test", n))
+                .collect::<Result<Vec<_>, _>>()?;
+            te.sort_unstable();
+            Ok((tr, te))
+        }
+        ClassSplit::Half { seed } => {
+            if ds.classes < 2 {
+                return Err(fail(format!(
+                    "`data.classes: {{ split: half }}` needs at least 2 classes, found {}",
+                    ds.classes
+                )));
+            }
+            let mut all: Vec<i64> = (0..ds.classes).collect();
+            SplitMix64::new(*seed ^ 0x0C1A_55E5).shuffle(&mut all);
+            let (tr, te) = all.split_at((ds.classes / 2) as usize);
+            let (mut tr, mut te) = (tr.to_vec(), te.to_vec());
+            tr.sort_unstable();
+            te.sort_unstable();
+            Ok((tr, te))
+        }
+    }
+}
+
+/// Keeps the examples of `split` whose label is in `classes`; `relabel` maps them to their
+/// position in `classes` (the head's labels).
+fn keep_classes(split: &Split, classes: &[i64], relabel: bool) -> Split {
+    let labels = Vec::<i64>::try_from(&split.y).unwrap_or_default();
+    let idx: Vec<i64> = (0..labels.len() as i64)
+        .filter(|&i| classes.contains(&labels[i as usize]))
+        .collect();
+    let mut kept = split.select(&idx);
+    if relabel {
+        let mapped: Vec<i64> = idx
+            .iter()
+            .map(|&i| {
+                let l = labels[i as usize];
+                classes.iter().position(|&c| c == l).unwrap_or(0) as i64
+            })
+            .collect();
+        kept.y = Tensor::from_slice(&mapped).to_kind(split.y.kind());
+    }
+    kept
 }
 
 /// Indices of a stratified sample of `take` out of `labels`: per class, a seeded shuffle,
@@ -129,8 +206,9 @@ pub fn pad_length(pad: Pad, train_lengths: &[i64]) -> i64 {
     }
 }
 
-/// Applies `spec` to `ds` with `seed` (the run's seed).
-pub fn prepare(ds: &Dataset, spec: &DataSpec, seed: i64) -> Prepared {
+/// Applies `spec` to `ds` with `seed` (the run's seed); fails only on `data.classes` naming a
+/// class the dataset lacks.
+pub fn prepare(ds: &Dataset, spec: &DataSpec, seed: i64) -> Result<Prepared, DataError> {
     let base = seed as u64 ^ 0x5EED_DA7A;
     let mut train = Split {
         x: ds.x_train.shallow_clone(),
@@ -142,6 +220,13 @@ pub fn prepare(ds: &Dataset, spec: &DataSpec, seed: i64) -> Prepared {
         y: ds.y_test.shallow_clone(),
         lengths: Tensor::from_slice(&ds.lengths_test),
     };
+    let mut classes = ds.classes;
+    if let Some(split) = &spec.classes {
+        let (tr, te) = class_sides(ds, split)?;
+        train = keep_classes(&train, &tr, true);
+        test = keep_classes(&test, &te, false);
+        classes = tr.len() as i64;
+    }
     if let Some(subset) = &spec.subset {
         for (split, is_test, salt) in [(&mut train, false, 1u64), (&mut test, true, 2u64)] {
             let labels = Vec::<i64>::try_from(&split.y).unwrap_or_default();
@@ -192,14 +277,15 @@ pub fn prepare(ds: &Dataset, spec: &DataSpec, seed: i64) -> Prepared {
             _ => x * v,
         };
     }
-    Prepared {
+    Ok(Prepared {
         train,
         val,
         test,
         length,
         channels: ds.channels,
-        classes: ds.classes,
-    }
+        classes,
+        class_disjoint: spec.classes.is_some(),
+    })
 }
 
 /// Zero-pads or truncates the time axis of `[N, C, L]` to `length`.

@@ -40,6 +40,18 @@ pub trait Net: Send {
     /// Called once after the weights moved from the CPU to `device` (not called for the CPU):
     /// a model that needs its weights laid out for the device's kernels does it here.
     fn placed(&self, _device: Device) {}
+
+    // Default until models implement it (the embedding heads' branch replaces these two).
+    /// L2-normalised `[N, d]` embeddings: the embedding head's output for embedding models,
+    /// the penultimate features for classifiers. Default: the normalised logits.
+    fn embed(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+        crate::train::retrieval::normalize(&self.forward(xs, lengths, train))
+    }
+
+    /// Whether the model ends in an embedding head (no class logits). Default: false.
+    fn is_embedding(&self) -> bool {
+        false
+    }
 }
 
 pub struct Built {

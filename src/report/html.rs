@@ -81,7 +81,7 @@ pub fn sweep_plots(spec: &Spec, results: &[ArmResult]) -> Vec<String> {
             .filter(|(_, a)| a.base == base)
             .collect();
         let keys: Vec<String> = points[0].1.point.iter().map(|p| p.key.clone()).collect();
-        let metric = Metric::of(points[0].1.claim).name();
+        let metric = Metric::of_arm(points[0].1).name();
         for key in &keys {
             let value_of = |a: &crate::spec::Arm| a.point.iter().find(|p| &p.key == key).cloned();
             let mut values: Vec<crate::spec::SweepValue> = Vec::new();
@@ -212,12 +212,13 @@ pub fn page(
         };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{mean}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}/{}{}</td><td>{mean}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td></tr>",
             escape(&r.arm_id),
             escape(&describe_model(&arm.resolved(quick).model)),
             r.params.map_or("—".into(), |p| p.to_string()),
             r.values.len(),
             r.planned,
+            escape(&super::lost_note(r)),
             escape(&ci),
             reported_cell(r),
             escape(&verdict)
@@ -235,7 +236,7 @@ pub fn page(
 
     // Each arm's values are in its own metric: one axis name when they agree, else each row
     // says its metric.
-    let metrics: Vec<Metric> = results.iter().map(|r| Metric::of(r.claim)).collect();
+    let metrics: Vec<Metric> = results.iter().map(|r| r.metric).collect();
     let mixed = metrics.windows(2).any(|w| w[0] != w[1]);
     let metric = if mixed {
         "value"

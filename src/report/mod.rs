@@ -149,6 +149,20 @@ pub(crate) fn reported_cell(r: &ArmResult) -> String {
 }
 
 /// For adaptive seeds: how many an arm used and why it stopped.
+/// The finished runs that give no value: ` (1 diverged, 2 collapsed)`, or nothing.
+pub(crate) fn lost_note(r: &ArmResult) -> String {
+    let parts: Vec<String> = [(r.diverged, "diverged"), (r.collapsed, "collapsed")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
 fn adaptive_note(spec: &Spec, r: &ArmResult, quick: bool) -> String {
     let seeds = spec.seeds(quick);
     if seeds.max.is_none() || r.claim.is_none() || r.quick {
@@ -174,11 +188,9 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
         "verdict",
     ]);
     for (arm, r) in spec.arms.iter().zip(results) {
-        let n = if r.diverged > 0 {
-            format!("{}/{} ({} diverged)", r.values.len(), r.planned, r.diverged)
-        } else {
-            format!("{}/{}", r.values.len(), r.planned)
-        } + &adaptive_note(spec, r, quick);
+        let n = format!("{}/{}", r.values.len(), r.planned)
+            + &lost_note(r)
+            + &adaptive_note(spec, r, quick);
         let (mean, ci) = summary_cells(r);
         let reported = reported_cell(r);
         let verdict = verdict_text(r);
@@ -299,11 +311,7 @@ pub fn claims_markdown(
             r.params.map_or("—".into(), |p| p.to_string()),
             r.values.len(),
             r.planned,
-            if r.diverged > 0 {
-                format!(" ({} diverged)", r.diverged)
-            } else {
-                String::new()
-            } + &adaptive_note(spec, r, quick),
+            lost_note(r) + &adaptive_note(spec, r, quick),
             mean,
             ci,
             reported_cell(r),

@@ -259,6 +259,8 @@ pub enum RunState {
     Done,
     /// Finished, but training diverged.
     Diverged,
+    /// Finished, but its test embeddings collapsed (`Status::Collapsed`).
+    Collapsed,
     /// `DONE`, but its record cannot be read.
     Unreadable,
     /// Locked by a live worker.
@@ -271,6 +273,7 @@ impl RunState {
         match self {
             RunState::Done => "done",
             RunState::Diverged => "diverged",
+            RunState::Collapsed => "collapsed",
             RunState::Unreadable => "unreadable",
             RunState::Running => "running",
             RunState::Missing => "missing",
@@ -281,6 +284,9 @@ impl RunState {
 pub fn state(run: &PlannedRun) -> RunState {
     if run.dir.is_done() {
         match run.dir.read_json::<Record>(store::RECORD) {
+            Ok(r) if matches!(r.status, crate::train::Status::Collapsed { .. }) => {
+                RunState::Collapsed
+            }
             Ok(r) if r.metrics.is_some() => RunState::Done,
             Ok(_) => RunState::Diverged,
             Err(_) => RunState::Unreadable,

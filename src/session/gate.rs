@@ -60,14 +60,13 @@ impl Session {
     /// Per arm of `spec`, the metric's resolution: 1/N_test for a fraction of the test set
     /// (the test split as the arm's `data:` prepares it, for its first planned seed), else 0.
     fn resolutions(&self, spec: &Spec, runs: &[PlannedRun]) -> Result<Vec<f64>, SessionError> {
-        let fractions = spec.arms.iter().any(|a| Metric::of(a.claim).is_fraction());
+        let fractions = spec.arms.iter().any(|a| Metric::of_arm(a).is_fraction());
         let ds = if fractions {
             Some(data::load(&spec.dataset, &self.data_dir)?)
         } else {
             None
         };
-        Ok(spec
-            .arms
+        spec.arms
             .iter()
             .map(|arm| {
                 let seed = runs
@@ -75,15 +74,15 @@ impl Session {
                     .find(|r| r.spec_id == spec.id && r.arm_id == arm.id)
                     .map_or(0, |r| r.seed);
                 match &ds {
-                    Some(ds) if Metric::of(arm.claim).is_fraction() => {
+                    Some(ds) if Metric::of_arm(arm).is_fraction() => {
                         let prepared =
-                            data::prep::prepare(ds, &arm.resolved(self.quick).data, seed);
-                        1.0 / prepared.test.len().max(1) as f64
+                            data::prep::prepare(ds, &arm.resolved(self.quick).data, seed)?;
+                        Ok(1.0 / prepared.test.len().max(1) as f64)
                     }
-                    _ => 0.0,
+                    _ => Ok(0.0),
                 }
             })
-            .collect())
+            .collect()
     }
 
     /// `repro check`: reads every blessed table first (a missing or outdated one is bad input),
@@ -153,7 +152,12 @@ fn outcome(record: Option<&Record>, metric: Metric) -> SeedOutcome {
             (Status::Diverged { step, reason }, _) => {
                 SeedOutcome::Diverged(format!("step {step}: {reason}"))
             }
-            (Status::Ok, Some(m)) => SeedOutcome::Value(m.get(metric)),
+            (Status::Collapsed { reason }, _) => {
+                SeedOutcome::Diverged(format!("collapsed: {reason}"))
+            }
+            (Status::Ok, Some(m)) => m
+                .get(metric)
+                .map_or(SeedOutcome::NoResult, SeedOutcome::Value),
             (Status::Ok, None) => SeedOutcome::NoResult,
         },
     }

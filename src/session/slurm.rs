@@ -66,7 +66,7 @@ impl Session {
         let mut problems = Vec::new();
         for (i, r) in runs.iter().enumerate() {
             let st = runner::state(r);
-            if st == RunState::Done {
+            if matches!(st, RunState::Done | RunState::Collapsed) {
                 continue;
             }
             let log = subs

@@ -164,7 +164,7 @@ pub(super) fn decode_arm(
         arm_id: id.clone(),
         dataset: common.dataset.clone(),
         protocol: common.protocol,
-        data,
+        data: data.clone(),
         model: model.clone(),
         init,
         train,

@@ -13,7 +13,7 @@ pub(super) fn decode_compare(ctx: &mut Ctx, node: &Node, arms: &[Arm]) -> Vec<Co
     };
     let mut out: Vec<Comparison> = Vec::new();
     let mut push = |ctx: &mut Ctx, pos: Pos, a: &Arm, b: &Arm| {
-        let (ma, mb) = (Metric::of(a.claim), Metric::of(b.claim));
+        let (ma, mb) = (Metric::of_arm(a), Metric::of_arm(b));
         if out.iter().any(|c| c.a == a.id && c.b == b.id) {
             ctx.err(pos, format!("`{}` and `{}` are compared twice", a.id, b.id));
         } else if ma != mb {

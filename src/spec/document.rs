@@ -51,6 +51,7 @@ pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8])
         None => Some(Protocol {
             selection: Selection::Last,
             split: Split::Test,
+            evaluate: Evaluate::Classification,
         }),
     };
     let numerics = match top.get("numerics") {
@@ -97,6 +98,7 @@ pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8])
         protocol: protocol.unwrap_or(Protocol {
             selection: Selection::Last,
             split: Split::Test,
+            evaluate: Evaluate::Classification,
         }),
         defaults,
         quick,

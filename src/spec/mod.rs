@@ -19,6 +19,7 @@ mod compare;
 pub mod decode;
 mod document;
 mod load;
+mod metric;
 mod section;
 mod sweep;
 pub mod types;

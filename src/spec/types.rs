@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use super::metric::{Evaluate, Metric};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     pub url: String,
@@ -48,6 +50,10 @@ pub enum Split {
 pub struct Protocol {
     pub selection: Selection,
     pub split: Split,
+    /// `evaluate: embedding`: also measure retrieval on the test split's embeddings. Left out
+    /// of the canonical JSON at its default, so arms without it keep their run keys.
+    #[serde(default, skip_serializing_if = "Evaluate::is_default")]
+    pub evaluate: Evaluate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -409,13 +415,31 @@ pub enum Subset {
 }
 
 /// The `data:` block: how a dataset is prepared before training (see `data::prep`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSpec {
     pub normalize: Normalize,
     pub pad: Pad,
     /// Fraction of the training split held out for validation (stratified, seeded).
     pub val_fraction: Option<f64>,
     pub subset: Option<Subset>,
+    /// Class-disjoint split (`data.classes`): train on some classes, test retrieval on others.
+    /// Absent from the canonical JSON when not set, so other arms keep their run keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<ClassSplit>,
+}
+
+/// `data.classes`: which classes train and which are tested (by retrieval only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassSplit {
+    /// Class names as the dataset names them (`repro data profile` lists them).
+    Lists {
+        train: Vec<String>,
+        test: Vec<String>,
+    },
+    /// A seeded half of the classes trains (⌊C/2⌋ of them), the rest are tested; drawn from
+    /// the spec's `seed`, the same for every run seed and arm.
+    Half { seed: u64 },
 }
 
 impl Default for DataSpec {
@@ -425,44 +449,8 @@ impl Default for DataSpec {
             pad: Pad::Max,
             val_fraction: None,
             subset: None,
+            classes: None,
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    Accuracy,
-    Error,
-    MacroF1,
-    /// Mean negative log-likelihood (cross-entropy) per example.
-    Nll,
-    Perplexity,
-}
-
-impl Metric {
-    pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::Accuracy | Metric::MacroF1)
-    }
-
-    /// Whether values are fractions in [0, 1].
-    pub fn is_fraction(self) -> bool {
-        matches!(self, Metric::Accuracy | Metric::Error | Metric::MacroF1)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Accuracy => "accuracy",
-            Metric::Error => "error",
-            Metric::MacroF1 => "macro_f1",
-            Metric::Nll => "nll",
-            Metric::Perplexity => "perplexity",
-        }
-    }
-
-    /// The metric an arm with `claim` is measured in: the claim's, else accuracy.
-    pub fn of(claim: Option<Claim>) -> Metric {
-        claim.map_or(Metric::Accuracy, |c| c.metric)
     }
 }
 

@@ -1,12 +1,14 @@
-//! Evaluation: a net's metrics on a split (accuracy, NLL, perplexity, macro-F1), and the
-//! evaluation every `eval_every` steps that turns the training losses since the previous one
-//! into a curve point.
+//! Evaluation: a net's classification metrics on a split (accuracy, NLL, perplexity,
+//! macro-F1), the evaluation every `eval_every` steps that turns the training losses since the
+//! previous one into a curve point, and the final metrics on the test split: classification
+//! and/or retrieval on its embeddings, and whether they collapsed.
 
-use tch::Device;
+use tch::{Device, Tensor};
 
-use super::{CurvePoint, Metrics};
+use super::{collapse, retrieval, Classification, CurvePoint, Metrics, Status};
 use crate::data::prep::Split;
 use crate::model;
+use crate::spec::ResolvedArm;
 
 /// Macro-F1 from predicted and true labels over `classes` classes.
 pub fn macro_f1(pred: &[i64], truth: &[i64], classes: i64) -> f64 {
@@ -39,7 +41,7 @@ pub fn macro_f1(pred: &[i64], truth: &[i64], classes: i64) -> f64 {
 }
 
 /// Evaluates `net` on `split` in chunks, without gradients and with dropout off.
-pub fn evaluate(net: &dyn model::Net, split: &Split, classes: i64) -> Metrics {
+pub fn evaluate(net: &dyn model::Net, split: &Split, classes: i64) -> Classification {
     let (xs, ys, lengths) = (&split.x, &split.y, &split.lengths);
     tch::no_grad(|| {
         let n = xs.size()[0];
@@ -66,7 +68,7 @@ pub fn evaluate(net: &dyn model::Net, split: &Split, classes: i64) -> Metrics {
         let correct = preds.iter().zip(&truth).filter(|(p, t)| p == t).count();
         let accuracy = correct as f64 / n.max(1) as f64;
         let loss = loss_sum / n.max(1) as f64;
-        Metrics {
+        Classification {
             accuracy,
             error: 1.0 - accuracy,
             loss,
@@ -105,7 +107,7 @@ pub(super) fn at_step(
     done: i64,
     lr: f64,
     window: &mut Window,
-) -> (Metrics, CurvePoint) {
+) -> (Classification, CurvePoint) {
     let m = evaluate(net, split, classes);
     let point = CurvePoint {
         step: done,
@@ -116,6 +118,92 @@ pub(super) fn at_step(
     };
     *window = Window::default();
     (m, point)
+}
+
+/// What the final evaluation measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalPlan {
+    /// Classification metrics: the head's classes are the test split's.
+    pub classification: bool,
+    /// Retrieval metrics on the test split's embeddings (`net.embed`).
+    pub retrieval: bool,
+    /// The arm's triplet margin, for the chance-at-the-margin collapse rule.
+    pub triplet_margin: Option<f64>,
+}
+
+impl EvalPlan {
+    /// The plan for `arm`; `class_disjoint`: its test split holds other classes than training.
+    pub fn of(arm: &ResolvedArm, class_disjoint: bool) -> EvalPlan {
+        EvalPlan {
+            classification: arm.has_classification() && !class_disjoint,
+            retrieval: arm.has_retrieval() || class_disjoint,
+            triplet_margin: arm.triplet_margin(),
+        }
+    }
+}
+
+/// `net`'s embeddings of `split` (`[N, d]`), in chunks, without gradients, dropout off.
+fn embeddings(net: &dyn model::Net, split: &Split) -> Tensor {
+    tch::no_grad(|| {
+        let n = split.len();
+        let chunk = 1024;
+        let parts: Vec<Tensor> = (0..n)
+            .step_by(chunk as usize)
+            .map(|start| {
+                let len = chunk.min(n - start);
+                net.embed(
+                    &split.x.narrow(0, start, len),
+                    &split.lengths.narrow(0, start, len),
+                    false,
+                )
+            })
+            .collect();
+        Tensor::cat(&parts, 0)
+    })
+}
+
+/// The final metrics of `net` on the `test` split as `plan` says, and the run's status: a
+/// non-finite evaluation loss diverged (at `step`), collapsed test embeddings
+/// ([`collapse::collapsed`]; `final_train_loss` is the last curve point's) collapsed.
+/// Collapsed runs keep their metrics.
+pub fn final_metrics(
+    net: &dyn model::Net,
+    test: &Split,
+    classes: i64,
+    plan: &EvalPlan,
+    step: i64,
+    final_train_loss: f64,
+) -> (Option<Metrics>, Status) {
+    let mut metrics = Metrics::default();
+    if plan.classification {
+        let m = evaluate(net, test, classes);
+        if !m.loss.is_finite() {
+            let reason = format!("evaluation loss is {}", m.loss);
+            return (None, Status::Diverged { step, reason });
+        }
+        metrics = m.into();
+    }
+    let mut status = Status::Ok;
+    if plan.retrieval && !test.is_empty() {
+        let emb = embeddings(net, test);
+        let finite = emb.isfinite().all().int64_value(&[]) == 1;
+        if !finite {
+            let reason = "test embeddings are not finite".to_string();
+            return (None, Status::Diverged { step, reason });
+        }
+        let labels = Vec::<i64>::try_from(test.y.to_device(Device::Cpu)).unwrap_or_default();
+        let r = retrieval::retrieval(&emb, &labels);
+        if let Some(r) = &r {
+            metrics.precision_at_1 = Some(r.precision_at_1);
+            metrics.r_precision = Some(r.r_precision);
+            metrics.map_at_r = Some(r.map_at_r);
+        }
+        let triplet = plan.triplet_margin.map(|m| (m, final_train_loss));
+        if let Some(reason) = collapse::collapsed(retrieval::spread(&emb), r.as_ref(), triplet) {
+            status = Status::Collapsed { reason };
+        }
+    }
+    (Some(metrics), status)
 }
 
 #[cfg(test)]

@@ -7,16 +7,21 @@
 //!
 //! - `run`: [`train`] and [`train_with_progress`]: data, model and optimizer set up, then the
 //!   step loop (batch order, schedule, clipping, NaN/Inf detection) and the final metrics.
-//! - `eval`: [`evaluate`] and [`macro_f1`], and the evaluation every `eval_every` steps that
-//!   closes a window of training losses into a [`CurvePoint`].
+//! - `eval`: [`evaluate`] and [`macro_f1`], the evaluation every `eval_every` steps that
+//!   closes a window of training losses into a [`CurvePoint`], and the final metrics
+//!   ([`final_metrics`]: classification and/or retrieval, and collapse detection).
+//! - [`retrieval`]: P@1, R-Precision and MAP@R on a split's embeddings (pml's definitions).
+//! - [`collapse`]: when an embedding counts as collapsed (a run status, never a finding).
 //! - [`order`]: batch order; shuffled order from the run's own seeded generator.
 //! - `select`: checkpoint selection (the protocol's score, the best weights so far, restoring
 //!   them) and early stopping.
 //! - [`optim`]: Adam/AdamW/SGD (libtorch's) and RAdam; [`schedule`]: learning-rate schedules.
 
+pub mod collapse;
 mod eval;
 pub mod optim;
 pub mod order;
+pub mod retrieval;
 mod run;
 pub mod schedule;
 mod select;
@@ -25,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::ModelError;
 
-pub use eval::{evaluate, macro_f1};
+pub use eval::{evaluate, final_metrics, macro_f1, EvalPlan};
 pub use run::{train, train_with_progress};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +39,8 @@ pub enum TrainError {
     Model(#[from] ModelError),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
     /// The arm would take a decision (schedule, selection, stopping) from the test split.
     #[error("{0}")]
     Protocol(String),
@@ -50,8 +57,9 @@ pub struct CurvePoint {
     pub lr: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Metrics {
+/// Classification metrics of a net on a split (what [`evaluate`] measures).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Classification {
     pub accuracy: f64,
     pub error: f64,
     /// Mean negative log-likelihood (unsmoothed cross-entropy).
@@ -61,8 +69,36 @@ pub struct Metrics {
     pub macro_f1: f64,
 }
 
+/// A run's final metrics on the test split. Classification metrics exist where the net's
+/// classes are the test split's (not for embedding models, nor on class-disjoint splits);
+/// retrieval metrics where the arm is evaluated as an embedding. A metric an arm does not have
+/// is absent (`None`, and missing from the JSON), never 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<f64>,
+    /// Mean negative log-likelihood (unsmoothed cross-entropy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perplexity: Option<f64>,
+    /// Unweighted mean over classes of F1; a class never predicted nor present counts as 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macro_f1: Option<f64>,
+    /// Retrieval on the test split's embeddings ([`retrieval`]): nearest other item's class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision_at_1: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r_precision: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_at_r: Option<f64>,
+}
+
 impl Metrics {
-    pub fn get(&self, metric: crate::spec::Metric) -> f64 {
+    /// `metric`'s value, `None` where the run does not have it.
+    pub fn get(&self, metric: crate::spec::Metric) -> Option<f64> {
         use crate::spec::Metric;
         match metric {
             Metric::Accuracy => self.accuracy,
@@ -70,6 +106,22 @@ impl Metrics {
             Metric::MacroF1 => self.macro_f1,
             Metric::Nll => self.loss,
             Metric::Perplexity => self.perplexity,
+            Metric::PrecisionAt1 => self.precision_at_1,
+            Metric::RPrecision => self.r_precision,
+            Metric::MapAtR => self.map_at_r,
+        }
+    }
+}
+
+impl From<Classification> for Metrics {
+    fn from(c: Classification) -> Metrics {
+        Metrics {
+            accuracy: Some(c.accuracy),
+            error: Some(c.error),
+            loss: Some(c.loss),
+            perplexity: Some(c.perplexity),
+            macro_f1: Some(c.macro_f1),
+            ..Metrics::default()
         }
     }
 }
@@ -85,6 +137,22 @@ pub enum Status {
         step: i64,
         reason: String,
     },
+    /// The test embeddings collapsed ([`collapse`]): the metrics are kept in the record but
+    /// are no finding, and the audit counts the run like a diverged one.
+    Collapsed {
+        reason: String,
+    },
+}
+
+impl Status {
+    /// `ok`, `diverged` or `collapsed`, as the record's `status` field says.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Diverged { .. } => "diverged",
+            Status::Collapsed { .. } => "collapsed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 
 use tch::{Device, Tensor};
 
-use super::eval::{self, evaluate, Window};
+use super::eval::{self, evaluate, EvalPlan, Window};
 use super::order::{self, BatchSlice};
 use super::select::{self, Selector};
 use super::{optim, schedule, CurvePoint, Outcome, Status, TrainError};
@@ -79,7 +79,15 @@ pub fn train_with_progress(
     mut on_step: impl FnMut(i64, i64, f64),
 ) -> Result<Outcome, TrainError> {
     crate::provenance::seed(seed);
-    let prepared = prep::prepare(data, &arm.data, seed);
+    let selection = arm.protocol.selection;
+    let prepared = prep::prepare(data, &arm.data, seed)?;
+    if prepared.class_disjoint && selection == Selection::BestTest {
+        return Err(TrainError::Protocol(
+            "`selection: best-test` needs test accuracy, which a class-disjoint split \
+             (`data.classes`) does not have"
+                .into(),
+        ));
+    }
     let input = InputShape {
         channels: prepared.channels,
         length: prepared.length,
@@ -102,7 +110,6 @@ pub fn train_with_progress(
         }
     }
     let t = &arm.train;
-    let selection = arm.protocol.selection;
     check_no_test_decisions(arm, prepared.val.is_some())?;
     let mut opt = optim::Optim::new(&t.optimizer, t.weight_decay, t.lr, &built.vs)?;
     let mut plateau = match t.schedule {
@@ -126,7 +133,13 @@ pub fn train_with_progress(
     let train_split = on(&prepared.train);
     let test_split = on(&prepared.test);
     let val_split = prepared.val.as_ref().map(on);
-    let eval_split = val_split.as_ref().unwrap_or(&test_split);
+    // A class-disjoint test split has classes the head never saw: without a validation split
+    // the curve's eval columns come from the training split.
+    let (eval_split, eval_name) = match (&val_split, prepared.class_disjoint) {
+        (Some(v), _) => (v, "val"),
+        (None, true) => (&train_split, "train"),
+        (None, false) => (&test_split, "test"),
+    };
     let n = train_split.x.size()[0];
     let batch = t.batch_size.min(n);
     let mut batches = order::Batches::new(t.order, seed, n, batch);
@@ -212,26 +225,28 @@ pub fn train_with_progress(
 
     let selected_step = match status {
         Status::Ok => selector.restore_best(&built.vs).unwrap_or(completed),
-        Status::Diverged { .. } => completed,
+        Status::Diverged { .. } | Status::Collapsed { .. } => completed,
     };
     let metrics = match &status {
         Status::Ok => {
-            let m = evaluate(built.net.as_ref(), &test_split, classes);
-            if m.loss.is_finite() {
-                Some(m)
-            } else {
-                status = Status::Diverged {
-                    step: completed,
-                    reason: format!("evaluation loss is {}", m.loss),
-                };
-                None
-            }
+            let plan = EvalPlan::of(arm, prepared.class_disjoint);
+            let last_loss = curve.last().map_or(f64::NAN, |p: &CurvePoint| p.train_loss);
+            let (m, s) = eval::final_metrics(
+                built.net.as_ref(),
+                &test_split,
+                classes,
+                &plan,
+                completed,
+                last_loss,
+            );
+            status = s;
+            m
         }
-        Status::Diverged { .. } => None,
+        _ => None,
     };
     Ok(Outcome {
         status,
-        eval_split: if val_split.is_some() { "val" } else { "test" }.to_string(),
+        eval_split: eval_name.to_string(),
         length: prepared.length,
         train_size: n,
         test_size: test_split.len(),

@@ -3,7 +3,7 @@
 
 use tch::Tensor;
 
-use super::Metrics;
+use super::Classification;
 use crate::spec::{EarlyStopping, Selection};
 
 /// Every variable's name and a copy of its value.
@@ -42,9 +42,9 @@ fn restore(vs: &tch::nn::VarStore, saved: &[(String, Tensor)]) {
 /// `None` under `last`.
 pub(super) fn score(
     selection: Selection,
-    eval: &Metrics,
+    eval: &Classification,
     train_loss: f64,
-    test: impl FnOnce() -> Metrics,
+    test: impl FnOnce() -> Classification,
 ) -> Option<f64> {
     match selection {
         Selection::Last => None,

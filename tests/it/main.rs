@@ -12,6 +12,7 @@ mod numerics;
 mod optim;
 mod prep;
 mod resume;
+mod retrieval;
 mod slurm;
 mod spec;
 mod stats;

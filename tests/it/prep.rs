@@ -20,7 +20,7 @@ fn pad_to_the_90th_percentile_truncates_and_clamps_lengths() {
         pad: Pad::Percentile(90.0),
         ..DataSpec::default()
     };
-    let p = prep::prepare(&ds, &spec, 1);
+    let p = crate::util::prepared(&ds, &spec, 1);
     assert_eq!(
         p.length, 21,
         "repro data profile: pad covering 90% of train is 21"
@@ -28,7 +28,7 @@ fn pad_to_the_90th_percentile_truncates_and_clamps_lengths() {
     assert_eq!(p.train.x.size(), vec![270, 12, 21]);
     assert_eq!(p.test.x.size(), vec![370, 12, 21]);
     assert_eq!(p.test.lengths.max().int64_value(&[]), 21);
-    let fixed = prep::prepare(
+    let fixed = crate::util::prepared(
         &ds,
         &DataSpec {
             pad: Pad::Length(40),
@@ -50,7 +50,7 @@ fn validation_split_and_subset_are_stratified_and_seeded() {
         }),
         ..DataSpec::default()
     };
-    let p = prep::prepare(&ds, &spec, 3);
+    let p = crate::util::prepared(&ds, &spec, 3);
     let val = p.val.as_ref().unwrap();
     assert_eq!((p.train.len(), val.len(), p.test.len()), (72, 18, 370));
     let per_class = |y: &Tensor| -> Vec<i64> {
@@ -61,9 +61,9 @@ fn validation_split_and_subset_are_stratified_and_seeded() {
     };
     assert_eq!(per_class(&p.train.y), vec![8; 9]);
     assert_eq!(per_class(&val.y), vec![2; 9]);
-    let again = prep::prepare(&ds, &spec, 3);
+    let again = crate::util::prepared(&ds, &spec, 3);
     assert!(again.train.x.equal(&p.train.x), "same seed, same split");
-    let other = prep::prepare(&ds, &spec, 4);
+    let other = crate::util::prepared(&ds, &spec, 4);
     assert!(
         !other.train.x.equal(&p.train.x),
         "another seed, another split"
@@ -73,7 +73,7 @@ fn validation_split_and_subset_are_stratified_and_seeded() {
 #[test]
 fn normalisation_uses_true_lengths_and_train_statistics() {
     let ds = vowels();
-    let series = prep::prepare(
+    let series = crate::util::prepared(
         &ds,
         &DataSpec {
             normalize: Normalize::Series,
@@ -105,7 +105,7 @@ fn normalisation_uses_true_lengths_and_train_statistics() {
         0.0
     );
 
-    let dataset = prep::prepare(
+    let dataset = crate::util::prepared(
         &ds,
         &DataSpec {
             normalize: Normalize::Dataset,
@@ -209,7 +209,7 @@ fn pad_lengths_come_from_the_training_split_only() {
     let ds = vowels();
     assert_eq!(ds.lengths_train.iter().max(), Some(&26));
     assert_eq!(ds.lengths_test.iter().max(), Some(&29));
-    let p = prep::prepare(&ds, &DataSpec::default(), 1);
+    let p = crate::util::prepared(&ds, &DataSpec::default(), 1);
     assert_eq!(p.length, 26);
     assert_eq!(p.train.x.size(), vec![270, 12, 26]);
     assert_eq!(p.test.x.size(), vec![370, 12, 26]);
@@ -234,7 +234,7 @@ fn pad_lengths_come_from_the_training_split_only() {
                 ..DataSpec::default()
             };
             assert_eq!(
-                prep::prepare(&ds, &spec, seed).length,
+                crate::util::prepared(&ds, &spec, seed).length,
                 want,
                 "{pad:?} seed {seed}"
             );
@@ -251,7 +251,7 @@ fn subset_never_shrinks_the_test_split_unless_asked() {
         subset: Some(Subset::Fraction(0.1)),
         ..DataSpec::default()
     };
-    let p = prep::prepare(&ds, &fraction, 2);
+    let p = crate::util::prepared(&ds, &fraction, 2);
     assert_eq!((p.train.len(), p.test.len()), (27, 370));
     assert!(p.test.y.equal(&ds.y_test), "the whole test split, in order");
     let asked = DataSpec {
@@ -261,6 +261,6 @@ fn subset_never_shrinks_the_test_split_unless_asked() {
         }),
         ..DataSpec::default()
     };
-    let p = prep::prepare(&ds, &asked, 2);
+    let p = crate::util::prepared(&ds, &asked, 2);
     assert_eq!((p.train.len(), p.test.len()), (270, 90));
 }

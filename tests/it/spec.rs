@@ -257,11 +257,11 @@ fn data_block_is_merged_and_checked() {
         )
         .replace("    train: { lr: 0.001 }", "    train: { lr: 0.001 }\n    data: { pad: 32, subset: { fraction: 0.1 } }");
     let s = spec::parse_bytes(Path::new("t.yaml"), text.as_bytes()).unwrap();
-    let a = s.arms[0].resolved.data;
+    let a = s.arms[0].resolved.data.clone();
     assert_eq!(a.normalize, spec::Normalize::Series);
     assert_eq!(a.pad, spec::Pad::Percentile(90.0));
     assert_eq!(a.val_fraction, Some(0.2));
-    let b = s.arms[1].resolved.data;
+    let b = s.arms[1].resolved.data.clone();
     assert_eq!(
         b.pad,
         spec::Pad::Length(32),

@@ -194,6 +194,8 @@ fn result(id: &str, params: i64, seeds: &[i64], values: &[f64]) -> audit::ArmRes
         params: Some(params),
         planned: seeds.len(),
         diverged: 0,
+        collapsed: 0,
+        metric: repro::spec::Metric::Accuracy,
         values: values.to_vec(),
         seeds: seeds.to_vec(),
         summary: audit::summarize(values),
@@ -337,6 +339,7 @@ fn runs(seeds: &[i64], values: &[f64], test_size: Option<i64>, quick: bool) -> a
     audit::ArmRuns {
         planned: seeds.len(),
         diverged: 0,
+        collapsed: 0,
         values: seeds.iter().copied().zip(values.iter().copied()).collect(),
         params: Some(100),
         test_size,

@@ -95,7 +95,7 @@ fn divergence_is_recorded_as_a_diverged_run() {
             assert!(reason.contains("training loss became"), "{reason}");
             assert!(out.metrics.is_none());
         }
-        Status::Ok => panic!("lr 10 with SGD should diverge, got {:?}", out.metrics),
+        other => panic!("lr 10 with SGD should diverge, got {other:?}"),
     }
 }
 
@@ -185,8 +185,10 @@ fn min_train_loss_selection_and_epoch_budgets() {
         .unwrap();
     assert_eq!(out.selected_step, best.step);
     let m = out.metrics.unwrap();
-    assert!((m.perplexity - m.loss.exp()).abs() < 1e-9);
-    assert!(m.macro_f1 > 0.0 && m.macro_f1 <= 1.0);
+    let (perplexity, loss, f1) = (m.perplexity.unwrap(), m.loss.unwrap(), m.macro_f1.unwrap());
+    assert!((perplexity - loss.exp()).abs() < 1e-9);
+    assert!(f1 > 0.0 && f1 <= 1.0);
+    assert_eq!(m.map_at_r, None, "no retrieval unless the arm asks for it");
 }
 
 /// The learning rates a plateau schedule gives when fed `losses`: the rate of each curve point

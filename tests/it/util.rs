@@ -66,3 +66,12 @@ pub fn walk(dir: &Path, name: &str) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// `data::prep::prepare` on a spec that cannot fail (no `data.classes`).
+pub fn prepared(
+    ds: &repro::data::Dataset,
+    spec: &repro::spec::DataSpec,
+    seed: i64,
+) -> repro::data::prep::Prepared {
+    repro::data::prep::prepare(ds, spec, seed).expect("no class split")
+}

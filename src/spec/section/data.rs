@@ -1,11 +1,15 @@
-//! `data:`: normalisation, padding, validation split and subset.
+//! `data:`: normalisation, padding, validation split, subset and class-disjoint splits.
 
 use crate::spec::decode::Ctx;
 use crate::spec::types::*;
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, Pos, Value};
 
 pub(in crate::spec) fn decode_data(ctx: &mut Ctx, node: &Node) -> Option<DataSpec> {
-    let f = ctx.map(node, "`data`", &["normalize", "pad", "val", "subset"])?;
+    let f = ctx.map(
+        node,
+        "`data`",
+        &["normalize", "pad", "val", "subset", "classes"],
+    )?;
     let normalize = match f.get("normalize") {
         Some(n) => ctx.choice(
             n,
@@ -62,12 +66,78 @@ pub(in crate::spec) fn decode_data(ctx: &mut Ctx, node: &Node) -> Option<DataSpe
         Some(n) if n.value == Value::Null => Some(None),
         Some(n) => decode_subset(ctx, n).map(Some),
     };
+    let classes = match f.get("classes") {
+        None => Some(None),
+        Some(n) if n.value == Value::Null => Some(None),
+        Some(n) => decode_classes(ctx, n).map(Some),
+    };
     Some(DataSpec {
         normalize: normalize?,
         pad: pad?,
         val_fraction: val_fraction?,
         subset: subset?,
+        classes: classes?,
     })
+}
+
+/// `classes: { train: [...], test: [...] }` (class names as the dataset names them; checked
+/// against the dataset when it is loaded) or `classes: { split: half, seed: S }`.
+fn decode_classes(ctx: &mut Ctx, node: &Node) -> Option<ClassSplit> {
+    let f = ctx.map(node, "`data.classes`", &["train", "test", "split", "seed"])?;
+    if let Some(n) = f.get("split") {
+        if let Some(other) = f.get("train").or(f.get("test")) {
+            ctx.err(
+                other.pos,
+                "`data.classes` takes either `split: half` or `train`/`test` lists, not both",
+            );
+            return None;
+        }
+        ctx.choice(n, "class split", &[("half", ())])?;
+        let seed = match f.get("seed") {
+            None => Some(0),
+            Some(s) => ctx.int(s, "`seed`").and_then(|v| {
+                ctx.check(v >= 0, s.pos, || {
+                    format!("`seed` must be at least 0, found {v}")
+                })
+                .then_some(v as u64)
+            }),
+        }?;
+        return Some(ClassSplit::Half { seed });
+    }
+    if let Some(s) = f.get("seed") {
+        ctx.err(s.pos, "`seed` goes with `split: half`");
+    }
+    let list = |ctx: &mut Ctx, key: &str| -> Option<(Vec<String>, Vec<Pos>)> {
+        let n = f.required(ctx, key, "`data.classes` (or `split: half`)")?;
+        let items = ctx.seq(n, &format!("`data.classes.{key}`"))?;
+        if items.is_empty() {
+            ctx.err(
+                n.pos,
+                format!("`data.classes.{key}` must name at least one class"),
+            );
+            return None;
+        }
+        let mut names = Vec::new();
+        for item in items {
+            let name = ctx.string(item, "a class name")?;
+            if names.contains(&name) {
+                ctx.err(
+                    item.pos,
+                    format!("class `{name}` is named twice in `{key}`"),
+                );
+            }
+            names.push(name);
+        }
+        Some((names, items.iter().map(|i| i.pos).collect()))
+    };
+    let (train, test) = (list(ctx, "train"), list(ctx, "test"));
+    let ((train, _), (test, test_pos)) = (train?, test?);
+    for (name, pos) in test.iter().zip(test_pos) {
+        ctx.check(!train.contains(name), pos, || {
+            format!("class `{name}` is in both `train` and `test`: a class-disjoint split needs disjoint classes")
+        });
+    }
+    Some(ClassSplit::Lists { train, test })
 }
 
 fn decode_subset(ctx: &mut Ctx, node: &Node) -> Option<Subset> {

@@ -34,7 +34,7 @@ pub(in crate::spec) fn decode_dataset(ctx: &mut Ctx, node: &Node) -> Option<Stri
 }
 
 pub(in crate::spec) fn decode_protocol(ctx: &mut Ctx, node: &Node) -> Option<Protocol> {
-    let f = ctx.map(node, "`protocol`", &["selection", "split"])?;
+    let f = ctx.map(node, "`protocol`", &["selection", "split", "evaluate"])?;
     let selection = match f.get("selection") {
         Some(n) => ctx.choice(
             n,
@@ -52,8 +52,20 @@ pub(in crate::spec) fn decode_protocol(ctx: &mut Ctx, node: &Node) -> Option<Pro
         Some(n) => ctx.choice(n, "evaluation split", &[("test", Split::Test)]),
         None => Some(Split::Test),
     };
+    let evaluate = match f.get("evaluate") {
+        Some(n) => ctx.choice(
+            n,
+            "evaluation",
+            &[
+                ("classification", Evaluate::Classification),
+                ("embedding", Evaluate::Embedding),
+            ],
+        ),
+        None => Some(Evaluate::Classification),
+    };
     Some(Protocol {
         selection: selection?,
         split: split?,
+        evaluate: evaluate?,
     })
 }
