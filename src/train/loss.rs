@@ -32,9 +32,10 @@ pub fn distance_matrix(emb: &Tensor, distance: Distance) -> Tensor {
     let e = l2_normalize(emb);
     match distance {
         Distance::Euclidean => {
-            let sq = (e.unsqueeze(1) - e.unsqueeze(0))
-                .square()
-                .sum_dim_intlist(-1, false, Kind::Float);
+            let sq =
+                (e.unsqueeze(1) - e.unsqueeze(0))
+                    .square()
+                    .sum_dim_intlist(-1, false, Kind::Float);
             // sqrt'(0) is infinite: the square root only sees positive entries (1 elsewhere),
             // and zero distances get 0 with a zero gradient.
             let positive = sq.gt(0.0);
@@ -120,7 +121,10 @@ pub fn mine(
         }
         Mining::Hard => {
             let mat = mat.detach();
-            let (inf, neg_inf) = (mat.full_like(f64::INFINITY), mat.full_like(f64::NEG_INFINITY));
+            let (inf, neg_inf) = (
+                mat.full_like(f64::INFINITY),
+                mat.full_like(f64::NEG_INFINITY),
+            );
             // The hardest positive is the farthest (least similar), the hardest negative the
             // nearest (most similar).
             let (positive, negative) = match distance {
@@ -191,13 +195,18 @@ fn normalized_softmax_logits(emb: &Tensor, weight: &Tensor, temperature: f64) ->
 
 /// The loss a run trains with, with the variables it owns (the cosine classifier's weights).
 pub(crate) enum Loss {
-    CrossEntropy { label_smoothing: f64 },
+    CrossEntropy {
+        label_smoothing: f64,
+    },
     Triplet {
         margin: f64,
         mining: Mining,
         distance: Distance,
     },
-    NormalizedSoftmax { weight: Tensor, temperature: f64 },
+    NormalizedSoftmax {
+        weight: Tensor,
+        temperature: f64,
+    },
 }
 
 impl Loss {
@@ -274,7 +283,11 @@ impl Loss {
         let (xs, ys, lengths) = (&split.x, &split.y, &split.lengths);
         let n = xs.size()[0];
         tch::no_grad(|| {
-            let chunks = |size: i64| (0..n).step_by(size.max(1) as usize).map(move |s| (s, size.min(n - s)));
+            let chunks = |size: i64| {
+                (0..n)
+                    .step_by(size.max(1) as usize)
+                    .map(move |s| (s, size.min(n - s)))
+            };
             let mut emb = Vec::new();
             for (start, len) in chunks(1024) {
                 let x = xs.narrow(0, start, len);

@@ -43,7 +43,11 @@ impl PkSampler {
         for (i, &y) in labels.iter().enumerate() {
             by_class.entry(y).or_default().push(i as i64);
         }
-        let pools: Vec<Vec<i64>> = by_class.values().filter(|v| v.len() >= k).cloned().collect();
+        let pools: Vec<Vec<i64>> = by_class
+            .values()
+            .filter(|v| v.len() >= k)
+            .cloned()
+            .collect();
         if pools.len() < p {
             let counts = by_class
                 .iter()
