@@ -14,9 +14,7 @@ use tch::Tensor;
 
 use super::norm::{batch_norm, BatchNorm1d};
 use super::InputShape;
-use super::{
-    activate, bias_init, dropout, linear, masked_mean, weight_init, Dense, ModelError, Net,
-};
+use super::{activate, bias_init, dropout, masked_mean, weight_init, Head, ModelError, Net};
 use crate::data::prep;
 use crate::spec::{Activation, CnnHead, InitScheme, ModelSpec, Padding};
 
@@ -109,6 +107,7 @@ pub(crate) fn build(
             batch_norm: bn,
             head,
             dropout,
+            embedding_dim,
         } => {
             let mut layers = Vec::new();
             let (mut c_in, mut length) = (input.channels, input.length);
@@ -139,7 +138,7 @@ pub(crate) fn build(
             };
             Ok(Box::new(Cnn1d {
                 layers,
-                out: linear(root / "out", features, input.classes, init),
+                out: Head::new(root / "out", features, input, *embedding_dim, init),
                 activation: *activation,
                 head: *head,
                 dropout: *dropout,
@@ -150,6 +149,7 @@ pub(crate) fn build(
             kernel,
             activation,
             dropout,
+            embedding_dim,
         } => {
             let mut blocks = Vec::new();
             let mut c_in = input.channels;
@@ -176,7 +176,7 @@ pub(crate) fn build(
             }
             Ok(Box::new(Resnet1d {
                 blocks,
-                out: linear(root / "out", c_in, input.classes, init),
+                out: Head::new(root / "out", c_in, input, *embedding_dim, init),
                 activation: *activation,
                 dropout: *dropout,
             }))
@@ -187,14 +187,18 @@ pub(crate) fn build(
 
 struct Cnn1d {
     layers: Vec<(Conv1d, Option<BatchNorm1d>)>,
-    out: Dense,
+    out: Head,
     activation: Activation,
     head: CnnHead,
     dropout: f64,
 }
 
 impl Net for Cnn1d {
-    fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+    fn head(&self) -> &Head {
+        &self.out
+    }
+
+    fn features(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
         let padded = padding_mask(xs, lengths);
         let mut h = match &padded {
             Some(mask) => xs * mask,
@@ -219,7 +223,7 @@ impl Net for Cnn1d {
             CnnHead::Flatten => h.flatten(1, -1),
             CnnHead::Gap => masked_mean(&h.transpose(1, 2), &lengths),
         };
-        tch::nn::Module::forward(&self.out, &dropout(&features, self.dropout, train))
+        dropout(&features, self.dropout, train)
     }
 }
 
@@ -239,13 +243,17 @@ struct ResBlock {
 
 struct Resnet1d {
     blocks: Vec<ResBlock>,
-    out: Dense,
+    out: Head,
     activation: Activation,
     dropout: f64,
 }
 
 impl Net for Resnet1d {
-    fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+    fn head(&self) -> &Head {
+        &self.out
+    }
+
+    fn features(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
         // `same` padding at stride 1 keeps every length, so one mask serves every layer.
         let mask = padding_mask(xs, lengths);
         let masked = |h: Tensor| match &mask {
@@ -270,6 +278,6 @@ impl Net for Resnet1d {
             x = masked(activate(self.activation, &(h + s)));
         }
         let features = masked_mean(&x.transpose(1, 2), lengths);
-        tch::nn::Module::forward(&self.out, &dropout(&features, self.dropout, train))
+        dropout(&features, self.dropout, train)
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! - [`build`] turns a [`ModelSpec`] into a [`Built`] model (its `VarStore`, forward, and
 //!   parameter count) for an input of `[batch, channels, length]`.
+//! - Every [`Net`] is a backbone and a [`Head`]: class logits, or with `embedding_dim` an
+//!   L2-normalised embedding; [`Net::embed`] gives either kind's embedding.
 //! - Initialisation is never tch's implicit default (which differs from PyTorch's): see
 //!   [`InitScheme`] and [`weight_init`]. Weights are drawn on the CPU and then moved to the
 //!   device, so a seed gives PyTorch's (CPU) initial weights on any device.
@@ -34,23 +36,81 @@ pub struct InputShape {
 
 /// A forward pass over `[B, C, L]` inputs whose true lengths are `lengths` (`[B]`, int64):
 /// pooling and RNN readouts ignore the padding beyond them. `train` switches dropout.
+///
+/// Every model is a backbone ([`Net::features`]) and a [`Head`]: class logits, or with
+/// `model.embedding_dim` a linear map to d and an L2 normalisation.
 pub trait Net: Send {
-    fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor;
+    /// The backbone's output `[B, F]`: the head's input, with the dropout before the head
+    /// applied when `train`.
+    fn features(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor;
+
+    fn head(&self) -> &Head;
+
+    /// The head on the features: class logits `[B, classes]`, or for an embedding model its
+    /// L2-normalised embedding `[B, d]`.
+    fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+        self.head().forward(&self.features(xs, lengths, train))
+    }
+
+    /// An L2-normalised embedding `[B, d]`: an embedding model's output, or a classifier's
+    /// penultimate features (the input of its class head), normalised, so a classification
+    /// arm is evaluated by retrieval like an embedding arm.
+    fn embed(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+        let features = self.features(xs, lengths, train);
+        if self.is_embedding() {
+            self.head().forward(&features)
+        } else {
+            l2_normalize(&features)
+        }
+    }
+
+    /// Whether the model ends in an embedding (`model.embedding_dim`) rather than a class head.
+    fn is_embedding(&self) -> bool {
+        self.head().embedding
+    }
 
     /// Called once after the weights moved from the CPU to `device` (not called for the CPU):
     /// a model that needs its weights laid out for the device's kernels does it here.
     fn placed(&self, _device: Device) {}
+}
 
-    // Default until models implement it (the embedding heads' branch replaces these two).
-    /// L2-normalised `[N, d]` embeddings: the embedding head's output for embedding models,
-    /// the penultimate features for classifiers. Default: the normalised logits.
-    fn embed(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
-        crate::train::retrieval::normalize(&self.forward(xs, lengths, train))
+/// PyTorch's `F.normalize(x, p=2, dim=1)`: `x / max(‖x‖, 1e-12)` per row.
+pub fn l2_normalize(xs: &Tensor) -> Tensor {
+    xs / xs
+        .norm_scalaropt_dim(2, [1].as_slice(), true)
+        .clamp_min(1e-12)
+}
+
+/// A model's last layer: a class head (`features → classes` logits) or an embedding head
+/// (`features → d`, then L2 normalisation).
+pub struct Head {
+    out: Dense,
+    embedding: bool,
+}
+
+impl Head {
+    /// Drawn like any linear layer (weight before bias) under `p`; `embedding_dim` replaces
+    /// the class count as its width.
+    pub(crate) fn new(
+        p: nn::Path,
+        features: i64,
+        input: InputShape,
+        embedding_dim: Option<i64>,
+        init: InitScheme,
+    ) -> Head {
+        Head {
+            out: linear(p, features, embedding_dim.unwrap_or(input.classes), init),
+            embedding: embedding_dim.is_some(),
+        }
     }
 
-    /// Whether the model ends in an embedding head (no class logits). Default: false.
-    fn is_embedding(&self) -> bool {
-        false
+    pub fn forward(&self, features: &Tensor) -> Tensor {
+        let z = self.out.forward(features);
+        if self.embedding {
+            l2_normalize(&z)
+        } else {
+            z
+        }
     }
 }
 
@@ -176,11 +236,11 @@ fn build_on(
 ) -> Result<Box<dyn Net>, ModelError> {
     let root = root.clone();
     let net: Box<dyn Net> = match spec {
-        ModelSpec::Linear => {
+        ModelSpec::Linear { embedding_dim } => {
             let fan_in = input.channels * input.length;
             Box::new(Mlp {
                 layers: vec![],
-                out: linear(&root / "linear", fan_in, input.classes, init),
+                out: Head::new(&root / "linear", fan_in, input, *embedding_dim, init),
                 activation: Activation::Relu,
                 residual: false,
                 input_dropout: 0.0,
@@ -193,6 +253,7 @@ fn build_on(
             residual,
             input_dropout,
             dropout,
+            embedding_dim,
         } => {
             let mut width = input.channels * input.length;
             let mut layers = Vec::new();
@@ -202,7 +263,7 @@ fn build_on(
             }
             Box::new(Mlp {
                 layers,
-                out: linear(&root / "out", width, input.classes, init),
+                out: Head::new(&root / "out", width, input, *embedding_dim, init),
                 activation: *activation,
                 residual: *residual,
                 input_dropout: *input_dropout,
@@ -223,6 +284,7 @@ fn build_on(
             output_dropout,
             forget_bias,
             embedding,
+            embedding_dim,
         } => Box::new(rnn::RnnClassifier::new(
             &root,
             rnn::RnnConfig {
@@ -239,6 +301,7 @@ fn build_on(
                 output_dropout: *output_dropout,
                 forget_bias: *forget_bias,
                 embedding: *embedding,
+                embedding_dim: *embedding_dim,
             },
             init,
         )?),
@@ -249,7 +312,7 @@ fn build_on(
 /// Linear model when `layers` is empty; otherwise hidden layers with optional shortcuts.
 struct Mlp {
     layers: Vec<Dense>,
-    out: Dense,
+    out: Head,
     activation: Activation,
     residual: bool,
     input_dropout: f64,
@@ -257,7 +320,11 @@ struct Mlp {
 }
 
 impl Net for Mlp {
-    fn forward(&self, xs: &Tensor, _lengths: &Tensor, train: bool) -> Tensor {
+    fn head(&self) -> &Head {
+        &self.out
+    }
+
+    fn features(&self, xs: &Tensor, _lengths: &Tensor, train: bool) -> Tensor {
         let mut h = dropout(&xs.flatten(1, -1), self.input_dropout, train);
         for (i, layer) in self.layers.iter().enumerate() {
             let next = activate(self.activation, &layer.forward(&h));
@@ -268,7 +335,7 @@ impl Net for Mlp {
             };
             h = dropout(&h, self.dropout.get(i).copied().unwrap_or(0.0), train);
         }
-        self.out.forward(&h)
+        h
     }
 }
 

@@ -7,11 +7,11 @@
 //! flat buffer once they are on the device (PyTorch's `flatten_parameters`): cuDNN wants them
 //! in one contiguous chunk and otherwise copies them, with a warning, on every call.
 
-use tch::nn::{self, Init, Module};
+use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};
 
 use super::ModelError;
-use super::{bias_init, linear, weight_init, Dense, Net};
+use super::{bias_init, weight_init, Head, InputShape, Net};
 use crate::spec::{Cell, Embedding, InitScheme, Readout};
 
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +29,8 @@ pub struct RnnConfig {
     pub output_dropout: f64,
     pub forget_bias: Option<f64>,
     pub embedding: Option<Embedding>,
+    /// The width of an embedding head in place of the class head.
+    pub embedding_dim: Option<i64>,
 }
 
 pub struct RnnClassifier {
@@ -38,7 +40,7 @@ pub struct RnnClassifier {
     norms: Vec<(Tensor, Tensor)>,
     /// The token embedding table, `[vocab, dim]`.
     embedding: Option<Tensor>,
-    out: Dense,
+    out: Head,
 }
 
 /// Makes each `[H, H]` gate block of a recurrent weight `[G·H, H]` orthogonal, as
@@ -145,7 +147,12 @@ impl RnnClassifier {
         } else {
             Vec::new()
         };
-        let out = linear(root / "out", features, config.classes, init);
+        let shape = InputShape {
+            channels: config.input,
+            length: config.length,
+            classes: config.classes,
+        };
+        let out = Head::new(root / "out", features, shape, config.embedding_dim, init);
         Ok(RnnClassifier {
             config,
             flat_weights,
@@ -248,7 +255,11 @@ impl Net for RnnClassifier {
         });
     }
 
-    fn forward(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+    fn head(&self) -> &Head {
+        &self.out
+    }
+
+    fn features(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
         let c = &self.config;
         let directions = if c.bidirectional { 2 } else { 1 };
         let batch = xs.size()[0];
@@ -330,7 +341,6 @@ impl Net for RnnClassifier {
                 }
             }
         };
-        self.out
-            .forward(&super::dropout(&features, c.output_dropout, train))
+        super::dropout(&features, c.output_dropout, train)
     }
 }

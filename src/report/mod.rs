@@ -12,10 +12,19 @@ use crate::audit::{
 };
 use crate::spec::{ModelSpec, Spec};
 
-/// A few words describing an arm's model, e.g. `gru 1×6 bi, flatten`.
+/// A few words describing an arm's model, e.g. `gru 1×6 bi, flatten` (`→ 64-d embedding`
+/// after it for an embedding model).
 pub fn describe_model(model: &ModelSpec) -> String {
+    let backbone = describe_backbone(model);
+    match model.embedding_dim() {
+        Some(d) => format!("{backbone} → {d}-d embedding"),
+        None => backbone,
+    }
+}
+
+fn describe_backbone(model: &ModelSpec) -> String {
     match model {
-        ModelSpec::Linear => "linear".into(),
+        ModelSpec::Linear { .. } => "linear".into(),
         ModelSpec::Mlp {
             hidden, residual, ..
         } => format!(

@@ -132,14 +132,15 @@ pub(super) fn decode_arm(
     let data = decode_data(ctx, &layer("data"));
     let train_node = layer("train");
     let is_rnn = matches!(model, Some(ModelSpec::Rnn { .. }));
-    let train = decode_train(ctx, &train_node, is_rnn);
+    let embedding_dim = model.as_ref().map(ModelSpec::embedding_dim);
+    let train = decode_train(ctx, &train_node, is_rnn, embedding_dim);
     let train_quick_node = common
         .quick
         .as_ref()
         .and_then(|q| q.get("train"))
         .map(|q| overlay_train(&train_node, q));
     let train_quick = match &train_quick_node {
-        Some(node) => decode_train(ctx, node, is_rnn),
+        Some(node) => decode_train(ctx, node, is_rnn, embedding_dim),
         None => train.clone(),
     };
     let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));

@@ -24,6 +24,14 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    /// No entries: the fields of a section written as a bare scalar (`loss: triplet`).
+    pub fn empty(pos: Pos) -> Fields<'a> {
+        Fields {
+            pos,
+            entries: Vec::new(),
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&'a Node> {
         self.entries
             .iter()

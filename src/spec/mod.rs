@@ -12,13 +12,15 @@
 //! - `section/`: one decoder per section (`source`, `dataset`, `protocol`, `seeds`, `data`,
 //!   `train`, `model`, `claim`).
 //! - [`decode`]: the error-collecting decoder helpers and "did you mean".
-//! - [`types`]: the domain types; each resolved arm has a canonical JSON form and sha256.
+//! - [`types`]: the domain types; each resolved arm has a canonical JSON form and sha256;
+//!   `loss.rs` the metric-learning ones (`train.loss`, `train.sampler`, `model.embedding_dim`).
 
 mod arm;
 mod compare;
 pub mod decode;
 mod document;
 mod load;
+mod loss;
 mod metric;
 mod section;
 mod sweep;

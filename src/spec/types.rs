@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+pub use super::loss::{Distance, LossSpec, Mining, Sampler};
 use sha2::{Digest, Sha256};
 
 pub use super::metric::{Evaluate, Metric};
@@ -158,8 +160,13 @@ pub enum CnnHead {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelSpec {
-    /// Logistic regression: one linear layer on the flattened input.
-    Linear,
+    /// Logistic regression: one linear layer on the flattened input. Every kind takes
+    /// `embedding_dim` (see `ModelSpec::embedding_dim`): a linear map to it and an L2
+    /// normalisation in place of the class head.
+    Linear {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        embedding_dim: Option<i64>,
+    },
     Mlp {
         hidden: Vec<i64>,
         activation: Activation,
@@ -169,6 +176,8 @@ pub enum ModelSpec {
         input_dropout: f64,
         /// Dropout after each hidden layer (one rate per layer).
         dropout: Vec<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        embedding_dim: Option<i64>,
     },
     /// Plain 1-D CNN: conv → [batch norm] → activation per layer, then a head. Wang et al.
     /// 2017's FCN is `channels: [128, 256, 128], kernel: [8, 5, 3], padding: same,
@@ -183,6 +192,8 @@ pub enum ModelSpec {
         head: CnnHead,
         /// Dropout before the output layer.
         dropout: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        embedding_dim: Option<i64>,
     },
     /// Residual 1-D CNN (Wang et al. 2017's ResNet): one block per entry of `channels`, each
     /// block one `same`-padded conv + batch norm per entry of `kernel` (activation between),
@@ -193,6 +204,8 @@ pub enum ModelSpec {
         kernel: Vec<i64>,
         activation: Activation,
         dropout: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        embedding_dim: Option<i64>,
     },
     Rnn {
         cell: Cell,
@@ -210,6 +223,8 @@ pub enum ModelSpec {
         forget_bias: Option<f64>,
         /// Token input: one channel of integer ids looked up in an embedding table.
         embedding: Option<Embedding>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        embedding_dim: Option<i64>,
     },
 }
 
@@ -363,6 +378,12 @@ pub struct TrainSpec {
     /// Intra-op CPU threads the run trains with. Part of the key: the reduction order, hence
     /// the numbers, depend on it, so it comes from the spec (default 1), never from `--jobs`.
     pub threads: i64,
+    /// What the step minimises; `cross_entropy` is not serialised (existing keys unchanged).
+    #[serde(default, skip_serializing_if = "LossSpec::is_cross_entropy")]
+    pub loss: LossSpec,
+    /// Class-balanced P × K batches in place of `order` (`batch_size` is P × K).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampler: Option<Sampler>,
 }
 
 /// Stop when the validation loss has not improved by `min_delta` for `patience` evaluations,

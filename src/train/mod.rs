@@ -16,13 +16,19 @@
 //! - `select`: checkpoint selection (the protocol's score, the best weights so far, restoring
 //!   them) and early stopping.
 //! - [`optim`]: Adam/AdamW/SGD (libtorch's) and RAdam; [`schedule`]: learning-rate schedules.
+//! - [`loss`]: cross-entropy, and the metric-learning losses and miners (triplet with
+//!   all/hard/semi-hard mining, normalised softmax) as pytorch-metric-learning computes them;
+//!   an embedding model's metrics on a split.
+//! - [`sampler`]: class-balanced P × K batches from the run's own seeded generator.
 
 pub mod collapse;
 mod eval;
+pub mod loss;
 pub mod optim;
 pub mod order;
 pub mod retrieval;
 mod run;
+pub mod sampler;
 pub mod schedule;
 mod select;
 
@@ -44,6 +50,9 @@ pub enum TrainError {
     /// The arm would take a decision (schedule, selection, stopping) from the test split.
     #[error("{0}")]
     Protocol(String),
+    /// The P × K sampler cannot fill its batches from the training split.
+    #[error("{0}")]
+    Sampler(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

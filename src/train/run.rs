@@ -5,7 +5,9 @@
 use tch::{Device, Tensor};
 
 use super::eval::{self, evaluate, EvalPlan, Window};
+use super::loss::Loss;
 use super::order::{self, BatchSlice};
+use super::sampler::PkSampler;
 use super::select::{self, Selector};
 use super::{optim, schedule, CurvePoint, Outcome, Status, TrainError};
 use crate::data::prep::{self, Split};
@@ -111,6 +113,13 @@ pub fn train_with_progress(
     }
     let t = &arm.train;
     check_no_test_decisions(arm, prepared.val.is_some())?;
+    let loss_fn = Loss::new(
+        t.loss,
+        t.label_smoothing,
+        &built.vs.root(),
+        arm.model.embedding_dim(),
+        prepared.classes,
+    );
     let mut opt = optim::Optim::new(&t.optimizer, t.weight_decay, t.lr, &built.vs)?;
     let mut plateau = match t.schedule {
         Schedule::Plateau {
@@ -143,6 +152,26 @@ pub fn train_with_progress(
     let n = train_split.x.size()[0];
     let batch = t.batch_size.min(n);
     let mut batches = order::Batches::new(t.order, seed, n, batch);
+    let mut pk = match t.sampler {
+        Some(s) => {
+            let labels = Vec::<i64>::try_from(&prepared.train.y).unwrap_or_default();
+            Some(PkSampler::new(s, seed, &labels).map_err(|m| {
+                TrainError::Sampler(format!("{}, arm `{}`: {m}", arm.spec_id, arm.arm_id))
+            })?)
+        }
+        None => None,
+    };
+    // An embedding model has no class head: its curve and final metrics come from its loss
+    // and nearest neighbours (`Loss::evaluate_embedding`).
+    let embedding = built.net.is_embedding();
+    let metrics_on = |s: &Split| {
+        if embedding {
+            loss_fn.evaluate_embedding(built.net.as_ref(), s, prepared.classes, batch)
+        } else {
+            evaluate(built.net.as_ref(), s, prepared.classes)
+        }
+    };
+    let mut since_point = (0.0, 0);
     let classes = prepared.classes;
     let steps_per_epoch = (n + batch - 1) / batch;
     let total_steps = match (t.steps, t.epochs) {
@@ -166,11 +195,12 @@ pub fn train_with_progress(
         if !matches!(t.schedule, Schedule::Constant) {
             opt.set_lr(lr);
         }
-        let (xb, yb, lb) = next_batch(&train_split, batches.slice(step, device));
-        let loss = built
-            .net
-            .forward(&xb, &lb, true)
-            .cross_entropy_loss::<Tensor>(&yb, None, tch::Reduction::Mean, -100, t.label_smoothing);
+        let slice = match pk.as_mut() {
+            Some(pk) => BatchSlice::Gather(Tensor::from_slice(&pk.next_batch()).to_device(device)),
+            None => batches.slice(step, device),
+        };
+        let (xb, yb, lb) = next_batch(&train_split, slice);
+        let loss = loss_fn.compute(&built.net.forward(&xb, &lb, true), &yb);
         let value = loss.double_value(&[]);
         if !value.is_finite() {
             status = Status::Diverged {
@@ -189,19 +219,34 @@ pub fn train_with_progress(
         }
         opt.step();
         window.add(value);
+        since_point = (since_point.0 + value, since_point.1 + 1);
         step_losses.push(value);
         let done = step + 1;
         completed = done;
         on_step(done, total_steps, value);
         if eval::due(done, total_steps, t.eval_every) {
-            let (m, point) = eval::at_step(
-                built.net.as_ref(),
-                eval_split,
-                classes,
-                done,
-                lr,
-                &mut window,
-            );
+            let (m, point) = if embedding {
+                let m = metrics_on(eval_split);
+                let point = CurvePoint {
+                    step: done,
+                    train_loss: since_point.0 / since_point.1 as f64,
+                    eval_loss: m.loss,
+                    eval_accuracy: m.accuracy,
+                    lr,
+                };
+                window = Window::default();
+                (m, point)
+            } else {
+                eval::at_step(
+                    built.net.as_ref(),
+                    eval_split,
+                    classes,
+                    done,
+                    lr,
+                    &mut window,
+                )
+            };
+            since_point = (0.0, 0);
             if let Some((p, monitor)) = plateau.as_mut() {
                 // `eval_split` is the validation split here: checked before the first step.
                 p.observe(match monitor {
@@ -211,9 +256,7 @@ pub fn train_with_progress(
             }
             on_point(&point);
             curve.push(point);
-            let score = select::score(selection, &m, point.train_loss, || {
-                evaluate(built.net.as_ref(), &test_split, classes)
-            });
+            let score = select::score(selection, &m, point.train_loss, || metrics_on(&test_split));
             if let Some(score) = score {
                 if selector.observe(score, done, &built.vs) {
                     stopped_early = true;

@@ -145,6 +145,7 @@ fn rnn_forward_matches_pytorch_with_identical_weights() {
                 output_dropout: 0.0,
                 forget_bias: None,
                 embedding: None,
+                embedding_dim: None,
             };
             let input = repro::model::InputShape {
                 channels: c.input,

@@ -33,6 +33,7 @@ fn wang_2017_fcn_and_resnet_have_their_parameter_counts() {
         batch_norm: true,
         head: spec::CnnHead::Gap,
         dropout: 0.0,
+        embedding_dim: None,
     };
     assert_eq!(params(&fcn, GUNPOINT), 264_962);
     // ResNet: block 1→64 (576 + 20,544 + 12,352 convs, 3×128 BN, 1×1 shortcut 128 + BN 128)
@@ -43,6 +44,7 @@ fn wang_2017_fcn_and_resnet_have_their_parameter_counts() {
         kernel: vec![8, 5, 3],
         activation: Activation::Relu,
         dropout: 0.0,
+        embedding_dim: None,
     };
     assert_eq!(params(&resnet, GUNPOINT), 504_258);
     // Depth is a parameter: one more 128-wide block adds another 263,552.
@@ -51,6 +53,7 @@ fn wang_2017_fcn_and_resnet_have_their_parameter_counts() {
         kernel: vec![8, 5, 3],
         activation: Activation::Relu,
         dropout: 0.0,
+        embedding_dim: None,
     };
     assert_eq!(params(&deeper, GUNPOINT), 504_258 + 263_552);
 }
@@ -67,6 +70,7 @@ fn same_padding_keeps_the_length_and_fcn_trains_in_both_modes() {
         batch_norm: true,
         head: spec::CnnHead::Flatten,
         dropout: 0.5,
+        embedding_dim: None,
     };
     let built = model::build(&fcn, InitScheme::He, GUNPOINT, tch::Device::Cpu).unwrap();
     // Flatten head over 8 channels × 150 steps: the length survived both convolutions.
@@ -101,6 +105,7 @@ fn recurrent_weights_are_orthogonal_per_gate_and_forget_bias_is_set() {
         output_dropout: 0.0,
         forget_bias: Some(1.0),
         embedding: None,
+        embedding_dim: None,
     };
     let input = InputShape {
         channels: 3,
@@ -183,6 +188,7 @@ fn token_embedding_feeds_the_rnn_and_ids_are_checked() {
             dim: 64,
             dropout: 0.1,
         }),
+        embedding_dim: None,
     };
     arm.train.batch_size = 1; // batch size down to 1
     let _torch = util::torch_lock();
@@ -231,6 +237,7 @@ fn every_activation_and_mlp_dropout() {
             residual: false,
             input_dropout: 0.0,
             dropout: vec![0.0],
+            embedding_dim: None,
         };
         let built = model::build(&mlp, InitScheme::He, input, tch::Device::Cpu).unwrap();
         let y = built.net.forward(&x, &lengths, false);
@@ -249,6 +256,7 @@ fn every_activation_and_mlp_dropout() {
         residual: true,
         input_dropout: 0.1,
         dropout: vec![0.5, 0.5],
+        embedding_dim: None,
     };
     let built = model::build(&with_dropout, InitScheme::Torch, input, tch::Device::Cpu).unwrap();
     assert_eq!(built.params, (6 * 64 + 64) + (64 * 64 + 64) + (64 * 3 + 3));
@@ -278,6 +286,7 @@ fn rnn_dropout_between_layers_only_in_training() {
             output_dropout: 0.0,
             forget_bias: None,
             embedding: None,
+            embedding_dim: None,
         };
         let input = InputShape {
             channels: 2,
@@ -341,12 +350,14 @@ impl CnnCase {
                 batch_norm: true,
                 head: spec::CnnHead::Gap,
                 dropout: 0.0,
+                embedding_dim: None,
             },
             _ => ModelSpec::Resnet1d {
                 channels: self.channels.clone(),
                 kernel: self.kernel.clone(),
                 activation: Activation::Relu,
                 dropout: 0.0,
+                embedding_dim: None,
             },
         }
     }
@@ -555,6 +566,7 @@ fn fed_order(hidden: i64, seed: i64) -> Vec<i64> {
         residual: false,
         input_dropout: 0.0,
         dropout: vec![0.0],
+        embedding_dim: None,
     };
     arm.init = InitScheme::Torch;
     arm.train.lr = 0.0;

@@ -179,6 +179,7 @@ fn rnn_readouts_ignore_padding() {
                     output_dropout: 0.0,
                     forget_bias: None,
                     embedding: None,
+                    embedding_dim: None,
                 };
                 check_padding_invariance(spec, 3);
             }
@@ -197,6 +198,7 @@ fn cnn_global_pooling_ignores_padding() {
         batch_norm: false,
         head: CnnHead::Gap,
         dropout: 0.0,
+        embedding_dim: None,
     };
     check_padding_invariance(spec, 2);
 }

@@ -462,7 +462,8 @@ fn model_knobs_are_decoded_and_checked() {
             channels: vec![64, 128, 128],
             kernel: vec![8, 5, 3],
             activation: spec::Activation::LeakyRelu(0.1),
-            dropout: 0.0
+            dropout: 0.0,
+            embedding_dim: None,
         }
     );
     assert!(matches!(

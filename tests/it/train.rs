@@ -60,6 +60,7 @@ fn shuffled_lstm_trains_and_is_deterministic() {
         output_dropout: 0.1,
         forget_bias: Some(1.0),
         embedding: None,
+        embedding_dim: None,
     };
     arm.init = InitScheme::Xavier;
     arm.train.order = repro::spec::BatchOrder::Shuffle;

@@ -5,6 +5,8 @@
 //! - `seeds.rs`: `seeds:` and `quick.seeds:`.
 //! - `data.rs`: `data:` (normalisation, padding, validation split, subset).
 //! - `train.rs`: `train:` and its `schedule:`; [`RNN_DEFAULT_CLIP`].
+//! - `loss.rs`: `train.loss:` and `train.sampler:` and their checks against the batch size and
+//!   `model.embedding_dim`.
 //! - `model.rs`: `model:`; a new model kind is a row of `MODEL_KINDS` (its keys) and an arm of
 //!   `decode_model`, beside its `ModelSpec` variant in `types.rs`.
 //! - `claim.rs`: `claim:`.
@@ -14,6 +16,7 @@ pub(super) mod claim;
 pub(super) mod data;
 pub(super) mod gate;
 pub(super) mod header;
+pub(super) mod loss;
 pub(super) mod model;
 pub(super) mod seeds;
 pub(super) mod train;

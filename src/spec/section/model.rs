@@ -6,11 +6,12 @@ use crate::spec::types::*;
 use crate::yaml::{Node, Value};
 
 const MODEL_KINDS: &[(&str, &[&str])] = &[
-    ("linear", &["kind"]),
+    ("linear", &["kind", "embedding_dim"]),
     (
         "mlp",
         &[
             "kind",
+            "embedding_dim",
             "hidden",
             "activation",
             "negative_slope",
@@ -23,6 +24,7 @@ const MODEL_KINDS: &[(&str, &[&str])] = &[
         "cnn1d",
         &[
             "kind",
+            "embedding_dim",
             "channels",
             "kernel",
             "stride",
@@ -38,6 +40,7 @@ const MODEL_KINDS: &[(&str, &[&str])] = &[
         "resnet1d",
         &[
             "kind",
+            "embedding_dim",
             "channels",
             "kernel",
             "activation",
@@ -49,6 +52,7 @@ const MODEL_KINDS: &[(&str, &[&str])] = &[
         "rnn",
         &[
             "kind",
+            "embedding_dim",
             "cell",
             "hidden",
             "layers",
@@ -62,6 +66,9 @@ const MODEL_KINDS: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// The largest `embedding_dim` a model takes.
+pub(in crate::spec) const MAX_EMBEDDING_DIM: i64 = 4096;
 
 const ACTIVATIONS: &[(&str, Activation)] = &[
     ("relu", Activation::Relu),
@@ -151,8 +158,14 @@ pub(in crate::spec) fn decode_model(ctx: &mut Ctx, node: &Node) -> Option<ModelS
         }),
         None => Some(vec![3; layers.unwrap_or(1)]),
     };
+    let embedding_dim = match f.get("embedding_dim") {
+        Some(_) => positive_int(ctx, &f, "embedding_dim", 0, MAX_EMBEDDING_DIM).map(Some),
+        None => Some(None),
+    };
     match kind_name {
-        "linear" => Some(ModelSpec::Linear),
+        "linear" => Some(ModelSpec::Linear {
+            embedding_dim: embedding_dim?,
+        }),
         "mlp" => {
             let hidden = f
                 .required(ctx, "hidden", "an `mlp` model")
@@ -190,6 +203,7 @@ pub(in crate::spec) fn decode_model(ctx: &mut Ctx, node: &Node) -> Option<ModelS
                 residual: residual?,
                 input_dropout: input_dropout?,
                 dropout: dropout?,
+                embedding_dim: embedding_dim?,
             })
         }
         "cnn1d" => {
@@ -235,6 +249,7 @@ pub(in crate::spec) fn decode_model(ctx: &mut Ctx, node: &Node) -> Option<ModelS
                 batch_norm: batch_norm?,
                 head: head?,
                 dropout: dropout?,
+                embedding_dim: embedding_dim?,
             })
         }
         "resnet1d" => {
@@ -252,6 +267,7 @@ pub(in crate::spec) fn decode_model(ctx: &mut Ctx, node: &Node) -> Option<ModelS
                 kernel: kernel?,
                 activation: activation?,
                 dropout: dropout?,
+                embedding_dim: embedding_dim?,
             })
         }
         _ => {
@@ -333,6 +349,7 @@ pub(in crate::spec) fn decode_model(ctx: &mut Ctx, node: &Node) -> Option<ModelS
                 layer_norm: layer_norm?,
                 output_dropout: output_dropout?,
                 forget_bias: forget_bias?,
+                embedding_dim: embedding_dim?,
             })
         }
     }

@@ -1,7 +1,7 @@
-//! `train:`: optimizer and its settings, budget, batch order, clipping, early stopping and
-//! the learning-rate `schedule:`.
+//! `train:`: optimizer and its settings, budget, batch order, clipping, early stopping,
+//! the learning-rate `schedule:`, and the `loss:`/`sampler:` keys (decoded in `loss.rs`).
 
-use super::{number, positive_int};
+use super::{loss, number, positive_int};
 use crate::spec::decode::Ctx;
 use crate::spec::types::*;
 use crate::yaml::{Node, Value};
@@ -26,13 +26,22 @@ const TRAIN_KEYS: &[&str] = &[
     "beta1",
     "beta2",
     "eps",
+    "loss",
+    "sampler",
 ];
 
 /// Recurrent models clip the global gradient norm at this unless the spec says otherwise
 /// (`clip_grad_norm: null` turns it off).
 pub const RNN_DEFAULT_CLIP: f64 = 1.0;
 
-pub(in crate::spec) fn decode_train(ctx: &mut Ctx, node: &Node, is_rnn: bool) -> Option<TrainSpec> {
+/// The train section of an arm whose model has `embedding_dim` (checked against the loss;
+/// `None` when the model itself did not decode).
+pub(in crate::spec) fn decode_train(
+    ctx: &mut Ctx,
+    node: &Node,
+    is_rnn: bool,
+    embedding_dim: Option<Option<i64>>,
+) -> Option<TrainSpec> {
     let f = ctx.map(node, "`train`", TRAIN_KEYS)?;
     let kind = match f.get("optimizer") {
         Some(n) => ctx.choice(
@@ -172,11 +181,23 @@ pub(in crate::spec) fn decode_train(ctx: &mut Ctx, node: &Node, is_rnn: bool) ->
         Some(n) => decode_schedule(ctx, n),
         None => Some(Schedule::Constant),
     };
+    let loss = match f.get("loss") {
+        Some(n) => loss::decode_loss(ctx, n),
+        None => Some(LossSpec::CrossEntropy),
+    };
+    let sampler = match f.get("sampler") {
+        Some(n) => loss::decode_sampler(ctx, n),
+        None => Some(None),
+    };
+    let (loss, sampler) = (loss?, sampler?);
+    if let (Some(b), Some(l)) = (batch_size, label_smoothing) {
+        loss::check(ctx, &f, loss, sampler, b, l, embedding_dim);
+    }
     Some(TrainSpec {
         optimizer,
         lr: lr?,
         weight_decay: weight_decay?,
-        batch_size: batch_size?,
+        batch_size: sampler.map_or(batch_size?, |s| s.batch_size()),
         steps: steps?,
         epochs: epochs?,
         order: order?,
@@ -187,6 +208,8 @@ pub(in crate::spec) fn decode_train(ctx: &mut Ctx, node: &Node, is_rnn: bool) ->
         label_smoothing: label_smoothing?,
         early_stopping: early_stopping?,
         threads: threads?,
+        loss,
+        sampler,
     })
 }
 
