@@ -150,6 +150,13 @@ fn comparison_sentence(c: &ComparisonResult, metric: Metric) -> String {
             metric.name(),
             p.n
         )
+    } else if p.n < MIN_DECISIVE_SEEDS {
+        format!(
+            "Too few paired seeds to decide between `{b}` and `{a}`: {} difference {:+.4}{ci} over {} paired seed(s); a decision needs {MIN_DECISIVE_SEEDS}.",
+            metric.name(),
+            p.mean_diff,
+            p.n,
+        )
     } else if decided {
         format!(
             "`{better}` is better: {} of `{b}` − `{a}` = {:+.4}{ci} over {} paired seeds (paired t p = {:.3}{holm}, Wilcoxon p = {:.3}).",

@@ -260,6 +260,15 @@ compare:
         "{}",
         c[0].sentence
     );
+    // mlp − gru pairs on 2 seeds only: no decision either way, and the sentence says why.
+    assert_eq!(c[1].paired.unwrap().n, 2);
+    assert!(
+        c[1].sentence
+            .starts_with("Too few paired seeds to decide between `mlp` and `gru`")
+            && c[1].sentence.contains("a decision needs 3"),
+        "{}",
+        c[1].sentence
+    );
 
     // mlp − gru on seeds 1 and 3: −0.40 and −0.32.
     let q = c[1].paired.unwrap();
