@@ -31,6 +31,7 @@ mod gate;
 mod protocol;
 mod spec;
 mod stats;
+mod sweep;
 mod verdict;
 
 pub use compare::{comparisons, ComparisonResult};
@@ -45,6 +46,7 @@ pub use spec::{audit_spec, budgets, SpecAudit};
 pub use stats::{
     holm, paired, summarize, summarize_at, t_quantile_95, Interval, Paired, Summary, LEVEL,
 };
+pub use sweep::{sweep_bests, SweepBest};
 pub use verdict::{
     arm_result, arm_results, resolution, seeds_level, verdict, ArmResult, ArmRuns, Verdict,
     MIN_DECISIVE_SEEDS, VERDICT_RULES,

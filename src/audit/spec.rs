@@ -4,7 +4,10 @@
 
 use serde::Serialize;
 
-use super::{arm_results, baseline_findings, comparisons, ArmResult, ComparisonResult, Finding};
+use super::{
+    arm_results, baseline_findings, comparisons, sweep_bests, ArmResult, ComparisonResult, Finding,
+    SweepBest,
+};
 use crate::record::Record;
 use crate::spec::Spec;
 
@@ -13,6 +16,8 @@ pub struct SpecAudit {
     pub results: Vec<ArmResult>,
     pub findings: Vec<Finding>,
     pub comparisons: Vec<ComparisonResult>,
+    /// Each sweep's best point and the points it does not separate from.
+    pub sweeps: Vec<SweepBest>,
     /// Trained with the spec's `quick:` overrides: a smoke test, no verdicts on the claims.
     pub quick: bool,
 }
@@ -39,6 +44,7 @@ pub fn audit_spec(spec: &Spec, records: &[(String, Option<&Record>)], quick: boo
     let findings = baseline_findings(spec, &results, &budgets);
     SpecAudit {
         comparisons: comparisons(spec, &results, &budgets),
+        sweeps: sweep_bests(spec, &results),
         quick,
         results,
         findings,

@@ -171,6 +171,9 @@ pub fn print_audit(
         for f in &audit.findings {
             println!("{}", f.sentence);
         }
+        for w in &audit.sweeps {
+            println!("{}", w.sentence);
+        }
         if !audit.comparisons.is_empty() {
             println!("\nPaired comparisons (b − a, on shared seeds)");
             println!("{}", report::comparisons_table(&audit.comparisons));

@@ -66,6 +66,7 @@ pub fn write(
         results,
         findings,
         comparisons,
+        sweeps,
         ..
     } = audit;
     let json = serde_json::json!({
@@ -77,13 +78,22 @@ pub fn write(
         "method": super::method_text(results, comparisons, quick),
         "arms": results,
         "findings": findings,
+        "sweeps": sweeps,
         "comparisons": comparisons,
         "provenance": provenance,
     });
     let files = [
         (
             "md",
-            super::claims_markdown(spec, results, findings, comparisons, quick, &provenance),
+            super::claims_markdown(
+                spec,
+                results,
+                findings,
+                sweeps,
+                comparisons,
+                quick,
+                &provenance,
+            ),
         ),
         (
             "json",
@@ -98,6 +108,7 @@ pub fn write(
                 spec,
                 results,
                 findings,
+                sweeps,
                 comparisons,
                 records,
                 quick,

@@ -176,6 +176,7 @@ pub fn page(
     spec: &Spec,
     results: &[ArmResult],
     findings: &[crate::audit::Finding],
+    sweeps: &[crate::audit::SweepBest],
     comparisons: &[ComparisonResult],
     records: &[(String, Option<&Record>)],
     quick: bool,
@@ -227,6 +228,9 @@ pub fn page(
     h.push_str("</table>");
     for f in findings {
         let _ = write!(h, "<p class=\"finding\"><b>{}</b></p>", escape(&f.sentence));
+    }
+    for w in sweeps {
+        let _ = write!(h, "<p class=\"sweep\">{}</p>", escape(&w.sentence));
     }
     let _ = write!(
         h,

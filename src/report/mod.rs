@@ -288,6 +288,7 @@ pub fn claims_markdown(
     spec: &Spec,
     results: &[ArmResult],
     findings: &[crate::audit::Finding],
+    sweeps: &[crate::audit::SweepBest],
     comparisons: &[ComparisonResult],
     quick: bool,
     provenance: &[(String, String)],
@@ -329,6 +330,9 @@ pub fn claims_markdown(
     }
     for f in findings {
         md.push_str(&format!("\n**{}**\n", f.sentence));
+    }
+    for w in sweeps {
+        md.push_str(&format!("\n{}\n", w.sentence));
     }
     if !comparisons.is_empty() {
         md.push_str("\n## Paired comparisons\n\n| b − a | n | mean diff | 95% CI | paired t p | Holm p | Wilcoxon p | d_z | not like for like |\n|---|---:|---:|---|---:|---:|---:|---:|---|\n");

@@ -419,7 +419,7 @@ fn adaptive_arms_use_the_bonferroni_level_of_their_looks() {
     let s = r.summary.unwrap();
     assert!((s.level - (1.0 - 0.05 / 18.0)).abs() < 1e-15);
     assert_eq!(r.verdict, Some(audit::Verdict::Inconclusive));
-    let md = repro::report::claims_markdown(&spec, &[r.clone(), r], &[], &[], false, &[]);
+    let md = repro::report::claims_markdown(&spec, &[r.clone(), r], &[], &[], &[], false, &[]);
     assert!(md.contains(" at 99.72%"), "{md}");
     assert!(
         md.contains("Bonferroni over the 18 looks the spec allows, each look a 1 − 0.05/18 = 99.72% interval"),
@@ -441,7 +441,7 @@ fn quick_results_get_no_verdict() {
     let table = repro::report::claims_table(&spec, &results, true);
     assert!(table.contains("QUICK (smoke test, no verdict)"), "{table}");
     assert!(!table.contains("REPRODUCED"), "{table}");
-    let md = repro::report::claims_markdown(&spec, &results, &[], &[], true, &[]);
+    let md = repro::report::claims_markdown(&spec, &results, &[], &[], &[], true, &[]);
     assert!(md.contains("**QUICK (smoke test, no verdict)**"), "{md}");
     assert!(
         md.contains("it gets no verdict against the paper's claims"),
@@ -545,7 +545,7 @@ fn comparisons_are_holm_adjusted_over_the_spec() {
             c.sentence
         );
     }
-    let md = repro::report::claims_markdown(&spec, &results, &[], &c, false, &[]);
+    let md = repro::report::claims_markdown(&spec, &results, &[], &[], &c, false, &[]);
     assert!(md.contains("| paired t p | Holm p |"), "{md}");
     assert!(md.contains("| 0.022 | 0.066 |"), "{md}");
     assert!(md.contains("Holm-adjusted over 3 comparisons"), "{md}");
@@ -620,7 +620,7 @@ fn the_per_seed_plot_names_each_arms_metric() {
             )
         })
         .collect();
-    let html = repro::report::html::page(&spec, &results, &[], &[], &[], false, &[]);
+    let html = repro::report::html::page(&spec, &results, &[], &[], &[], &[], false, &[]);
     assert!(
         html.contains("value per seed"),
         "one axis name for mixed metrics"
@@ -629,4 +629,62 @@ fn the_per_seed_plot_names_each_arms_metric() {
     for label in ["cnn (accuracy)", "tight (nll)"] {
         assert!(html.contains(label), "missing {label}");
     }
+}
+
+/// A sweep's best point in words: the highest mean (lowest for a lower-is-better metric), and
+/// the points whose intervals overlap it, flagged as chosen on the test split.
+#[test]
+fn a_sweeps_best_point_and_the_points_it_does_not_separate_from() {
+    let spec = parse(
+        "\
+id: sweep
+title: Sweep
+version: 1
+dataset: mnist1d
+defaults:
+  train: { lr: 0.01, steps: 100 }
+seeds: { count: 3, base: 1 }
+arms:
+  - id: base
+    model: { kind: linear }
+  - id: mlp
+    model: { kind: mlp, hidden: [8] }
+    sweep: { train.lr: [0.001, 0.01, 0.1] }
+",
+    );
+    let values: [&[f64]; 4] = [
+        &[0.5, 0.5, 0.5],
+        &[0.60, 0.62, 0.61],
+        &[0.70, 0.72, 0.74],
+        &[0.71, 0.69, 0.70],
+    ];
+    let mut results: Vec<audit::ArmResult> = spec
+        .arms
+        .iter()
+        .zip(values)
+        .map(|(a, v)| result(&a.id, 100, &[1, 2, 3], v))
+        .collect();
+    let bests = audit::sweep_bests(&spec, &results);
+    assert_eq!(bests.len(), 1, "only the swept arm");
+    let b = &bests[0];
+    assert_eq!((b.arm.as_str(), b.point.as_str()), ("mlp", "lr=0.01"));
+    assert!((b.mean - 0.72).abs() < 1e-12);
+    assert_eq!(
+        b.overlapping,
+        ["lr=0.1"],
+        "[0.6703, 0.7697] overlaps [0.6752, 0.7248]"
+    );
+    assert!(
+        b.sentence
+            .starts_with("Best point of the `mlp` sweep by accuracy: lr=0.01, 0.7200")
+            && b.sentence.contains("not separated from lr=0.1")
+            && b.sentence.contains("Chosen on the test split: optimistic"),
+        "{}",
+        b.sentence
+    );
+    // Lower is better for error: the lowest mean wins.
+    for r in &mut results {
+        r.metric = repro::spec::Metric::Error;
+    }
+    assert_eq!(audit::sweep_bests(&spec, &results)[0].point, "lr=0.001");
 }
