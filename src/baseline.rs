@@ -36,7 +36,10 @@ pub enum BaselineError {
         hint = if *found < 2 { " (older tables gated on the paper claim's tolerance)" } else { "" }
     )]
     Format { path: PathBuf, found: u64 },
-    #[error("{spec}: {missing} run(s) are not done (or failed); run `repro run` before blessing")]
+    #[error(
+        "{spec}: {missing} run(s) are not done, diverged or collapsed; a blessed table holds \
+         every planned seed's value (run `repro run`, or fix the arm, before blessing)"
+    )]
     Incomplete { spec: String, missing: usize },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -87,7 +90,11 @@ pub fn build(
 ) -> Result<BlessedTable, BaselineError> {
     let missing = records
         .iter()
-        .filter(|(_, r)| r.is_none_or(|r| r.metrics.is_none()))
+        .filter(|(_, r)| {
+            r.is_none_or(|r| {
+                r.metrics.is_none() || matches!(r.status, crate::train::Status::Collapsed { .. })
+            })
+        })
         .count();
     if missing > 0 {
         return Err(BaselineError::Incomplete {

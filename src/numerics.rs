@@ -171,12 +171,16 @@ fn cpu_vendor() -> String {
 pub fn cpu_class() -> String {
     let mkl = mkl_branch();
     let onednn = onednn_enabled();
+    // SAFETY: the shim returns -1 without MKL; 2 is MKL's AUTO (nothing pinned).
+    let current = unsafe { repro_mkl_cbwr_branch(1) };
+    let mkl_pinned = !(current == 2 || current == 0 || current == 1 || current == -1);
     let mut class = format!(
         "cpu {} aten={} mkl={}{} onednn={}",
         std::env::consts::ARCH,
         cpu_capability(),
         mkl,
-        if mkl == "auto" {
+        // MKL takes other paths on other vendors unless its branch is pinned.
+        if current >= 0 && !mkl_pinned {
             format!("/{}", cpu_vendor())
         } else {
             String::new()
@@ -185,7 +189,7 @@ pub fn cpu_class() -> String {
     );
     for k in DISPATCH_ENV {
         // A pinned MKL branch overrides MKL's variables; oneDNN off ignores its own.
-        if (k.contains("ISA") && !onednn) || (k.starts_with("MKL") && mkl != "auto") {
+        if (k.contains("ISA") && !onednn) || (k.starts_with("MKL") && mkl_pinned) {
             continue;
         }
         if let Ok(v) = std::env::var(k) {

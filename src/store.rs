@@ -258,6 +258,25 @@ impl RunDir {
         Ok(staging)
     }
 
+    /// Puts back a finished result that a forced rerun had moved aside (`<key>.old`) when it
+    /// died between [`RunDir::replace_with`]'s two renames; call with the run's lock held.
+    pub fn recover_replaced(&self) -> Result<bool, StoreError> {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".old");
+        let old = self.path.with_file_name(name);
+        if self.is_done() || !old.join(DONE).is_file() {
+            return Ok(false);
+        }
+        if self.path.exists() {
+            fs::remove_dir_all(&self.path).map_err(io(&self.path))?;
+        }
+        fs::rename(&old, &self.path).map_err(io(&old))?;
+        if let Some(parent) = self.path.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(true)
+    }
+
     /// Replaces this run's directory with the complete `new` one (two renames: the old result
     /// is moved aside, the new one moved in, the old one removed).
     pub fn replace_with(&self, new: &RunDir) -> Result<(), StoreError> {
@@ -370,6 +389,31 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert!(names.iter().all(|n| !n.starts_with(".tmp-")), "{names:?}");
+    }
+
+    /// A forced rerun that died between `replace_with`'s two renames left the finished result
+    /// in `<key>.old` and no `<key>`: the next worker puts it back instead of retraining.
+    #[test]
+    fn a_result_moved_aside_by_a_dead_forced_rerun_is_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = Store::open(Some(dir.path())).run_dir("s", "a", "k");
+        run.reset().unwrap();
+        run.write_json(RECORD, &vec![7]).unwrap();
+        run.mark_done().unwrap();
+        assert!(!run.recover_replaced().unwrap(), "nothing to recover");
+        let old = run.path().with_file_name("k.old");
+        fs::rename(run.path(), &old).unwrap();
+        assert!(!run.is_done());
+        assert!(run.recover_replaced().unwrap());
+        assert!(run.is_done() && !old.exists());
+        assert_eq!(run.read_json::<Vec<i32>>(RECORD).unwrap(), vec![7]);
+        // And a complete swap leaves one directory, the new one.
+        let new = run.staging().unwrap();
+        new.write_json(RECORD, &vec![8]).unwrap();
+        new.mark_done().unwrap();
+        run.replace_with(&new).unwrap();
+        assert_eq!(run.read_json::<Vec<i32>>(RECORD).unwrap(), vec![8]);
+        assert!(!old.exists() && !run.path().with_file_name("k.new").exists());
     }
 
     #[test]

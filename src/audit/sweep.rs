@@ -49,7 +49,9 @@ pub fn sweep_bests(spec: &Spec, results: &[ArmResult]) -> Vec<SweepBest> {
                 (point.join(", "), r)
             })
             .collect();
-        if points.len() < 2 {
+        // Points measured in different metrics (a sweep over the loss or the evaluation)
+        // have no common scale: no best point.
+        if points.len() < 2 || points.iter().any(|(_, r)| r.metric != points[0].1.metric) {
             continue;
         }
         let higher = points[0].1.metric.higher_is_better();

@@ -229,7 +229,11 @@ pub fn arm_result(spec: &Spec, arm: &Arm, runs: ArmRuns) -> ArmResult {
         // No verdict while planned runs are missing: the seeds that happen to be done are not
         // the planned sample.
         verdict: match (&summary, &arm.claim) {
-            (Some(s), Some(c)) if !runs.quick && runs.missing == 0 => Some(verdict(s, c)),
+            // Collapsed seeds are dropped for their (bad) embeddings: the rest is not the
+            // planned sample either.
+            (Some(s), Some(c)) if !runs.quick && runs.missing == 0 && runs.collapsed == 0 => {
+                Some(verdict(s, c))
+            }
             _ => None,
         },
         protocol_flags: runs.protocol_flags,

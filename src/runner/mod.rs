@@ -347,6 +347,10 @@ pub fn worker(
     // A forced rerun of a finished run trains beside it: the old result stays whole until the
     // new one is complete (an interrupted `--force` loses nothing).
     let target = run;
+    // A forced rerun that died between its two renames left the old result aside.
+    if target.recover_replaced()? && !force {
+        return Err(RunError::Held(dir.to_path_buf()));
+    }
     let staged = target.is_done();
     let run = if staged {
         target.staging()?

@@ -286,6 +286,16 @@ fn collapsed_runs_give_no_value_and_are_counted() {
         .iter()
         .map(|r| (r.arm_id.clone(), Some(r)))
         .collect();
+    // A blessed table cannot hold a seed that collapsed: `repro check` would replan it and
+    // call its collapse a regression of code that did not change.
+    let bless = repro::baseline::build(&spec, &slots, false, None, &[0.0, 0.0]);
+    assert!(
+        matches!(
+            bless,
+            Err(repro::baseline::BaselineError::Incomplete { missing: 2, .. })
+        ),
+        "{bless:?}"
+    );
     let results = repro::audit::arm_results(&spec, &slots, false);
     assert_eq!(results[0].values, vec![0.40, 0.44]);
     assert_eq!(results[0].seeds, vec![0, 2]);

@@ -687,4 +687,24 @@ arms:
         r.metric = repro::spec::Metric::Error;
     }
     assert_eq!(audit::sweep_bests(&spec, &results)[0].point, "lr=0.001");
+    // Points measured in different metrics have no common scale: no best point.
+    results[2].metric = repro::spec::Metric::MapAtR;
+    assert!(audit::sweep_bests(&spec, &results).is_empty());
+}
+
+/// Collapsed seeds are dropped for their embeddings, so the seeds left are not the planned
+/// sample: no verdict, however good they look.
+#[test]
+fn collapsed_seeds_leave_an_arm_without_verdict() {
+    let spec = parse(CLAIMED);
+    let good = runs(&[1, 2, 3], &[0.94, 0.945, 0.94], Some(1000), false);
+    assert_eq!(
+        audit::arm_result(&spec, &spec.arms[0], good.clone()).verdict,
+        Some(audit::Verdict::Reproduced)
+    );
+    let mut with_collapsed = good;
+    with_collapsed.planned = 4;
+    with_collapsed.collapsed = 1;
+    let r = audit::arm_result(&spec, &spec.arms[0], with_collapsed);
+    assert_eq!((r.verdict, r.collapsed), (None, 1));
 }
