@@ -35,6 +35,7 @@ test: setup system-deps
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --all-targets --features cuda -- -D warnings   # the GPU tests compile too
 
 ## criterion benchmarks, then PyTorch eager on the same steps for comparison.
 bench: setup

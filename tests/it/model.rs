@@ -699,6 +699,7 @@ fn cuda_models_start_from_the_cpu_weights() {
         output_dropout: 0.0,
         forget_bias: None,
         embedding: None,
+        embedding_dim: None,
     };
     let lstm = ModelSpec::Rnn {
         cell: Cell::Lstm,
@@ -711,6 +712,7 @@ fn cuda_models_start_from_the_cpu_weights() {
         output_dropout: 0.0,
         forget_bias: Some(1.0),
         embedding: None,
+        embedding_dim: None,
     };
     let fcn = ModelSpec::Cnn1d {
         channels: vec![4, 4],
@@ -721,6 +723,7 @@ fn cuda_models_start_from_the_cpu_weights() {
         batch_norm: true,
         head: spec::CnnHead::Gap,
         dropout: 0.0,
+        embedding_dim: None,
     };
     let x = Tensor::randn([3, 2, 12], (Kind::Float, tch::Device::Cpu));
     let lengths = Tensor::from_slice(&[12i64, 7, 3]);
