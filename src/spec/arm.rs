@@ -207,6 +207,35 @@ pub(super) fn decode_arm(
             }
         }
     }
+    // A claim in a metric the arm never measures would silently get no value and no verdict.
+    if let Some(c) = &claim {
+        let arm = resolve(train.clone());
+        let (measured, what) = if c.metric.is_retrieval() {
+            (
+                arm.has_retrieval(),
+                "retrieval needs an embedding (`model.embedding_dim`, `data.classes` or \
+                 `protocol: { evaluate: embedding }`)",
+            )
+        } else {
+            (
+                arm.has_classification(),
+                "an embedding model or a class-disjoint split has no class head to measure it",
+            )
+        };
+        if !measured {
+            let pos = fields
+                .get("claim")
+                .and_then(|n| child(n, "metric"))
+                .map_or(item.pos, |n| n.pos);
+            ctx.err(
+                pos,
+                format!(
+                    "arm `{id}` claims `{}`, which it does not measure: {what}",
+                    c.metric.name()
+                ),
+            );
+        }
+    }
     Some(Arm {
         id: id.clone(),
         base: arm_id.to_string(),

@@ -334,3 +334,46 @@ fn class_split_keys_are_checked_and_stay_out_of_other_keys() {
     let logistic = mnist1d_arm("logistic", 10, 10).canonical_json();
     assert!(!logistic.contains("evaluate") && !logistic.contains("classes"));
 }
+
+/// A claim in a metric the arm never measures is a spec error at the claim's metric, not a
+/// silent arm without value or verdict.
+#[test]
+fn a_claim_the_arm_cannot_measure_is_a_spec_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "\
+id: unmeasured
+title: Claims an arm cannot measure
+version: 1
+dataset: mnist1d
+defaults:
+  train: { lr: 0.01, steps: 10 }
+arms:
+  - id: embedding
+    model: { kind: mlp, hidden: [8], embedding_dim: 4 }
+    train: { loss: { kind: triplet }, sampler: { classes_per_batch: 5, per_class: 4 }, batch_size: 20 }
+    claim: { metric: accuracy, reported: 0.9, tolerance: 0.01 }
+  - id: classifier
+    model: { kind: linear }
+    claim: { metric: map_at_r, reported: 0.5, tolerance: 0.1 }
+  - id: evaluated
+    model: { kind: linear }
+    data: { classes: { train: ['0', '1'], test: ['2', '3'] } }
+    claim: { metric: map_at_r, reported: 0.5, tolerance: 0.1 }
+";
+    std::fs::write(dir.path().join("u.yaml"), spec).unwrap();
+    let out = crate::util::repro(dir.path(), &["validate", "u.yaml"], &[]);
+    let stderr = crate::util::text(&out).1;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr
+            .contains("u.yaml:11:22: arm `embedding` claims `accuracy`, which it does not measure")
+            && stderr.contains(
+                "u.yaml:14:22: arm `classifier` claims `map_at_r`, which it does not measure"
+            ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("`evaluated`"),
+        "a class-disjoint arm measures MAP@R: {stderr}"
+    );
+}
