@@ -17,11 +17,13 @@
 
 mod arm;
 mod compare;
+mod data_types;
 pub mod decode;
 mod document;
 mod load;
 mod loss;
 mod metric;
+mod model_types;
 mod section;
 mod sweep;
 pub mod types;

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 pub use super::loss::{Distance, LossSpec, Mining, Sampler};
 use sha2::{Digest, Sha256};
 
+pub use super::data_types::*;
 pub use super::metric::{Evaluate, Metric};
+pub use super::model_types::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
@@ -105,148 +107,6 @@ impl Seeds {
     pub fn limit(&self) -> u32 {
         self.max.unwrap_or(self.count).max(self.count)
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    Relu,
-    /// Leaky ReLU with this negative slope (`negative_slope` in the spec, default 0.01).
-    LeakyRelu(f64),
-    Elu,
-    Selu,
-    Gelu,
-    Silu,
-    Tanh,
-    Sigmoid,
-}
-
-/// Convolution padding: a fixed count on both sides, or `same` (output length = input length
-/// at stride 1; odd total padding puts the extra step on the right, as Keras and PyTorch do).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Padding {
-    Same,
-    Fixed(i64),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cell {
-    Gru,
-    Lstm,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Readout {
-    /// Output at the last time step (both directions' final states when bidirectional).
-    Last,
-    /// Mean over time steps.
-    Mean,
-    /// All time steps' outputs concatenated (MNIST-1D's GRU).
-    Flatten,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CnnHead {
-    /// Flatten channels × remaining length into the classifier.
-    Flatten,
-    /// Global average pooling over time.
-    Gap,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ModelSpec {
-    /// Logistic regression: one linear layer on the flattened input. Every kind takes
-    /// `embedding_dim` (see `ModelSpec::embedding_dim`): a linear map to it and an L2
-    /// normalisation in place of the class head.
-    Linear {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        embedding_dim: Option<i64>,
-    },
-    Mlp {
-        hidden: Vec<i64>,
-        activation: Activation,
-        /// `h + act(W h)` on hidden layers whose input and output widths agree.
-        residual: bool,
-        /// Dropout on the flattened input.
-        input_dropout: f64,
-        /// Dropout after each hidden layer (one rate per layer).
-        dropout: Vec<f64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        embedding_dim: Option<i64>,
-    },
-    /// Plain 1-D CNN: conv → [batch norm] → activation per layer, then a head. Wang et al.
-    /// 2017's FCN is `channels: [128, 256, 128], kernel: [8, 5, 3], padding: same,
-    /// batch_norm: true, head: gap`.
-    Cnn1d {
-        channels: Vec<i64>,
-        kernel: Vec<i64>,
-        stride: i64,
-        padding: Padding,
-        activation: Activation,
-        batch_norm: bool,
-        head: CnnHead,
-        /// Dropout before the output layer.
-        dropout: f64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        embedding_dim: Option<i64>,
-    },
-    /// Residual 1-D CNN (Wang et al. 2017's ResNet): one block per entry of `channels`, each
-    /// block one `same`-padded conv + batch norm per entry of `kernel` (activation between),
-    /// plus a shortcut (1×1 conv + batch norm where the width changes, batch norm otherwise),
-    /// then the activation; global average pooling; depth = number of blocks.
-    Resnet1d {
-        channels: Vec<i64>,
-        kernel: Vec<i64>,
-        activation: Activation,
-        dropout: f64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        embedding_dim: Option<i64>,
-    },
-    Rnn {
-        cell: Cell,
-        hidden: i64,
-        layers: i64,
-        bidirectional: bool,
-        readout: Readout,
-        /// Dropout between stacked layers (training only).
-        dropout: f64,
-        /// Layer normalisation of each layer's outputs (over features, per time step).
-        layer_norm: bool,
-        /// Dropout before the output layer.
-        output_dropout: f64,
-        /// LSTM only: the forget gates' bias (Jozefowicz et al. 2015 recommend 1).
-        forget_bias: Option<f64>,
-        /// Token input: one channel of integer ids looked up in an embedding table.
-        embedding: Option<Embedding>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        embedding_dim: Option<i64>,
-    },
-}
-
-/// A token embedding in front of an RNN: ids in `[0, vocab)` → `dim` features (N(0, 1) init,
-/// as PyTorch's `nn.Embedding`), then dropout.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Embedding {
-    pub vocab: i64,
-    pub dim: i64,
-    pub dropout: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InitScheme {
-    /// PyTorch's defaults: U(±1/√fan_in) for linear/conv weights and biases, U(±1/√hidden)
-    /// for every recurrent parameter. What papers trained with plain PyTorch used.
-    Torch,
-    /// He (Kaiming) normal for weights, zero biases.
-    He,
-    /// Xavier (Glorot) uniform for weights, zero biases.
-    Xavier,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -399,80 +259,6 @@ pub struct EarlyStopping {
 pub enum Role {
     Method,
     Baseline,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Normalize {
-    None,
-    /// Each series (and channel) to zero mean, unit variance over its own true length.
-    Series,
-    /// Per-channel standardisation with statistics fitted on the training split only.
-    Dataset,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pad {
-    /// The longest series in the training split (never the test split's).
-    Max,
-    /// A fixed length; longer series are truncated.
-    Length(i64),
-    /// The length that covers this percentage of the training split's series (nearest rank).
-    Percentile(f64),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Subset {
-    /// At most this many series per split (stratified, seeded); the test split only when
-    /// `test` is given, and then every verdict on it is flagged.
-    Count {
-        train: Option<i64>,
-        test: Option<i64>,
-    },
-    /// This fraction of the training split (the test split stays whole).
-    Fraction(f64),
-}
-
-/// The `data:` block: how a dataset is prepared before training (see `data::prep`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataSpec {
-    pub normalize: Normalize,
-    pub pad: Pad,
-    /// Fraction of the training split held out for validation (stratified, seeded).
-    pub val_fraction: Option<f64>,
-    pub subset: Option<Subset>,
-    /// Class-disjoint split (`data.classes`): train on some classes, test retrieval on others.
-    /// Absent from the canonical JSON when not set, so other arms keep their run keys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classes: Option<ClassSplit>,
-}
-
-/// `data.classes`: which classes train and which are tested (by retrieval only).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClassSplit {
-    /// Class names as the dataset names them (`repro data profile` lists them).
-    Lists {
-        train: Vec<String>,
-        test: Vec<String>,
-    },
-    /// A seeded half of the classes trains (⌊C/2⌋ of them), the rest are tested; drawn from
-    /// the spec's `seed`, the same for every run seed and arm.
-    Half { seed: u64 },
-}
-
-impl Default for DataSpec {
-    fn default() -> Self {
-        DataSpec {
-            normalize: Normalize::None,
-            pad: Pad::Max,
-            val_fraction: None,
-            subset: None,
-            classes: None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
