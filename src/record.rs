@@ -24,6 +24,10 @@ pub struct RunConfig {
     pub seed: i64,
     pub quick: bool,
     pub data: Vec<FileDigest>,
+    /// The arm's dataset when it is declared by files (where they are, what they must hash
+    /// to), so a worker on any node loads the same bytes; absent for catalogued datasets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<crate::data::UserDataset>,
     /// The code digest of the binary that planned it ([`crate::provenance::code_digest`]).
     pub code: String,
     pub libtorch: String,

@@ -10,6 +10,28 @@ use crate::provenance;
 
 use super::{DataCommand, Failure};
 
+/// The project catalog of the current directory (see `spec::find_project_catalog`).
+fn project() -> Result<Vec<data::UserDataset>, Failure> {
+    crate::spec::project_catalog_here().map_err(|e| Failure::bad_input(e.to_string()))
+}
+
+/// `NAME` as `repro data profile` reads it: a spec file (its dataset), a project catalog's
+/// name, or a built-in one; the name and, for a dataset declared by files, its declaration.
+fn resolve(name: &str) -> Result<(String, Option<data::UserDataset>), Failure> {
+    let path = Path::new(name);
+    let is_spec = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    );
+    if is_spec && path.is_file() {
+        let spec = crate::spec::load(path).map_err(|e| Failure::bad_input(e.to_string()))?;
+        let user = spec.user_dataset(&spec.dataset).cloned();
+        return Ok((spec.dataset, user));
+    }
+    let user = project()?.into_iter().find(|d| d.name == name);
+    Ok((name.to_string(), user))
+}
+
 pub fn data(command: DataCommand, dir: &Path) -> Result<(), Failure> {
     match command {
         DataCommand::List => {
@@ -22,27 +44,50 @@ pub fn data(command: DataCommand, dir: &Path) -> Result<(), Failure> {
                 println!("{:<22} {:<10} {}", e.name, state, e.description);
                 println!("{:<22} {:<10} from {}", "", "", e.source);
             }
+            for d in project()? {
+                let state = match data::user::verify(&d) {
+                    Ok(_) => "verified",
+                    Err(DataError::UserMissing { .. }) => "missing",
+                    Err(_) => "BAD CHECKSUM",
+                };
+                println!("{:<22} {:<10} {} files", d.name, state, d.format.name());
+                println!("{:<22} {:<10} declared at {}", "", "", d.declared_at);
+            }
             Ok(())
         }
         DataCommand::Verify { names } => {
-            let entries: Vec<&data::Entry> = if names.is_empty() {
-                data::catalog::CATALOG.iter().collect()
+            let project = project()?;
+            let wanted: Vec<(String, Option<data::UserDataset>)> = if names.is_empty() {
+                let builtin = data::catalog::CATALOG.iter().map(|e| (e.name.to_string(), None));
+                builtin
+                    .chain(project.into_iter().map(|d| (d.name.clone(), Some(d))))
+                    .collect()
             } else {
                 names
                     .iter()
-                    .map(|n| data::catalog::get(n))
-                    .collect::<Result<_, _>>()?
+                    .map(|n| {
+                        let user = project.iter().find(|d| &d.name == n).cloned();
+                        if user.is_none() {
+                            data::catalog::get(n)?;
+                        }
+                        Ok((n.clone(), user))
+                    })
+                    .collect::<Result<_, DataError>>()?
             };
             let mut bad = Vec::new();
-            for e in entries {
-                match data::verify(e, dir) {
+            for (name, user) in &wanted {
+                match data::verify_named(name, user.as_ref(), dir) {
                     Ok(files) => {
-                        for f in files {
-                            println!("ok   {}  {}", &f.sha256[..16], dir.join(&f.file).display());
+                        for (i, f) in files.iter().enumerate() {
+                            let path = match user {
+                                Some(u) => u.files[i].path.clone(),
+                                None => dir.join(&f.file),
+                            };
+                            println!("ok   {}  {}", &f.sha256[..16], path.display());
                         }
                     }
                     Err(err) => {
-                        println!("FAIL {}: {err}", e.name);
+                        println!("FAIL {name}: {err}");
                         bad.push(err.to_string());
                     }
                 }
@@ -57,7 +102,8 @@ pub fn data(command: DataCommand, dir: &Path) -> Result<(), Failure> {
             }
         }
         DataCommand::Profile { name, json } => {
-            let ds = data::load(&name, dir)?;
+            let (name, user) = resolve(&name)?;
+            let ds = data::load_named(&name, user.as_ref(), dir)?;
             let p = data::profile::profile(&ds);
             if json {
                 println!(

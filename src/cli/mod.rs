@@ -147,12 +147,14 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum DataCommand {
-    /// The catalogued datasets, where they come from, and whether they are present.
+    /// The catalogued datasets (and the project catalog's, `datasets.yaml`), where they come
+    /// from, and whether they are present.
     List,
     /// Check every file of the named datasets (default: all) against its pinned sha256.
     Verify { names: Vec<String> },
     /// Counts, class balance, lengths and pad lengths, value statistics, duplicates, leakage.
     Profile {
+        /// A dataset name (built-in or the project catalog's) or a spec file (its dataset).
         name: String,
         /// Machine-readable output.
         #[arg(long)]

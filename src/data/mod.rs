@@ -1,13 +1,15 @@
 //! Datasets: the checksummed [`catalog`], verification of files on disk, and loading into tensors.
 //!
 //! Nothing here downloads: files are produced at set-up (`make data`) from pinned packages, and
-//! every load checks each file's sha256 against the catalog first.
+//! every load checks each file's sha256 against the catalog first. Datasets a user declares by
+//! files ([`user`]) are checked against the digests their declaration pins.
 
 pub mod catalog;
 pub mod delimited;
 pub mod prep;
 pub mod profile;
 pub mod ts;
+pub mod user;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
 
 pub use catalog::Entry;
+pub use user::{load_named, verify_named, UserDataset, UserFile, UserFormat};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -29,6 +32,27 @@ pub enum DataError {
         expected: String,
         actual: String,
         fetch: &'static str,
+    },
+    #[error(
+        "{path}: missing; dataset `{dataset}` (declared at {declared_at}) expects a file with \
+         sha256 {expected}"
+    )]
+    UserMissing {
+        path: PathBuf,
+        dataset: String,
+        declared_at: String,
+        expected: String,
+    },
+    #[error(
+        "{path}: sha256 mismatch: expected {expected}, found {actual} (dataset `{dataset}`, \
+         declared at {declared_at})"
+    )]
+    UserMismatch {
+        path: PathBuf,
+        dataset: String,
+        declared_at: String,
+        expected: String,
+        actual: String,
     },
     #[error("{path}: {source}")]
     Io {
@@ -136,29 +160,7 @@ pub fn load(name: &str, dir: &Path) -> Result<Dataset, DataError> {
     let entry = catalog::get(name)?;
     let digests = verify(entry, dir)?;
     let mut ds = match entry.format {
-        catalog::Format::NpzXy => {
-            let (x_train, y_train, x_test, y_test) = load_npz_xy(&dir.join(entry.files[0]))?;
-            let classes = y_train
-                .max()
-                .int64_value(&[])
-                .max(y_test.max().int64_value(&[]))
-                + 1;
-            let size = x_train.size();
-            Dataset {
-                name: name.to_string(),
-                lengths_train: vec![size[2]; size[0] as usize],
-                lengths_test: vec![size[2]; x_test.size()[0] as usize],
-                class_names: (0..classes).map(|c| c.to_string()).collect(),
-                classes,
-                channels: size[1],
-                length: size[2],
-                x_train,
-                y_train,
-                x_test,
-                y_test,
-                digests: Vec::new(),
-            }
-        }
+        catalog::Format::NpzXy => load_npz_dataset(name, &dir.join(entry.files[0]))?,
         catalog::Format::TsPair => {
             load_ts_pair(name, &dir.join(entry.files[0]), &dir.join(entry.files[1]))?
         }
@@ -168,6 +170,31 @@ pub fn load(name: &str, dir: &Path) -> Result<Dataset, DataError> {
     };
     ds.digests = digests;
     Ok(ds)
+}
+
+/// An `.npz` with `x`, `y`, `x_test`, `y_test` (labels are class indices).
+pub fn load_npz_dataset(name: &str, path: &Path) -> Result<Dataset, DataError> {
+    let (x_train, y_train, x_test, y_test) = load_npz_xy(path)?;
+    let classes = y_train
+        .max()
+        .int64_value(&[])
+        .max(y_test.max().int64_value(&[]))
+        + 1;
+    let size = x_train.size();
+    Ok(Dataset {
+        name: name.to_string(),
+        lengths_train: vec![size[2]; size[0] as usize],
+        lengths_test: vec![size[2]; x_test.size()[0] as usize],
+        class_names: (0..classes).map(|c| c.to_string()).collect(),
+        classes,
+        channels: size[1],
+        length: size[2],
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        digests: Vec::new(),
+    })
 }
 
 /// A `.ts` train/test pair; labels map to indices in the train file's declared order.

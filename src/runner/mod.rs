@@ -125,7 +125,8 @@ pub fn plan(
     let classes = [Mode::Native, Mode::Portable].map(|m| numerics::planned(m, device));
     let mut runs = Vec::new();
     for spec in specs {
-        let digests = data::verify(data::catalog::get(&spec.dataset)?, data_dir)?;
+        let user = spec.user_dataset(&spec.dataset);
+        let digests = data::verify_named(&spec.dataset, user, data_dir)?;
         let mode = if portable {
             Mode::Portable
         } else {
@@ -185,6 +186,7 @@ pub fn plan(
                         seed,
                         quick,
                         data: digests.clone(),
+                        dataset: user.cloned(),
                         code: fingerprint.clone(),
                         libtorch: libtorch.clone(),
                         device,
@@ -372,7 +374,7 @@ pub fn worker(
             mine: observed.class,
         });
     }
-    let dataset = data::load(&config.arm.dataset, data_dir)?;
+    let dataset = data::load_named(&config.arm.dataset, config.dataset.as_ref(), data_dir)?;
     if dataset.digests != config.data {
         return Err(RunError::Config {
             path: dir.join(store::CONFIG),

@@ -60,7 +60,11 @@ impl Session {
         let device = self.device.resolve(0)?;
         let mut differing = 0;
         for spec in &self.specs {
-            let data = data::load(&spec.dataset, &self.data_dir)?;
+            let data = data::load_named(
+                &spec.dataset,
+                spec.user_dataset(&spec.dataset),
+                &self.data_dir,
+            )?;
             for arm in &spec.arms {
                 let resolved = arm.resolved(self.quick);
                 let threads = resolved.train.threads as i32;

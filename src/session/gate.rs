@@ -62,7 +62,11 @@ impl Session {
     fn resolutions(&self, spec: &Spec, runs: &[PlannedRun]) -> Result<Vec<f64>, SessionError> {
         let fractions = spec.arms.iter().any(|a| Metric::of_arm(a).is_fraction());
         let ds = if fractions {
-            Some(data::load(&spec.dataset, &self.data_dir)?)
+            Some(data::load_named(
+                &spec.dataset,
+                spec.user_dataset(&spec.dataset),
+                &self.data_dir,
+            )?)
         } else {
             None
         };

@@ -9,6 +9,7 @@ use super::arm::{decode_arm, decode_tuning, Common, ARM_KEYS};
 use super::compare::decode_compare;
 use super::decode::Ctx;
 use super::section::gate::decode_gate;
+use super::section::dataset::DatasetScope;
 use super::section::header::{decode_dataset, decode_protocol, decode_source};
 use super::section::seeds::decode_seeds;
 use super::sweep::{decode_sweep, sweep_points, MAX_SWEEP_POINTS};
@@ -23,7 +24,13 @@ const TOP_KEYS: &[&str] = &[
 const DEFAULTS_KEYS: &[&str] = &["data", "model", "init", "train"];
 const QUICK_KEYS: &[&str] = &["train", "seeds"];
 
-pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8]) -> Option<Spec> {
+pub(super) fn decode_spec(
+    ctx: &mut Ctx,
+    root: &Node,
+    path: &Path,
+    bytes: &[u8],
+    mut scope: DatasetScope,
+) -> Option<Spec> {
     if root.value == Value::Null {
         ctx.err(root.pos, "spec file is empty");
         return None;
@@ -45,7 +52,7 @@ pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8])
     });
     let dataset = top
         .required(ctx, "dataset", "the spec")
-        .and_then(|n| decode_dataset(ctx, n));
+        .and_then(|n| decode_dataset(ctx, n, &mut scope));
     let protocol = match top.get("protocol") {
         Some(n) => decode_protocol(ctx, n),
         None => Some(Protocol {
@@ -177,6 +184,7 @@ pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8])
         source,
         version: version?,
         dataset: dataset?,
+        datasets: scope.used,
         protocol: protocol?,
         numerics: numerics?,
         seeds: seeds?,

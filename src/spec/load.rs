@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::decode::Ctx;
 use super::document::decode_spec;
+use super::section::dataset::{DatasetScope, PROJECT_CATALOG};
 use super::types::*;
 use super::SpecError;
 use crate::yaml;
@@ -11,7 +12,8 @@ use crate::yaml;
 /// Specs are small hand-written files; anything larger is refused before it is parsed.
 pub const MAX_SPEC_BYTES: u64 = 1 << 20;
 
-/// The `.yaml`/`.yml` files named by `paths` (directories are searched recursively), sorted.
+/// The `.yaml`/`.yml` files named by `paths` (directories are searched recursively, skipping
+/// project catalogs, `datasets.yaml`), sorted.
 pub fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecError> {
     let mut files = Vec::new();
     for path in paths {
@@ -40,7 +42,8 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SpecError> {
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
-        ) {
+        ) && path.file_name().and_then(|n| n.to_str()) != Some(PROJECT_CATALOG)
+        {
             out.push(path);
         }
     }
@@ -58,6 +61,9 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Spec>, Vec<SpecError>> {
             Err(e) => errors.push(e),
         }
     }
+    // A broken project catalog is every spec's error beside it: report it once.
+    let mut reported = std::collections::HashSet::new();
+    errors.retain(|e| reported.insert(e.to_string()));
     if errors.is_empty() {
         let mut seen = std::collections::HashMap::new();
         for spec in &specs {
@@ -109,8 +115,9 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError> {
             message: format!("invalid YAML: {}", e.message),
         }],
     })?;
+    let scope = DatasetScope::for_spec(path)?;
     let mut ctx = Ctx::default();
-    let spec = decode_spec(&mut ctx, &root, path, bytes);
+    let spec = decode_spec(&mut ctx, &root, path, bytes, scope);
     let diags = ctx.finish();
     match spec {
         Some(spec) if diags.is_empty() => Ok(spec),

@@ -10,7 +10,8 @@
 //!   and the checks that span sections.
 //! - `compare.rs`: `compare:` pairs and sweep keys → [`Comparison`]s.
 //! - `section/`: one decoder per section (`source`, `dataset`, `protocol`, `seeds`, `data`,
-//!   `train`, `model`, `claim`).
+//!   `train`, `model`, `claim`); `section/dataset.rs` datasets declared by files and the
+//!   project catalog (`datasets.yaml`).
 //! - [`decode`]: the error-collecting decoder helpers and "did you mean".
 //! - [`types`]: the domain types; each resolved arm has a canonical JSON form and sha256;
 //!   `loss.rs` the metric-learning ones (`train.loss`, `train.sampler`, `model.embedding_dim`).
@@ -33,6 +34,9 @@ use std::path::{Path, PathBuf};
 
 pub use decode::Diagnostic;
 pub use load::{load, load_all, parse_bytes, spec_files, MAX_SPEC_BYTES};
+pub use section::dataset::{
+    find_project_catalog, load_project, project_catalog_here, Project, PROJECT_CATALOG,
+};
 pub use section::RNN_DEFAULT_CLIP;
 pub use types::*;
 

@@ -364,6 +364,9 @@ pub struct Spec {
     pub source: Option<Source>,
     pub version: u32,
     pub dataset: String,
+    /// The datasets declared by files that the spec uses (inline or from its project
+    /// catalog); any other dataset name is the built-in catalog's.
+    pub datasets: Vec<crate::data::UserDataset>,
     pub protocol: Protocol,
     /// `numerics: native | portable`: which CPU kernels compute its runs (see
     /// [`crate::numerics`]); `--portable` makes every spec portable.
@@ -375,6 +378,12 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// The declaration of dataset `name` when the spec declares it by files (`None`: the
+    /// built-in catalog's).
+    pub fn user_dataset(&self, name: &str) -> Option<&crate::data::UserDataset> {
+        self.datasets.iter().find(|d| d.name == name)
+    }
+
     pub fn seeds(&self, quick: bool) -> Seeds {
         if quick {
             self.seeds_quick

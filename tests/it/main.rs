@@ -11,6 +11,7 @@ mod metric;
 mod model;
 mod numerics;
 mod optim;
+mod owndata;
 mod prep;
 mod resume;
 mod retrieval;

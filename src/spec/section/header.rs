@@ -1,7 +1,8 @@
-//! The small header sections: `source:`, `dataset:` (checked against the catalogue) and
-//! `protocol:`.
+//! The small header sections: `source:`, `dataset:` (a catalogued name or a dataset declared by
+//! files, see `dataset.rs`) and `protocol:`.
 
-use crate::spec::decode::{closest, Ctx};
+use super::dataset::{decode_dataset_entry, DatasetScope};
+use crate::spec::decode::Ctx;
 use crate::spec::types::*;
 use crate::yaml::Node;
 
@@ -14,23 +15,14 @@ pub(in crate::spec) fn decode_source(ctx: &mut Ctx, node: &Node) -> Option<Sourc
     Some(Source { url, location })
 }
 
-pub(in crate::spec) fn decode_dataset(ctx: &mut Ctx, node: &Node) -> Option<String> {
-    let name = ctx.string(node, "`dataset`")?;
-    let names = crate::data::catalog::names();
-    if !names.contains(&name.as_str()) {
-        let hint = closest(&name, &names)
-            .map(|c| format!("did you mean `{c}`? "))
-            .unwrap_or_default();
-        ctx.err(
-            node.pos,
-            format!(
-                "unknown dataset `{name}`; {hint}catalogued: {} (see `repro doctor`)",
-                names.join(", ")
-            ),
-        );
-        return None;
-    }
-    Some(name)
+/// `dataset:`: a catalogued name, a project catalog's name, or a declaration by files (see
+/// [`super::dataset`]); the user datasets it names are recorded in `scope`.
+pub(in crate::spec) fn decode_dataset(
+    ctx: &mut Ctx,
+    node: &Node,
+    scope: &mut DatasetScope,
+) -> Option<String> {
+    decode_dataset_entry(ctx, node, scope)
 }
 
 pub(in crate::spec) fn decode_protocol(ctx: &mut Ctx, node: &Node) -> Option<Protocol> {

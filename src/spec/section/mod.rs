@@ -2,6 +2,8 @@
 //! `model`, `claim`, `gate`), and the scalar helpers they share.
 //!
 //! - `header.rs`: `source:`, `dataset:`, `protocol:`.
+//! - `dataset.rs`: datasets declared by files (`dataset: { name, format, train, test, sha256 }`)
+//!   and the project catalog (`datasets.yaml`).
 //! - `seeds.rs`: `seeds:` and `quick.seeds:`.
 //! - `data.rs`: `data:` (normalisation, padding, validation split, subset).
 //! - `train.rs`: `train:` and its `schedule:`; [`RNN_DEFAULT_CLIP`].
@@ -14,6 +16,7 @@
 
 pub(super) mod claim;
 pub(super) mod data;
+pub mod dataset;
 pub(super) mod gate;
 pub(super) mod header;
 pub(super) mod loss;
