@@ -124,9 +124,10 @@ pub fn plan(
     let fingerprint = provenance::code_digest().to_string();
     let classes = [Mode::Native, Mode::Portable].map(|m| numerics::planned(m, device));
     let mut runs = Vec::new();
+    // Each dataset is verified once, before any of its runs is planned (a name may stand for
+    // other files in another spec's own declaration).
+    let mut verified: Vec<(&str, Option<&data::UserDataset>, Vec<data::FileDigest>)> = Vec::new();
     for spec in specs {
-        let user = spec.user_dataset(&spec.dataset);
-        let digests = data::verify_named(&spec.dataset, user, data_dir)?;
         let mode = if portable {
             Mode::Portable
         } else {
@@ -135,7 +136,23 @@ pub fn plan(
         let numerics = &classes[mode as usize];
         let seeds = spec.seeds(quick);
         for arm in &spec.arms {
+            // An arm that needs another device (`requires:`) is reported, not planned.
+            if arm.requires.as_ref().is_some_and(|r| !r.met_by(device)) {
+                continue;
+            }
             let resolved = arm.resolved(quick);
+            let user = spec.user_dataset(&resolved.dataset);
+            let digests = match verified
+                .iter()
+                .find(|(name, u, _)| *name == resolved.dataset && *u == user)
+            {
+                Some((_, _, d)) => d.clone(),
+                None => {
+                    let d = data::verify_named(&resolved.dataset, user, data_dir)?;
+                    verified.push((&resolved.dataset, user, d.clone()));
+                    d
+                }
+            };
             let make = |seed: i64| {
                 let mut numerics = numerics.clone();
                 let mut key = run_key(

@@ -29,7 +29,7 @@ pub(super) fn decode_spec(
     root: &Node,
     path: &Path,
     bytes: &[u8],
-    mut scope: DatasetScope,
+    scope: DatasetScope,
 ) -> Option<Spec> {
     if root.value == Value::Null {
         ctx.err(root.pos, "spec file is empty");
@@ -50,9 +50,10 @@ pub(super) fn decode_spec(
         })
         .then_some(v as u32)
     });
+    let scope = std::cell::RefCell::new(scope);
     let dataset = top
         .required(ctx, "dataset", "the spec")
-        .and_then(|n| decode_dataset(ctx, n, &mut scope));
+        .and_then(|n| decode_dataset(ctx, n, &mut scope.borrow_mut()));
     let protocol = match top.get("protocol") {
         Some(n) => decode_protocol(ctx, n),
         None => Some(Protocol {
@@ -107,6 +108,8 @@ pub(super) fn decode_spec(
             split: Split::Test,
             evaluate: Evaluate::Classification,
         }),
+        protocol_node: top.get("protocol"),
+        scope: &scope,
         defaults,
         quick,
         gate,
@@ -184,7 +187,7 @@ pub(super) fn decode_spec(
         source,
         version: version?,
         dataset: dataset?,
-        datasets: scope.used,
+        user_datasets: scope.into_inner().used,
         protocol: protocol?,
         numerics: numerics?,
         seeds: seeds?,
