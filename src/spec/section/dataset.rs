@@ -108,7 +108,7 @@ pub fn project_catalog_here() -> Result<Vec<UserDataset>, SpecError> {
 pub fn load_project(path: &Path) -> Result<Project, SpecError> {
     let bytes = std::fs::read(path)
         .map_err(|e| SpecError::whole_file(path, format!("cannot read: {e}")))?;
-    if bytes.len() as u64 > super::super::MAX_SPEC_BYTES {
+    if bytes.len() as u64 > crate::spec::MAX_SPEC_BYTES {
         return Err(SpecError::whole_file(path, "file is too large for a catalog"));
     }
     let text = std::str::from_utf8(&bytes)
@@ -188,7 +188,7 @@ pub(in crate::spec) fn decode_dataset_entry(
         scope.use_dataset(ctx, node.pos, ds);
         return Some(name);
     }
-    let mut names = catalog::names();
+    let mut names: Vec<&str> = catalog::names();
     let project_names: Vec<&str> = scope
         .project
         .iter()
