@@ -58,7 +58,9 @@ pub fn data(command: DataCommand, dir: &Path) -> Result<(), Failure> {
         DataCommand::Verify { names } => {
             let project = project()?;
             let wanted: Vec<(String, Option<data::UserDataset>)> = if names.is_empty() {
-                let builtin = data::catalog::CATALOG.iter().map(|e| (e.name.to_string(), None));
+                let builtin = data::catalog::CATALOG
+                    .iter()
+                    .map(|e| (e.name.to_string(), None));
                 builtin
                     .chain(project.into_iter().map(|d| (d.name.clone(), Some(d))))
                     .collect()

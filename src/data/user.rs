@@ -131,7 +131,10 @@ pub fn verify(ds: &UserDataset) -> Result<Vec<FileDigest>, DataError> {
                     actual,
                 });
             }
-            Ok(FileDigest { file, sha256: actual })
+            Ok(FileDigest {
+                file,
+                sha256: actual,
+            })
         })
         .collect()
 }

@@ -42,7 +42,11 @@ fn gunpoint_as(format: &str, dir: &Path) -> Vec<PathBuf> {
             .zip(y)
             .map(|(row, label)| {
                 let values: Vec<String> = row.iter().map(|v| v.to_string()).collect();
-                format!("{}{sep}{}\n", ds.class_names[label as usize], values.join(sep))
+                format!(
+                    "{}{sep}{}\n",
+                    ds.class_names[label as usize],
+                    values.join(sep)
+                )
             })
             .collect()
     };
@@ -129,7 +133,10 @@ fn user_datasets_train_like_the_catalogs_and_key_on_bytes_not_paths() {
     std::fs::write(root.join("catalog.yaml"), spec("GunPoint")).unwrap();
     let (key_catalog, acc_catalog, config) =
         run_one(root, "catalog.yaml", &root.join("store-catalog"));
-    assert!(config.get("dataset").is_none(), "catalogued: no declaration");
+    assert!(
+        config.get("dataset").is_none(),
+        "catalogued: no declaration"
+    );
 
     // The same bytes declared by files, in a sub-directory: relative paths resolve against the
     // spec's directory, not the working directory.
@@ -144,9 +151,11 @@ fn user_datasets_train_like_the_catalogs_and_key_on_bytes_not_paths() {
         &digests,
     );
     std::fs::write(sub.join("copy.yaml"), spec(&decl)).unwrap();
-    let (key_copy, acc_copy, config) =
-        run_one(root, "specs/copy.yaml", &root.join("store-copy"));
-    assert_eq!(key_copy, key_catalog, "same name, format and bytes: same key");
+    let (key_copy, acc_copy, config) = run_one(root, "specs/copy.yaml", &root.join("store-copy"));
+    assert_eq!(
+        key_copy, key_catalog,
+        "same name, format and bytes: same key"
+    );
     assert_eq!(acc_copy, acc_catalog);
     assert_eq!(config["dataset"]["format"], "ts");
     assert_eq!(
@@ -269,7 +278,10 @@ fn refused(dir: &Path, spec_file: &str, needles: &[&str]) {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{spec_file}: {stderr}");
     for needle in needles {
-        assert!(stderr.contains(needle), "{spec_file}: `{needle}` in {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{spec_file}: `{needle}` in {stderr}"
+        );
     }
     assert!(!store.exists(), "{spec_file}: nothing written to the store");
 }
@@ -290,7 +302,10 @@ fn missing_or_altered_files_and_bad_declarations_are_refused_before_training() {
         "missing.yaml",
         &[
             &format!("{}: missing; dataset `Gun`", absent.display()),
-            &format!("missing.yaml:4:10) expects a file with sha256 {}", digests[1]),
+            &format!(
+                "missing.yaml:4:10) expects a file with sha256 {}",
+                digests[1]
+            ),
         ],
     );
 
@@ -321,12 +336,7 @@ fn missing_or_altered_files_and_bad_declarations_are_refused_before_training() {
         "format.yaml",
         &["format.yaml:4:31: unknown dataset format `arff`; expected one of `ts`, `ucr-tsv`, `csv`, `npz`"],
     );
-    let decl = declaration(
-        "Gun",
-        "npz",
-        &["gp.npz"],
-        &["abc".to_string()],
-    );
+    let decl = declaration("Gun", "npz", &["gp.npz"], &["abc".to_string()]);
     std::fs::write(root.join("digest.yaml"), spec(&decl)).unwrap();
     refused(
         root,
@@ -336,9 +346,8 @@ fn missing_or_altered_files_and_bad_declarations_are_refused_before_training() {
 
     // A project catalog naming a built-in dataset, and a name declared twice in it: errors in
     // the catalog file, reported once for every spec beside it.
-    let entry = |name: &str| {
-        declaration(name, "ucr-tsv", &["gp_train.tsv", "gp_test.tsv"], &digests)
-    };
+    let entry =
+        |name: &str| declaration(name, "ucr-tsv", &["gp_train.tsv", "gp_test.tsv"], &digests);
     let project = root.join("project");
     std::fs::create_dir(&project).unwrap();
     std::fs::write(

@@ -109,7 +109,10 @@ pub fn load_project(path: &Path) -> Result<Project, SpecError> {
     let bytes = std::fs::read(path)
         .map_err(|e| SpecError::whole_file(path, format!("cannot read: {e}")))?;
     if bytes.len() as u64 > crate::spec::MAX_SPEC_BYTES {
-        return Err(SpecError::whole_file(path, "file is too large for a catalog"));
+        return Err(SpecError::whole_file(
+            path,
+            "file is too large for a catalog",
+        ));
     }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| SpecError::whole_file(path, "file is not valid UTF-8"))?;
@@ -284,7 +287,12 @@ pub fn decode_declaration(
     let files = paths
         .into_iter()
         .zip(digests)
-        .map(|(path, sha256)| Some(UserFile { path: path?, sha256: sha256? }))
+        .map(|(path, sha256)| {
+            Some(UserFile {
+                path: path?,
+                sha256: sha256?,
+            })
+        })
         .collect::<Option<Vec<_>>>()?;
     Some(UserDataset {
         name: name?,
@@ -303,7 +311,9 @@ fn dataset_name(ctx: &mut Ctx, node: &Node) -> Option<String> {
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     ctx.check(ok, node.pos, || {
-        format!("dataset `name` `{s}` must be 1-64 of A-Z, a-z, 0-9, `-`, `_`, starting with a letter")
+        format!(
+            "dataset `name` `{s}` must be 1-64 of A-Z, a-z, 0-9, `-`, `_`, starting with a letter"
+        )
     })
     .then_some(s)
 }
