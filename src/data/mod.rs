@@ -33,24 +33,17 @@ pub enum DataError {
         actual: String,
         fetch: &'static str,
     },
-    #[error(
-        "{path}: missing; dataset `{dataset}` (declared at {declared_at}) expects a file with \
-         sha256 {expected}"
-    )]
+    /// A declared (user) dataset's file is absent. `declared`: "dataset `X` (declared at F:L:C)".
+    #[error("{path}: missing; {declared} expects a file with sha256 {expected}")]
     UserMissing {
         path: PathBuf,
-        dataset: String,
-        declared_at: String,
+        declared: String,
         expected: String,
     },
-    #[error(
-        "{path}: sha256 mismatch: expected {expected}, found {actual} (dataset `{dataset}`, \
-         declared at {declared_at})"
-    )]
+    #[error("{path}: sha256 mismatch: expected {expected}, found {actual} ({declared})")]
     UserMismatch {
         path: PathBuf,
-        dataset: String,
-        declared_at: String,
+        declared: String,
         expected: String,
         actual: String,
     },

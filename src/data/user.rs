@@ -116,8 +116,7 @@ pub fn verify(ds: &UserDataset) -> Result<Vec<FileDigest>, DataError> {
             if !f.path.exists() {
                 return Err(DataError::UserMissing {
                     path: f.path.clone(),
-                    dataset: ds.name.clone(),
-                    declared_at: ds.declared_at.clone(),
+                    declared: format!("dataset `{}` (declared at {})", ds.name, ds.declared_at),
                     expected: f.sha256.clone(),
                 });
             }
@@ -125,8 +124,7 @@ pub fn verify(ds: &UserDataset) -> Result<Vec<FileDigest>, DataError> {
             if actual != f.sha256 {
                 return Err(DataError::UserMismatch {
                     path: f.path.clone(),
-                    dataset: ds.name.clone(),
-                    declared_at: ds.declared_at.clone(),
+                    declared: format!("dataset `{}`, declared at {}", ds.name, ds.declared_at),
                     expected: f.sha256.clone(),
                     actual,
                 });
