@@ -218,6 +218,8 @@ fn plateau_follows_its_monitor_never_the_test_loss() {
         patience: 0,
         min_lr: 0.0,
         monitor,
+        threshold: repro::spec::PLATEAU_THRESHOLD,
+        threshold_mode: repro::spec::ThresholdMode::Rel,
     };
     let mut arm = util::mnist1d_arm("logistic", 200, 10);
     arm.train.lr = 0.5; // noisy enough that the monitored loss stalls now and then
