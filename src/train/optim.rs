@@ -233,8 +233,7 @@ impl Adadelta {
     fn step(&mut self) {
         let (rho, eps, lr) = (self.rho, self.eps, self.lr);
         tch::no_grad(|| {
-            for (p, (square_avg, acc_delta)) in self.params.iter_mut().zip(self.state.iter_mut())
-            {
+            for (p, (square_avg, acc_delta)) in self.params.iter_mut().zip(self.state.iter_mut()) {
                 let g = p.grad();
                 if !g.defined() {
                     continue;

@@ -733,7 +733,10 @@ fn adadelta_and_an_absolute_plateau_threshold_decode() {
             threshold_mode: spec::ThresholdMode::Abs,
         }
     );
-    assert!(s.arms[1].resolved.canonical_json().contains("\"threshold_mode\":\"abs\""));
+    assert!(s.arms[1]
+        .resolved
+        .canonical_json()
+        .contains("\"threshold_mode\":\"abs\""));
 
     let rel = GOOD.replace(
         "    train: { lr: 0.001 }",
@@ -750,8 +753,8 @@ fn adadelta_and_an_absolute_plateau_threshold_decode() {
             "    train: { optimizer: adam, rho: 0.9, schedule: { kind: plateau, monitor: train_loss, threshold_mode: max } }",
         ),
         &[
-            ("22:35", "`rho` does not apply to optimizer `adam`"),
-            ("22:108", "unknown plateau threshold mode `max`"),
+            ("14:36", "`rho` does not apply to optimizer `adam`"),
+            ("14:105", "unknown plateau threshold mode `max`"),
         ],
     );
 }
