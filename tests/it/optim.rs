@@ -21,7 +21,6 @@ use super::util;
 
 #[derive(Deserialize)]
 struct Golden {
-    lr: f64,
     steps: i64,
     problem: Problem,
     cases: Vec<Case>,
@@ -37,7 +36,7 @@ struct Problem {
 
 #[derive(Deserialize)]
 struct Case {
-    /// The starting learning rate (Adadelta starts at Keras's 1.0, the others at `Golden::lr`).
+    /// The starting learning rate (Adadelta at Keras's 1.0, the others at the generator's LR).
     lr: f64,
     optimizer: String,
     schedule: String,
