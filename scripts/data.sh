@@ -16,6 +16,12 @@ if ! check mnist1d.npz; then
     .venv/bin/python scripts/make_mnist1d.py data/mnist1d.npz.tmp
     mv data/mnist1d.npz.tmp data/mnist1d.npz
 fi
+# The same examples with the sequence order shuffled (the package's `shuffle_seq`).
+if ! check mnist1d-shuffled.npz; then
+    echo "data: generating data/mnist1d-shuffled.npz with the pinned mnist1d package"
+    .venv/bin/python scripts/make_mnist1d.py --shuffle-seq data/mnist1d-shuffled.npz.tmp
+    mv data/mnist1d-shuffled.npz.tmp data/mnist1d-shuffled.npz
+fi
 
 # UCR/UEA .ts files, shipped inside the aeon 1.6.0 wheel (taken without its dependencies).
 aeon_wheel=aeon-1.6.0-py3-none-any.whl

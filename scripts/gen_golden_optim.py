@@ -2,7 +2,7 @@
 
 A fixed least-squares problem (W: 4x3, b: 4, X: 16x3, Y: 16x4, drawn once with seed 0 and stored
 in the output, so repro needs no RNG agreement) is optimised for STEPS steps by every optimizer
-× schedule pair; the final parameters and the learning rate used at each step are recorded.
+× schedule pair (each optimizer at its own starting lr, stored per case); the final parameters and the learning rate used at each step are recorded.
 repro must reach the same parameters to 1e-5.
 
 Usage: .venv/bin/python scripts/gen_golden_optim.py > tests/golden/optim_pytorch.json
@@ -21,6 +21,8 @@ OPTIMIZERS = {
     "radam_nowd": lambda p: torch.optim.RAdam(p, lr=LR, weight_decay=0.0, foreach=False),
     "sgd": lambda p: torch.optim.SGD(p, lr=LR, momentum=0.9, weight_decay=0.01, foreach=False),
     "sgd_nesterov": lambda p: torch.optim.SGD(p, lr=LR, momentum=0.9, nesterov=True, weight_decay=0.01, foreach=False),
+    # Keras's Adadelta() as Wang et al. 2017 and Fawaz et al. 2019 train their MLP: lr 1.0, rho 0.95.
+    "adadelta": lambda p: torch.optim.Adadelta(p, lr=1.0, rho=0.95, eps=1e-7, weight_decay=0.01, foreach=False),
 }
 
 SCHEDULES = {
@@ -28,6 +30,9 @@ SCHEDULES = {
     "cosine": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
     "step": lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=7, gamma=0.5),
     "plateau": lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=0.5, patience=2),
+    # Keras's ReduceLROnPlateau counts an improvement by an absolute min_delta.
+    "plateau_abs": lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(
+        o, factor=0.5, patience=1, threshold=0.02, threshold_mode="abs", min_lr=0.01),
 }
 
 CLIPS = {"none": None, "norm": ("norm", 0.5), "value": ("value", 0.1)}
@@ -54,7 +59,7 @@ def run(problem, opt_name, sched_name, clip):
             sched.step(loss.item())
         elif sched is not None:
             sched.step()
-    return {"optimizer": opt_name, "schedule": sched_name, "clip": clip, "lrs": lrs,
+    return {"optimizer": opt_name, "schedule": sched_name, "clip": clip, "lr": lrs[0], "lrs": lrs,
             "losses": losses, "w": w.detach().flatten().tolist(), "b": b.detach().tolist()}
 
 

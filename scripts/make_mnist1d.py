@@ -3,7 +3,12 @@
 Writes an uncompressed .npz whose bytes depend only on the data: every zip entry gets a fixed
 timestamp, so the file's sha256 can be pinned in the catalog (src/data/catalog.rs).
 
-Usage: python scripts/make_mnist1d.py OUT.npz
+With `--shuffle-seq`, the package's own `shuffle_seq` option: one fixed permutation of the 40
+time steps, drawn by the package's numpy generator right after its example shuffle (seed 42), applied
+to every train and test example; examples, labels and split are the unshuffled set's. This is the
+"MNIST-1D (shuffle)" row of the README table (the spatial shuffle of Zhang et al. 2017).
+
+Usage: python scripts/make_mnist1d.py [--shuffle-seq] OUT.npz
 """
 import io
 import sys
@@ -24,10 +29,15 @@ def write_npz(path, arrays):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: make_mnist1d.py OUT.npz")
+    argv = sys.argv[1:]
+    shuffle_seq = "--shuffle-seq" in argv
+    argv = [a for a in argv if a != "--shuffle-seq"]
+    if len(argv) != 1:
+        sys.exit("usage: make_mnist1d.py [--shuffle-seq] OUT.npz")
+    out = argv[0]
     args = get_dataset_args()
     args.seed = 42
+    args.shuffle_seq = shuffle_seq
     data = make_dataset(args)
     arrays = {
         "x": data["x"].astype(np.float32),
@@ -35,10 +45,10 @@ def main():
         "x_test": data["x_test"].astype(np.float32),
         "y_test": data["y_test"].astype(np.int64),
     }
-    write_npz(sys.argv[1], arrays)
+    write_npz(out, arrays)
     print(
-        f"mnist1d: train {arrays['x'].shape} test {arrays['x_test'].shape} "
-        f"classes {len(np.unique(arrays['y']))} -> {sys.argv[1]}"
+        f"mnist1d{' (shuffled sequence)' if shuffle_seq else ''}: train {arrays['x'].shape} test {arrays['x_test'].shape} "
+        f"classes {len(np.unique(arrays['y']))} -> {out}"
     )
 
 

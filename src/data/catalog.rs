@@ -62,6 +62,16 @@ pub const CATALOG: &[Entry] = &[
         format: Format::NpzXy,
         files: &["mnist1d.npz"],
     },
+    Entry {
+        name: "mnist1d-shuffled",
+        description: "MNIST-1D with the sequence order shuffled: the same 4000 / 1000 examples, \
+                      one fixed permutation of the 40 time steps",
+        source: "PyPI mnist1d==0.0.2.post1, make_dataset with seed 42 and shuffle_seq, \
+                 written by scripts/make_mnist1d.py --shuffle-seq",
+        fetch: "make data",
+        format: Format::NpzXy,
+        files: &["mnist1d-shuffled.npz"],
+    },
     ucr!("GunPoint", "UCR GunPoint: 50/150, length 150, 2 classes"),
     ucr!("ArrowHead", "UCR ArrowHead: 36/175, length 251, 3 classes"),
     ucr!("OSULeaf", "UCR OSULeaf: 200/242, length 427, 6 classes"),

@@ -134,6 +134,12 @@ pub enum Optimizer {
         momentum: f64,
         nesterov: bool,
     },
+    /// Adadelta (Zeiler 2012), the optimizer of Wang et al.'s and Fawaz et al.'s MLP (Keras's
+    /// `Adadelta()`: lr 1.0, rho 0.95); `weight_decay` is an L2 term added to the gradient.
+    Adadelta {
+        rho: f64,
+        eps: f64,
+    },
 }
 
 impl Optimizer {
@@ -143,6 +149,7 @@ impl Optimizer {
             Optimizer::Adamw { .. } => "adamw",
             Optimizer::Radam { .. } => "radam",
             Optimizer::Sgd { .. } => "sgd",
+            Optimizer::Adadelta { .. } => "adadelta",
         }
     }
 }
@@ -174,14 +181,52 @@ pub enum Schedule {
         gamma: f64,
         unit: ScheduleUnit,
     },
-    /// Multiply lr by `factor` when the `monitor`ed loss has not improved (relative threshold
-    /// 1e-4) for `patience` evaluations (PyTorch's ReduceLROnPlateau, mode min).
+    /// Multiply lr by `factor` when the `monitor`ed loss has not improved by `threshold`
+    /// (relative by default, 1e-4) for more than `patience` evaluations (PyTorch's
+    /// ReduceLROnPlateau, mode min, no cooldown). The threshold is in the arm's hash only
+    /// where it differs from PyTorch's default, so older keys stay as they were.
     Plateau {
         factor: f64,
         patience: i64,
         min_lr: f64,
         monitor: Monitor,
+        #[serde(
+            default = "default_plateau_threshold",
+            skip_serializing_if = "is_default_plateau_threshold"
+        )]
+        threshold: f64,
+        #[serde(default, skip_serializing_if = "ThresholdMode::is_rel")]
+        threshold_mode: ThresholdMode,
     },
+}
+
+/// PyTorch's ReduceLROnPlateau `threshold` default.
+pub const PLATEAU_THRESHOLD: f64 = 1e-4;
+
+fn default_plateau_threshold() -> f64 {
+    PLATEAU_THRESHOLD
+}
+
+fn is_default_plateau_threshold(t: &f64) -> bool {
+    *t == PLATEAU_THRESHOLD
+}
+
+/// How a plateau schedule's `threshold` counts an improvement (PyTorch's `threshold_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdMode {
+    /// Better than `best · (1 − threshold)` (PyTorch's default).
+    #[default]
+    Rel,
+    /// Better than `best − threshold` (Keras's `min_delta`, the protocol of Wang et al. 2017
+    /// and Fawaz et al. 2019).
+    Abs,
+}
+
+impl ThresholdMode {
+    fn is_rel(&self) -> bool {
+        *self == ThresholdMode::Rel
+    }
 }
 
 /// The loss a plateau schedule watches. Never the test loss: a decision taken on the test

@@ -1,7 +1,8 @@
 //! Optimizers. Adam, AdamW and SGD are libtorch's own C++ implementations (through tch);
-//! RAdam (Liu et al. 2020, "On the Variance of the Adaptive Learning Rate and Beyond"), which
-//! tch lacks, is implemented here step for step as PyTorch's `torch.optim.RAdam` (single-tensor
-//! path, L2 weight decay), and checked against it in `tests/it/optim.rs`.
+//! RAdam (Liu et al. 2020, "On the Variance of the Adaptive Learning Rate and Beyond") and
+//! Adadelta (Zeiler 2012, "ADADELTA: An Adaptive Learning Rate Method"), which tch lacks, are
+//! implemented here step for step as PyTorch's `torch.optim.RAdam` and `torch.optim.Adadelta`
+//! (single-tensor path, L2 weight decay), and checked against them in `tests/it/optim.rs`.
 
 use tch::nn::{self, OptimizerConfig};
 use tch::{TchError, Tensor};
@@ -11,6 +12,7 @@ use crate::spec::Optimizer;
 pub enum Optim {
     Torch(nn::Optimizer),
     Radam(Radam),
+    Adadelta(Adadelta),
 }
 
 impl Optim {
@@ -66,14 +68,37 @@ impl Optim {
                     step: 0,
                 })
             }
+            Optimizer::Adadelta { rho, eps } => {
+                let params = vs.trainable_variables();
+                Optim::Adadelta(Adadelta {
+                    state: params
+                        .iter()
+                        .map(|p| (p.zeros_like(), p.zeros_like()))
+                        .collect(),
+                    params,
+                    rho,
+                    eps,
+                    weight_decay,
+                    lr,
+                })
+            }
         })
+    }
+
+    /// The parameters of an optimizer implemented here; `None` for libtorch's.
+    fn own_params(&self) -> Option<&[Tensor]> {
+        match self {
+            Optim::Torch(_) => None,
+            Optim::Radam(r) => Some(&r.params),
+            Optim::Adadelta(a) => Some(&a.params),
+        }
     }
 
     pub fn zero_grad(&mut self) {
         match self {
             Optim::Torch(o) => o.zero_grad(),
-            Optim::Radam(r) => {
-                for p in &mut r.params {
+            Optim::Radam(Radam { params, .. }) | Optim::Adadelta(Adadelta { params, .. }) => {
+                for p in params {
                     p.zero_grad();
                 }
             }
@@ -81,23 +106,25 @@ impl Optim {
     }
 
     pub fn clip_grad_norm(&self, max: f64) {
-        match self {
-            Optim::Torch(o) => o.clip_grad_norm(max),
-            Optim::Radam(r) => clip_norm(&r.params, max),
+        match (self, self.own_params()) {
+            (Optim::Torch(o), _) => o.clip_grad_norm(max),
+            (_, Some(params)) => clip_norm(params, max),
+            (_, None) => {}
         }
     }
 
     pub fn clip_grad_value(&self, max: f64) {
-        match self {
-            Optim::Torch(o) => o.clip_grad_value(max),
-            Optim::Radam(r) => tch::no_grad(|| {
-                for p in &r.params {
+        match (self, self.own_params()) {
+            (Optim::Torch(o), _) => o.clip_grad_value(max),
+            (_, Some(params)) => tch::no_grad(|| {
+                for p in params {
                     let mut g = p.grad();
                     if g.defined() {
                         let _ = g.clamp_(-max, max);
                     }
                 }
             }),
+            (_, None) => {}
         }
     }
 
@@ -105,6 +132,7 @@ impl Optim {
         match self {
             Optim::Torch(o) => o.set_lr(lr),
             Optim::Radam(r) => r.lr = lr,
+            Optim::Adadelta(a) => a.lr = lr,
         }
     }
 
@@ -112,6 +140,7 @@ impl Optim {
         match self {
             Optim::Torch(o) => o.step(),
             Optim::Radam(r) => r.step(),
+            Optim::Adadelta(a) => a.step(),
         }
     }
 }
@@ -184,6 +213,43 @@ impl Radam {
                     corrected * lr
                 };
                 let _ = p.g_sub_(&update);
+            }
+        });
+    }
+}
+
+pub struct Adadelta {
+    params: Vec<Tensor>,
+    /// (running mean of squared gradients, running mean of squared updates) per parameter.
+    state: Vec<(Tensor, Tensor)>,
+    rho: f64,
+    eps: f64,
+    weight_decay: f64,
+    lr: f64,
+}
+
+impl Adadelta {
+    /// One step of `torch.optim.Adadelta` (`_single_tensor_adadelta`), operation for operation.
+    fn step(&mut self) {
+        let (rho, eps, lr) = (self.rho, self.eps, self.lr);
+        tch::no_grad(|| {
+            for (p, (square_avg, acc_delta)) in self.params.iter_mut().zip(self.state.iter_mut()) {
+                let g = p.grad();
+                if !g.defined() {
+                    continue;
+                }
+                let g = if self.weight_decay != 0.0 {
+                    g + &*p * self.weight_decay
+                } else {
+                    g
+                };
+                let _ = square_avg.g_mul_scalar_(rho);
+                let _ = square_avg.addcmul_(&(&g * (1.0 - rho)), &g);
+                let std = (&*square_avg + eps).sqrt();
+                let delta = (&*acc_delta + eps).sqrt() / std * &g;
+                let _ = acc_delta.g_mul_scalar_(rho);
+                let _ = acc_delta.addcmul_(&(&delta * (1.0 - rho)), &delta);
+                let _ = p.g_sub_(&(delta * lr));
             }
         });
     }

@@ -122,15 +122,9 @@ pub fn train_with_progress(
     );
     let mut opt = optim::Optim::new(&t.optimizer, t.weight_decay, t.lr, &built.vs)?;
     let mut plateau = match t.schedule {
-        Schedule::Plateau {
-            factor,
-            patience,
-            min_lr,
-            monitor,
-        } => Some((
-            schedule::Plateau::new(t.lr, factor, patience, min_lr),
-            monitor,
-        )),
+        Schedule::Plateau { monitor, .. } => {
+            schedule::Plateau::of(&t.schedule, t.lr).map(|p| (p, monitor))
+        }
         _ => None,
     };
 

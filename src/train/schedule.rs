@@ -1,7 +1,7 @@
 //! Learning-rate schedules, as closed forms of PyTorch's schedulers (checked against them in
 //! `tests/it/optim.rs`), plus the stateful reduce-on-plateau.
 
-use crate::spec::{Schedule, ScheduleUnit};
+use crate::spec::{Schedule, ScheduleUnit, ThresholdMode};
 
 /// The learning rate for optimizer step `step` (0-based) under a non-plateau `schedule`.
 pub fn lr_at(schedule: &Schedule, base: f64, step: i64, steps_per_epoch: i64) -> f64 {
@@ -35,32 +35,51 @@ pub fn lr_at(schedule: &Schedule, base: f64, step: i64, steps_per_epoch: i64) ->
     }
 }
 
-/// ReduceLROnPlateau (mode min, relative threshold 1e-4, no cooldown).
+/// ReduceLROnPlateau (mode min, no cooldown), relative or absolute threshold.
 #[derive(Debug, Clone)]
 pub struct Plateau {
     factor: f64,
     patience: i64,
     min_lr: f64,
+    threshold: f64,
+    mode: ThresholdMode,
     best: f64,
     bad: i64,
     pub lr: f64,
 }
 
 impl Plateau {
-    pub fn new(lr: f64, factor: f64, patience: i64, min_lr: f64) -> Plateau {
-        Plateau {
-            factor,
-            patience,
-            min_lr,
-            best: f64::INFINITY,
-            bad: 0,
-            lr,
+    /// The plateau of `schedule` starting at `lr`; `None` for other schedules.
+    pub fn of(schedule: &Schedule, lr: f64) -> Option<Plateau> {
+        match *schedule {
+            Schedule::Plateau {
+                factor,
+                patience,
+                min_lr,
+                threshold,
+                threshold_mode,
+                ..
+            } => Some(Plateau {
+                factor,
+                patience,
+                min_lr,
+                threshold,
+                mode: threshold_mode,
+                best: f64::INFINITY,
+                bad: 0,
+                lr,
+            }),
+            _ => None,
         }
     }
 
     /// Feeds one eval loss; returns the (possibly reduced) learning rate.
     pub fn observe(&mut self, loss: f64) -> f64 {
-        if loss < self.best * (1.0 - 1e-4) {
+        let bar = match self.mode {
+            ThresholdMode::Rel => self.best * (1.0 - self.threshold),
+            ThresholdMode::Abs => self.best - self.threshold,
+        };
+        if loss < bar {
             self.best = loss;
             self.bad = 0;
         } else {

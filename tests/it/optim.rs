@@ -3,6 +3,9 @@
 //! `train::optim` and `train::schedule` must end at the same parameters to 1e-5.
 //!
 //! ```python
+//! opt = torch.optim.Adadelta([w, b], lr=1.0, rho=0.95, eps=1e-7, weight_decay=0.01, foreach=False)
+//! sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1,
+//!                                                    threshold=0.02, threshold_mode="abs", min_lr=0.01)
 //! opt = torch.optim.RAdam([w, b], lr=0.05, weight_decay=0.01, foreach=False)
 //! sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10, eta_min=0.001)
 //! for _ in range(30): loss = ((x @ w.T + b - y) ** 2).mean(); ...; opt.step(); sched.step()
@@ -18,7 +21,6 @@ use super::util;
 
 #[derive(Deserialize)]
 struct Golden {
-    lr: f64,
     steps: i64,
     problem: Problem,
     cases: Vec<Case>,
@@ -34,6 +36,8 @@ struct Problem {
 
 #[derive(Deserialize)]
 struct Case {
+    /// The starting learning rate (Adadelta at Keras's 1.0, the others at the generator's LR).
+    lr: f64,
     optimizer: String,
     schedule: String,
     clip: Option<(String, f64)>,
@@ -91,6 +95,13 @@ fn optimizer(name: &str) -> (Optimizer, f64) {
             },
             0.01,
         ),
+        "adadelta" => (
+            Optimizer::Adadelta {
+                rho: 0.95,
+                eps: 1e-7,
+            },
+            0.01,
+        ),
         other => panic!("unknown optimizer {other}"),
     }
 }
@@ -114,6 +125,16 @@ fn schedule_of(name: &str) -> Schedule {
             patience: 2,
             min_lr: 0.0,
             monitor: repro::spec::Monitor::TrainLoss,
+            threshold: repro::spec::PLATEAU_THRESHOLD,
+            threshold_mode: repro::spec::ThresholdMode::Rel,
+        },
+        "plateau_abs" => Schedule::Plateau {
+            factor: 0.5,
+            patience: 1,
+            min_lr: 0.01,
+            monitor: repro::spec::Monitor::TrainLoss,
+            threshold: 0.02,
+            threshold_mode: repro::spec::ThresholdMode::Abs,
         },
         other => panic!("unknown schedule {other}"),
     }
@@ -141,7 +162,7 @@ fn optimizers_and_schedules_match_pytorch() {
     let p = &golden.problem;
     let x = Tensor::from_slice(&p.x).view([16, 3]);
     let y = Tensor::from_slice(&p.y).view([16, 4]);
-    assert_eq!(golden.cases.len(), 28);
+    assert_eq!(golden.cases.len(), 39);
     for case in &golden.cases {
         let what = format!(
             "{} / {} / clip {:?}",
@@ -154,20 +175,12 @@ fn optimizers_and_schedules_match_pytorch() {
         let b = vs.root().var_copy("b", &Tensor::from_slice(&p.b));
         let (spec, wd) = optimizer(&case.optimizer);
         let sched = schedule_of(&case.schedule);
-        let mut opt = Optim::new(&spec, wd, golden.lr, &vs).unwrap();
-        let mut plateau = match sched {
-            Schedule::Plateau {
-                factor,
-                patience,
-                min_lr,
-                ..
-            } => Some(schedule::Plateau::new(golden.lr, factor, patience, min_lr)),
-            _ => None,
-        };
+        let mut opt = Optim::new(&spec, wd, case.lr, &vs).unwrap();
+        let mut plateau = schedule::Plateau::of(&sched, case.lr);
         for step in 0..golden.steps {
             let lr = match &plateau {
                 Some(p) => p.lr,
-                None => schedule::lr_at(&sched, golden.lr, step, 1),
+                None => schedule::lr_at(&sched, case.lr, step, 1),
             };
             let want_lr = case.lrs[step as usize];
             assert!(

@@ -409,6 +409,8 @@ fn plateau_schedules_monitor_train_or_validation_loss_never_test() {
             patience: 3,
             min_lr: 0.0,
             monitor: spec::Monitor::TrainLoss,
+            threshold: spec::PLATEAU_THRESHOLD,
+            threshold_mode: spec::ThresholdMode::Rel,
         }
     );
     check(
@@ -697,5 +699,62 @@ fn seeds_are_derived_per_index_or_per_arm() {
             "seeds: { count: 3, derive: hash }",
         ),
         &[("7:28", "`seeds.derive`")],
+    );
+}
+
+/// Issue #13: Wang et al. 2017 and Fawaz et al. 2019 train their MLP with Keras's Adadelta and
+/// reduce the rate when the training loss has not improved by Keras's absolute `min_delta`.
+/// Both decode; keys of other optimizers are refused; a plateau at PyTorch's default threshold
+/// hashes as before the keys existed (no threshold in the canonical arm).
+#[test]
+fn adadelta_and_an_absolute_plateau_threshold_decode() {
+    let keras = GOOD.replace(
+        "    train: { lr: 0.001 }",
+        "    train: { optimizer: adadelta, lr: 1.0, rho: 0.95, eps: 1.0e-7,\n\
+         \x20            schedule: { kind: plateau, monitor: train_loss, factor: 0.5, patience: 199, min_lr: 0.1, threshold: 1.0e-4, threshold_mode: abs } }",
+    );
+    let s = spec::parse_bytes(Path::new("t.yaml"), keras.as_bytes()).unwrap();
+    let t = &s.arms[1].resolved.train;
+    assert_eq!(
+        t.optimizer,
+        spec::Optimizer::Adadelta {
+            rho: 0.95,
+            eps: 1e-7
+        }
+    );
+    assert_eq!(
+        t.schedule,
+        spec::Schedule::Plateau {
+            factor: 0.5,
+            patience: 199,
+            min_lr: 0.1,
+            monitor: spec::Monitor::TrainLoss,
+            threshold: 1e-4,
+            threshold_mode: spec::ThresholdMode::Abs,
+        }
+    );
+    assert!(s.arms[1]
+        .resolved
+        .canonical_json()
+        .contains("\"threshold_mode\":\"abs\""));
+
+    let rel = GOOD.replace(
+        "    train: { lr: 0.001 }",
+        "    train: { lr: 0.001, schedule: { kind: plateau, monitor: train_loss } }",
+    );
+    let s = spec::parse_bytes(Path::new("t.yaml"), rel.as_bytes()).unwrap();
+    let json = s.arms[1].resolved.canonical_json();
+    assert!(json.contains("\"kind\":\"plateau\""), "{json}");
+    assert!(!json.contains("threshold"), "{json}");
+
+    check(
+        &GOOD.replace(
+            "    train: { lr: 0.001 }",
+            "    train: { optimizer: adam, rho: 0.9, schedule: { kind: plateau, monitor: train_loss, threshold_mode: max } }",
+        ),
+        &[
+            ("14:36", "`rho` does not apply to optimizer `adam`"),
+            ("14:105", "unknown plateau threshold mode `max`"),
+        ],
     );
 }

@@ -195,7 +195,15 @@ fn min_train_loss_selection_and_epoch_budgets() {
 /// The learning rates a plateau schedule gives when fed `losses`: the rate of each curve point
 /// is the one in force before that point's loss is observed.
 fn plateau_replay(lr: f64, losses: &[f64]) -> Vec<f64> {
-    let mut p = train::schedule::Plateau::new(lr, 0.5, 0, 0.0);
+    let schedule = repro::spec::Schedule::Plateau {
+        factor: 0.5,
+        patience: 0,
+        min_lr: 0.0,
+        monitor: repro::spec::Monitor::TrainLoss,
+        threshold: repro::spec::PLATEAU_THRESHOLD,
+        threshold_mode: repro::spec::ThresholdMode::Rel,
+    };
+    let mut p = train::schedule::Plateau::of(&schedule, lr).unwrap();
     losses
         .iter()
         .map(|&l| {
@@ -218,6 +226,8 @@ fn plateau_follows_its_monitor_never_the_test_loss() {
         patience: 0,
         min_lr: 0.0,
         monitor,
+        threshold: repro::spec::PLATEAU_THRESHOLD,
+        threshold_mode: repro::spec::ThresholdMode::Rel,
     };
     let mut arm = util::mnist1d_arm("logistic", 200, 10);
     arm.train.lr = 0.5; // noisy enough that the monitored loss stalls now and then

@@ -26,6 +26,7 @@ const TRAIN_KEYS: &[&str] = &[
     "beta1",
     "beta2",
     "eps",
+    "rho",
     "loss",
     "sampler",
 ];
@@ -52,17 +53,16 @@ pub(in crate::spec) fn decode_train(
                 ("adamw", "adamw"),
                 ("radam", "radam"),
                 ("sgd", "sgd"),
+                ("adadelta", "adadelta"),
             ],
         ),
         None => Some("adam"),
     };
-    let for_sgd = ["momentum", "nesterov"];
-    let for_adam = ["beta1", "beta2", "eps"];
     if let Some(name) = kind {
-        let wrong = if name == "sgd" {
-            &for_adam[..]
-        } else {
-            &for_sgd[..]
+        let wrong: &[&str] = match name {
+            "sgd" => &["beta1", "beta2", "eps", "rho"],
+            "adadelta" => &["momentum", "nesterov", "beta1", "beta2"],
+            _ => &["momentum", "nesterov", "rho"],
         };
         for key in wrong {
             if let Some(n) = f.get(key) {
@@ -81,6 +81,10 @@ pub(in crate::spec) fn decode_train(
                 Some(n) => ctx.bool(n, "`nesterov`")?,
                 None => false,
             },
+        },
+        "adadelta" => Optimizer::Adadelta {
+            rho: number(ctx, &f, "rho", 0.9, unit, "in [0, 1)")?,
+            eps: number(ctx, &f, "eps", 1e-6, |v| v > 0.0, "> 0")?,
         },
         name => {
             let beta1 = number(ctx, &f, "beta1", 0.9, unit, "in [0, 1)")?;
@@ -246,7 +250,15 @@ fn decode_schedule(ctx: &mut Ctx, node: &Node) -> Option<Schedule> {
         0 => &["kind"],
         1 => &["kind", "t_max", "eta_min", "warmup", "unit"],
         2 => &["kind", "step_size", "gamma", "unit"],
-        _ => &["kind", "factor", "patience", "min_lr", "monitor"],
+        _ => &[
+            "kind",
+            "factor",
+            "patience",
+            "min_lr",
+            "monitor",
+            "threshold",
+            "threshold_mode",
+        ],
     };
     let f = ctx.map(node, "`schedule`", keys)?;
     let unit = match f.get("unit") {
@@ -307,6 +319,15 @@ fn decode_schedule(ctx: &mut Ctx, node: &Node) -> Option<Schedule> {
                 None => Some(10),
             };
             let min_lr = number(ctx, &f, "min_lr", 0.0, nonneg, ">= 0");
+            let threshold = number(ctx, &f, "threshold", PLATEAU_THRESHOLD, nonneg, ">= 0");
+            let threshold_mode = match f.get("threshold_mode") {
+                Some(n) => ctx.choice(
+                    n,
+                    "plateau threshold mode",
+                    &[("rel", ThresholdMode::Rel), ("abs", ThresholdMode::Abs)],
+                ),
+                None => Some(ThresholdMode::Rel),
+            };
             // No default: before `monitor` existed the plateau watched the eval split, which
             // is the test split when no validation split is carved (a decision on test data).
             let monitor = match f.get("monitor") {
@@ -333,6 +354,8 @@ fn decode_schedule(ctx: &mut Ctx, node: &Node) -> Option<Schedule> {
                 patience: patience?,
                 min_lr: min_lr?,
                 monitor: monitor?,
+                threshold: threshold?,
+                threshold_mode: threshold_mode?,
             })
         }
     }
