@@ -2,6 +2,7 @@
 //! determinism, and the CLI end to end.
 
 mod browser;
+mod budget;
 mod cli;
 mod data;
 mod gate;
@@ -18,5 +19,6 @@ mod slurm;
 mod spec;
 mod stats;
 mod store;
+mod table;
 mod train;
 mod util;
