@@ -21,6 +21,8 @@ use crate::store::{self, StoreError};
 pub struct TableRow {
     pub spec: String,
     pub arm: String,
+    /// The arm's own dataset (`ArmResult::dataset`: its `dataset:` or the spec's): the table
+    /// it is listed in.
     pub dataset: String,
     pub model: String,
     pub params: Option<i64>,
@@ -35,7 +37,8 @@ pub struct TableRow {
     /// `metric reported ± tolerance`, or a dash without a claim.
     pub claim: String,
     /// The verdict (with its protocol flags), `baseline` for a baseline arm, or why there is
-    /// none.
+    /// none ("needs cuda: why" for an arm that `requires:` a device this session does not use,
+    /// "no runs in the store").
     pub verdict: String,
     /// The CSS class of the verdict cell.
     pub class: String,
@@ -89,7 +92,9 @@ pub fn spec_rows(
                 .zip(times.iter().max())
                 .map(|(a, b)| (day(*a), day(*b)));
             let (mean_sd, interval) = summary_cells(r);
-            let (verdict, class) = if mine.is_empty() {
+            let (verdict, class) = if let Some(needs) = &r.needs {
+                (needs.clone(), "quick".to_string())
+            } else if mine.is_empty() {
                 ("no runs in the store".to_string(), "quick".to_string())
             } else if arm.role == Role::Baseline && arm.claim.is_none() {
                 ("baseline".to_string(), String::new())
@@ -104,7 +109,11 @@ pub fn spec_rows(
             TableRow {
                 spec: spec.id.clone(),
                 arm: arm.id.clone(),
-                dataset: spec.dataset.clone(),
+                dataset: if r.dataset.is_empty() {
+                    spec.dataset.clone()
+                } else {
+                    r.dataset.clone()
+                },
                 model: describe_model(&arm.resolved(r.quick).model),
                 params: r.params,
                 metric: r.metric.name().to_string(),
