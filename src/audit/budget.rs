@@ -61,7 +61,13 @@ fn best_weights(big_n: usize, n: usize) -> Vec<f64> {
 pub fn expected_best(values: &[f64], higher_is_better: bool) -> Vec<f64> {
     let v = worst_to_best(values, higher_is_better);
     (1..=v.len())
-        .map(|n| best_weights(v.len(), n).iter().zip(&v).map(|(w, x)| w * x).sum())
+        .map(|n| {
+            best_weights(v.len(), n)
+                .iter()
+                .zip(&v)
+                .map(|(w, x)| w * x)
+                .sum()
+        })
         .collect()
 }
 
@@ -119,7 +125,11 @@ pub struct ProbImprovement {
 }
 
 /// [`prob_improvement`] and its percentile bootstrap interval (module docs: the resampling).
-pub fn prob_improvement_ci(a: &[f64], b: &[f64], higher_is_better: bool) -> Option<ProbImprovement> {
+pub fn prob_improvement_ci(
+    a: &[f64],
+    b: &[f64],
+    higher_is_better: bool,
+) -> Option<ProbImprovement> {
     let p = prob_improvement(a, b, higher_is_better)?;
     let mut rng = SplitMix64::new(BOOTSTRAP_SEED);
     let mut stars = Vec::with_capacity(BOOTSTRAP_RESAMPLES);

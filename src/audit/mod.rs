@@ -39,8 +39,8 @@ mod sweep;
 mod verdict;
 
 pub use budget::{
-    expected_best, expected_best_sd, prob_improvement, prob_improvement_ci, tuning_curves, ProbImprovement,
-    TuningCurve, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
+    expected_best, expected_best_sd, prob_improvement, prob_improvement_ci, tuning_curves,
+    ProbImprovement, TuningCurve, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
 };
 pub use compare::{comparisons, ComparisonResult};
 pub use findings::{baseline_findings, level_text, tuning_flag, Finding};

@@ -105,8 +105,8 @@ pub fn table(session: &Session, common: &Common) -> Result<(), Failure> {
     let rows = session.table()?;
     println!("{}", crate::report::index::terminal(&rows));
     if let Some(dir) = &common.out {
-        let written = crate::report::index::write(dir, &rows)
-            .map_err(|e| Failure::failed(e.to_string()))?;
+        let written =
+            crate::report::index::write(dir, &rows).map_err(|e| Failure::failed(e.to_string()))?;
         for path in written {
             eprintln!("wrote {}", path.display());
         }

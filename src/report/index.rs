@@ -133,8 +133,18 @@ pub fn spec_rows(
 }
 
 const HEADER: [&str; 12] = [
-    "spec", "arm", "model", "params", "metric", "mean ± sd", "interval", "n", "claim",
-    "verdict", "code", "runs",
+    "spec",
+    "arm",
+    "model",
+    "params",
+    "metric",
+    "mean ± sd",
+    "interval",
+    "n",
+    "claim",
+    "verdict",
+    "code",
+    "runs",
 ];
 
 /// The cells of a row after `spec` (the spec cell is plain or a link, by format).

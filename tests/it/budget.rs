@@ -57,8 +57,16 @@ fn expected_best_of_n_configurations_matches_every_subset_enumerated() {
         let sd = audit::expected_best_sd(&c.values, c.higher_is_better);
         assert_eq!(got.len(), c.expected_best.len(), "case {i}");
         for n in 0..got.len() {
-            close(got[n], c.expected_best[n], &format!("case {i} E[best of {}]", n + 1));
-            close(sd[n], c.sd_best[n], &format!("case {i} sd of best of {}", n + 1));
+            close(
+                got[n],
+                c.expected_best[n],
+                &format!("case {i} E[best of {}]", n + 1),
+            );
+            close(
+                sd[n],
+                c.sd_best[n],
+                &format!("case {i} sd of best of {}", n + 1),
+            );
         }
     }
 }

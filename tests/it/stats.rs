@@ -421,7 +421,8 @@ fn adaptive_arms_use_the_bonferroni_level_of_their_looks() {
     let s = r.summary.unwrap();
     assert!((s.level - (1.0 - 0.05 / 18.0)).abs() < 1e-15);
     assert_eq!(r.verdict, Some(audit::Verdict::Inconclusive));
-    let md = repro::report::claims_markdown(&spec, &[r.clone(), r], &[], &[], &[], &[], &[], false, &[]);
+    let md =
+        repro::report::claims_markdown(&spec, &[r.clone(), r], &[], &[], &[], &[], &[], false, &[]);
     assert!(md.contains(" at 99.72%"), "{md}");
     assert!(
         md.contains("Bonferroni over the 18 looks the spec allows, each look a 1 − 0.05/18 = 99.72% interval"),

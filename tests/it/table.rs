@@ -102,7 +102,10 @@ fn the_baseline_table_lists_every_arm_of_every_spec_and_its_page_links_work_in_c
         row(arm);
     }
     // The numbers are those of the spec's own report (the same audit).
-    for (i, arm) in ["logistic", "mlp@lr=1.0e-3", "mlp@lr=1.0e-2"].iter().enumerate() {
+    for (i, arm) in ["logistic", "mlp@lr=1.0e-3", "mlp@lr=1.0e-2"]
+        .iter()
+        .enumerate()
+    {
         let a = &report["arms"][i];
         assert_eq!(a["arm_id"], *arm);
         let s = &a["summary"];
@@ -123,6 +126,29 @@ fn the_baseline_table_lists_every_arm_of_every_spec_and_its_page_links_work_in_c
         assert_eq!(cells[10].len(), 12 + " (not in git)".len(), "{cells:?}");
         assert!(cells[11].starts_with("20"), "{cells:?}");
     }
+    // The spec's own report: P(b > a) beside the mean difference, and the sweep's expected
+    // best over configurations tried (at n = N the best point's mean, at n = 1 their mean).
+    let c = &report["comparisons"][0];
+    let pi = &c["prob_improvement"];
+    let p = pi["p"].as_f64().unwrap();
+    let (lo, hi) = (
+        pi["ci95"][0].as_f64().unwrap(),
+        pi["ci95"][1].as_f64().unwrap(),
+    );
+    assert!(lo <= p && p <= hi, "{pi}");
+    let spec_md = std::fs::read_to_string(d.join("reports/tiny.md")).unwrap();
+    assert!(spec_md.contains("| P(b > a) [95%] |"), "{spec_md}");
+    assert!(
+        spec_md.contains(&format!("| {p:.2} [{lo:.2}, {hi:.2}] |")),
+        "{spec_md}"
+    );
+    let means: Vec<f64> = (1..3)
+        .map(|i| report["arms"][i]["summary"]["mean"].as_f64().unwrap())
+        .collect();
+    let best = &report["tuning"][0]["expected_best"];
+    assert_eq!(report["tuning"][0]["arm"], "mlp");
+    assert!((best[0].as_f64().unwrap() - (means[0] + means[1]) / 2.0).abs() < 1e-12);
+    assert!((best[1].as_f64().unwrap() - means[0].max(means[1])).abs() < 1e-12);
     let logistic = row("logistic");
     assert_eq!(logistic[8], "accuracy 0.200 ± 0.100");
     assert_eq!(logistic[9], "TOO FEW SEEDS");
@@ -137,7 +163,11 @@ fn the_baseline_table_lists_every_arm_of_every_spec_and_its_page_links_work_in_c
     assert!(!html.contains("<script") && !html.contains("<link") && !html.contains(" src="));
     let dom = dump_dom(&d.join("reports/index.html"), &d.join("profile"));
     assert_eq!(dom.matches("<table class=\"baseline-table\">").count(), 1);
-    assert_eq!(dom.matches("<tr><td><a href=\"tiny.html\">").count(), 3, "{dom}");
+    assert_eq!(
+        dom.matches("<tr><td><a href=\"tiny.html\">").count(),
+        3,
+        "{dom}"
+    );
     assert_eq!(dom.matches("<tr><td><a href=\"later.html\">").count(), 1);
     assert!(dom.contains("<h2 id=\"dataset-mnist1d\">mnist1d</h2>"));
 
