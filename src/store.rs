@@ -234,6 +234,16 @@ impl RunDir {
         self.path.join(DONE).is_file()
     }
 
+    /// When the run finished: the modification time of its `DONE` marker, in seconds since
+    /// the Unix epoch (`None` while not done, or where the file system keeps no times).
+    pub fn finished_at(&self) -> Option<u64> {
+        let modified = fs::metadata(self.path.join(DONE)).ok()?.modified().ok()?;
+        modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
+    }
+
     /// Empties an incomplete (or, with `force`, a finished) run directory and creates it anew.
     pub fn reset(&self) -> Result<(), StoreError> {
         if self.path.exists() {

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::budget::{prob_improvement_ci, ProbImprovement};
 use super::findings::unequal_protocol;
 use super::stats::{holm, paired, Paired};
 use super::verdict::{ArmResult, MIN_DECISIVE_SEEDS};
@@ -29,6 +30,10 @@ pub struct ComparisonResult {
     pub holm_p: Option<f64>,
     #[serde(default)]
     pub holm_over: usize,
+    /// `P(b > a)` over the paired seeds' values (`>`: better in the metric's direction), with
+    /// its bootstrap interval ([`super::budget`]).
+    #[serde(default)]
+    pub prob_improvement: Option<ProbImprovement>,
     /// Protocol differences that make the comparison not like for like.
     pub flags: Vec<String>,
     /// One sentence: which arm is better, by how much, and whether seed noise explains it.
@@ -86,6 +91,7 @@ pub fn comparisons(
         let bs: Vec<f64> = pairs.iter().map(|p| p.3).collect();
         let as_: Vec<f64> = pairs.iter().map(|p| p.2).collect();
         let stats = paired(&bs, &as_);
+        let prob = prob_improvement_ci(&as_, &bs, metric.higher_is_better());
         let mut flags = unequal_protocol(spec, results, budgets, ia, ib);
         if by_position {
             flags.push("seeds derived per arm: paired by seed index".into());
@@ -97,6 +103,7 @@ pub fn comparisons(
             pairs,
             by_position,
             paired: stats,
+            prob_improvement: prob,
             holm_p: None,
             holm_over: 0,
             flags,

@@ -23,8 +23,12 @@
 //! - `compare`: the spec's `compare:` entries measured seed by seed ([`comparisons`]).
 //! - `gate`: the regression gate's per-arm decision against a blessed baseline ([`gate`]): its
 //!   own tolerance, non-inferiority against the blessed seeds' noise ([`shift`], [`Margin`]).
+//! - `budget`: fair comparison under tuning budgets: the expected best metric against the
+//!   configurations tried ([`expected_best`], [`tuning_curves`]) and the probability of
+//!   improvement `P(b > a)` of a comparison with its bootstrap interval ([`prob_improvement_ci`]).
 //! - `spec`: one spec's whole audit, as a report renders it ([`audit_spec`], [`SpecAudit`]).
 
+mod budget;
 mod compare;
 mod findings;
 mod gate;
@@ -34,6 +38,10 @@ mod stats;
 mod sweep;
 mod verdict;
 
+pub use budget::{
+    expected_best, expected_best_sd, prob_improvement, prob_improvement_ci, tuning_curves,
+    ProbImprovement, TuningCurve, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
+};
 pub use compare::{comparisons, ComparisonResult};
 pub use findings::{baseline_findings, level_text, tuning_flag, Finding};
 pub use gate::{

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::{
-    arm_results, baseline_findings, comparisons, sweep_bests, ArmResult, ComparisonResult, Finding,
-    SweepBest,
+    arm_results, baseline_findings, comparisons, sweep_bests, tuning_curves, ArmResult,
+    ComparisonResult, Finding, SweepBest, TuningCurve,
 };
 use crate::record::Record;
 use crate::spec::Spec;
@@ -18,6 +18,10 @@ pub struct SpecAudit {
     pub comparisons: Vec<ComparisonResult>,
     /// Each sweep's best point and the points it does not separate from.
     pub sweeps: Vec<SweepBest>,
+    /// Each swept arm's expected best metric against the configurations tried.
+    pub tuning: Vec<TuningCurve>,
+    /// Swept arms compared at equal tuning budgets.
+    pub tuning_sentences: Vec<String>,
     /// Trained with the spec's `quick:` overrides: a smoke test, no verdicts on the claims.
     pub quick: bool,
 }
@@ -42,7 +46,10 @@ pub fn audit_spec(spec: &Spec, records: &[(String, Option<&Record>)], quick: boo
     let results = arm_results(spec, records, quick);
     let budgets = budgets(spec, quick);
     let findings = baseline_findings(spec, &results, &budgets);
+    let (tuning, tuning_sentences) = tuning_curves(spec, &results);
     SpecAudit {
+        tuning,
+        tuning_sentences,
         comparisons: comparisons(spec, &results, &budgets),
         sweeps: sweep_bests(spec, &results),
         quick,

@@ -1,4 +1,4 @@
-//! Commands that read the store without training: `plan`, `status`, `report`.
+//! Commands that read the store without training: `plan`, `status`, `report`, `table`.
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
@@ -99,4 +99,17 @@ pub fn report(session: &Session, common: &Common) -> Result<(), Failure> {
         );
     }
     print_audit(session, &runs, common.out.as_deref())
+}
+
+pub fn table(session: &Session, common: &Common) -> Result<(), Failure> {
+    let rows = session.table()?;
+    println!("{}", crate::report::index::terminal(&rows));
+    if let Some(dir) = &common.out {
+        let written =
+            crate::report::index::write(dir, &rows).map_err(|e| Failure::failed(e.to_string()))?;
+        for path in written {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(())
 }

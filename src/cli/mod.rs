@@ -1,7 +1,7 @@
 //! Command-line interface: clap definitions, dispatch, exit codes. Each command group has a
 //! file that parses, calls the library (mostly [`crate::session`]) and prints:
 //! [`validate`], [`train`] (`run`), [`gate`] (`bless`, `check`), [`inspect`] (`plan`,
-//! `status`, `report`), [`data`] (`data`, `doctor`), [`worker`]; [`ui`] prints a session's
+//! `status`, `report`, `table`), [`data`] (`data`, `doctor`), [`worker`]; [`ui`] prints a session's
 //! events and draws its progress.
 //!
 //! Exit codes: 0 ok, 1 a gate failed (or a run failed), 2 bad input (spec, data, flags).
@@ -101,6 +101,16 @@ pub enum Command {
     /// Print the claims table from the store without training anything.
     Report {
         #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// One baseline table of every arm of every spec from the store (no training): model,
+    /// parameters, metric, mean ± sd, interval, n, claim and verdict or `baseline`, code
+    /// version and days of the runs. With `--out DIR`, also `DIR/index.md` and a
+    /// self-contained `DIR/index.html` (one table per dataset, linking each spec's `<id>.html`).
+    Table {
+        /// Spec files or directories (default: papers/ baselines/).
         specs: Vec<PathBuf>,
         #[command(flatten)]
         common: Common,
@@ -352,6 +362,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             jobs,
         } => gate::check(&open(&specs, &common)?, &gate, jobs),
         Command::Plan { specs, common } => inspect::plan(&open(&specs, &common)?),
+        Command::Table { specs, common } => {
+            inspect::table(&open(&default_paths(&specs), &common)?, &common)
+        }
         Command::Status { specs, common } => inspect::status(&open(&specs, &common)?),
         Command::Data { command, data_dir } => data::data(command, &data_dir),
         Command::Doctor { data_dir } => {
@@ -389,6 +402,19 @@ fn load_specs(paths: &[PathBuf]) -> Result<Vec<Spec>, Failure> {
                 .join("\n"),
         )
     })
+}
+
+/// `paths`, or where none are given the bundled spec directories (`papers/`, `baselines/`)
+/// that exist.
+fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if !paths.is_empty() {
+        return paths.to_vec();
+    }
+    ["papers", "baselines"]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect()
 }
 
 /// A session over the specs under `paths` with the shared flags.

@@ -181,6 +181,9 @@ pub fn print_audit(
                 println!("{}", c.sentence);
             }
         }
+        for line in report::budget::tuning_lines(&audit.tuning, &audit.tuning_sentences) {
+            println!("{line}");
+        }
         println!(
             "{}",
             report::method_text(&audit.results, &audit.comparisons, session.quick)

@@ -8,9 +8,9 @@ use crate::record::Record;
 use crate::spec::Spec;
 use crate::store::{self, StoreError};
 
-/// Where a spec's numbers came from, taken from one of its records.
-pub fn provenance_rows(record: Option<&Record>) -> Vec<(String, String)> {
-    let Some(r) = record else { return Vec::new() };
+/// The code a record was trained by: its binary's code digest and the git commit beside it,
+/// e.g. `3f2a9c01d4e5 (git 6383ef3a1b2c, dirty)`.
+pub fn code_version(r: &Record) -> String {
     let git = match &r.code.commit {
         Some(c) => format!(
             "git {}{}",
@@ -19,13 +19,18 @@ pub fn provenance_rows(record: Option<&Record>) -> Vec<(String, String)> {
         ),
         None => "not in git".into(),
     };
-    let commit = if r.code.build.is_empty() {
+    if r.code.build.is_empty() {
         git
     } else {
         format!("{} ({git})", &r.code.build[..12.min(r.code.build.len())])
-    };
+    }
+}
+
+/// Where a spec's numbers came from, taken from one of its records.
+pub fn provenance_rows(record: Option<&Record>) -> Vec<(String, String)> {
+    let Some(r) = record else { return Vec::new() };
     vec![
-        ("code".into(), commit),
+        ("code".into(), code_version(r)),
         ("libtorch".into(), r.libtorch.clone()),
         ("device".into(), r.device.clone()),
         (
@@ -67,6 +72,8 @@ pub fn write(
         findings,
         comparisons,
         sweeps,
+        tuning,
+        tuning_sentences,
         ..
     } = audit;
     let json = serde_json::json!({
@@ -80,6 +87,9 @@ pub fn write(
         "findings": findings,
         "sweeps": sweeps,
         "comparisons": comparisons,
+        "tuning": tuning,
+        "tuning_sentences": tuning_sentences,
+        "tuning_method": super::budget::TUNING_METHOD,
         "provenance": provenance,
     });
     let files = [
@@ -91,6 +101,8 @@ pub fn write(
                 findings,
                 sweeps,
                 comparisons,
+                tuning,
+                tuning_sentences,
                 quick,
                 &provenance,
             ),
@@ -110,6 +122,8 @@ pub fn write(
                 findings,
                 sweeps,
                 comparisons,
+                tuning,
+                tuning_sentences,
                 records,
                 quick,
                 &provenance,

@@ -178,6 +178,8 @@ pub fn page(
     findings: &[crate::audit::Finding],
     sweeps: &[crate::audit::SweepBest],
     comparisons: &[ComparisonResult],
+    tuning: &[crate::audit::TuningCurve],
+    tuning_sentences: &[String],
     records: &[(String, Option<&Record>)],
     quick: bool,
     provenance: &[(String, String)],
@@ -268,7 +270,7 @@ pub fn page(
     ));
     h.push_str("</figure>");
     if !comparisons.is_empty() {
-        h.push_str("<h2>Paired comparisons</h2><table><tr><th>b − a</th><th>n</th><th>mean difference</th><th>95% CI</th><th>paired t p</th><th>Holm p</th><th>Wilcoxon p</th><th>d<sub>z</sub></th><th>not like for like</th></tr>");
+        h.push_str("<h2>Paired comparisons</h2><table><tr><th>b − a</th><th>n</th><th>mean difference</th><th>95% CI</th><th>P(b &gt; a) [95%]</th><th>paired t p</th><th>Holm p</th><th>Wilcoxon p</th><th>d<sub>z</sub></th><th>not like for like</th></tr>");
         for c in comparisons {
             let cells = comparison_cells(c);
             let _ = write!(h, "<tr><td>{} − {}</td>", escape(&c.b), escape(&c.a));
@@ -306,6 +308,7 @@ pub fn page(
         }
         h.push_str("</div>");
     }
+    h.push_str(&super::budget::tuning_html(tuning, tuning_sentences));
     h.push_str("<h2>Training curves</h2><div class=\"plots\">");
     for arm in &spec.arms {
         let mine: Vec<&Record> = records

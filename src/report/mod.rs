@@ -1,14 +1,17 @@
 //! Rendering audit results: the terminal table, Markdown, JSON, and one self-contained HTML page
 //! with SVG plots ([`html`], drawn by [`svg`]). Rendering only: statistics come from `audit`.
 
+pub mod budget;
 pub mod bundle;
 pub mod html;
+pub mod index;
 pub mod svg;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
 use crate::audit::{
-    level_text, ArmResult, ComparisonResult, Interval, LEVEL, MIN_DECISIVE_SEEDS, VERDICT_RULES,
+    level_text, ArmResult, ComparisonResult, Interval, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, LEVEL,
+    MIN_DECISIVE_SEEDS, VERDICT_RULES,
 };
 use crate::spec::{ModelSpec, Spec};
 
@@ -150,6 +153,14 @@ pub fn method_text(results: &[ArmResult], comparisons: &[ComparisonResult], quic
             c.holm_over
         ));
     }
+    if comparisons.iter().any(|c| c.prob_improvement.is_some()) {
+        s.push_str(&format!(
+            " P(b > a): the probability of improvement (rliable), Mann-Whitney U of b's paired \
+             seeds' values against a's over n·m, ties ½, \">\" meaning better in the metric's \
+             direction; its 95% interval a percentile bootstrap ({BOOTSTRAP_RESAMPLES} \
+             resamples of each arm's values, SplitMix64 seed {BOOTSTRAP_SEED})."
+        ));
+    }
     s
 }
 
@@ -235,8 +246,8 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
     out
 }
 
-/// The cells after "b − a" of a comparisons table row: n, mean difference, 95% CI, paired t
-/// p, its Holm-adjusted p, Wilcoxon p, d_z, flags.
+/// The cells after "b − a" of a comparisons table row: n, mean difference, 95% CI,
+/// `P(b > a)` with its interval, paired t p, its Holm-adjusted p, Wilcoxon p, d_z, flags.
 pub(crate) fn comparison_cells(c: &ComparisonResult) -> Vec<String> {
     let dash = || "—".to_string();
     match &c.paired {
@@ -245,6 +256,9 @@ pub(crate) fn comparison_cells(c: &ComparisonResult) -> Vec<String> {
             format!("{:+.4}", p.mean_diff),
             p.ci95
                 .map_or_else(dash, |(lo, hi)| format!("[{lo:+.4}, {hi:+.4}]")),
+            c.prob_improvement.map_or_else(dash, |pi| {
+                format!("{:.2} [{:.2}, {:.2}]", pi.p, pi.ci95.0, pi.ci95.1)
+            }),
             format!("{:.3}", p.t_p),
             c.holm_p.map_or_else(dash, |h| format!("{h:.3}")),
             format!("{:.3}", p.wilcoxon_p),
@@ -257,7 +271,7 @@ pub(crate) fn comparison_cells(c: &ComparisonResult) -> Vec<String> {
         ],
         None => {
             let mut v = vec!["0".to_string()];
-            v.extend((0..7).map(|_| dash()));
+            v.extend((0..8).map(|_| dash()));
             v
         }
     }
@@ -271,6 +285,7 @@ pub fn comparisons_table(comparisons: &[ComparisonResult]) -> String {
         "n",
         "mean diff",
         "95% CI",
+        "P(b > a) [95%]",
         "t p",
         "Holm p",
         "Wilcoxon p",
@@ -293,6 +308,8 @@ pub fn claims_markdown(
     findings: &[crate::audit::Finding],
     sweeps: &[crate::audit::SweepBest],
     comparisons: &[ComparisonResult],
+    tuning: &[crate::audit::TuningCurve],
+    tuning_sentences: &[String],
     quick: bool,
     provenance: &[(String, String)],
 ) -> String {
@@ -338,7 +355,7 @@ pub fn claims_markdown(
         md.push_str(&format!("\n{}\n", w.sentence));
     }
     if !comparisons.is_empty() {
-        md.push_str("\n## Paired comparisons\n\n| b − a | n | mean diff | 95% CI | paired t p | Holm p | Wilcoxon p | d_z | not like for like |\n|---|---:|---:|---|---:|---:|---:|---:|---|\n");
+        md.push_str("\n## Paired comparisons\n\n| b − a | n | mean diff | 95% CI | P(b > a) [95%] | paired t p | Holm p | Wilcoxon p | d_z | not like for like |\n|---|---:|---:|---|---|---:|---:|---:|---:|---|\n");
         for c in comparisons {
             md.push_str(&format!(
                 "| {} − {} | {} |\n",
@@ -352,6 +369,7 @@ pub fn claims_markdown(
             md.push_str(&format!("- {}\n", c.sentence));
         }
     }
+    md.push_str(&budget::tuning_markdown(tuning, tuning_sentences));
     md.push_str("\nPer-seed values (in seed order):\n\n");
     for r in results {
         let values: Vec<String> = r.values.iter().map(|v| format!("{v:.4}")).collect();

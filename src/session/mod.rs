@@ -6,13 +6,15 @@
 //! - [`local`]: train in a pool of worker processes on this machine, round after round;
 //! - [`slurm`]: submit rounds as job arrays, wait for them, name the runs that did not finish;
 //! - [`gate`]: bless the results into the baseline table, or check them against it;
-//! - [`determinism`]: train each arm's first seed twice and compare step by step.
+//! - [`determinism`]: train each arm's first seed twice and compare step by step;
+//! - [`table`]: every arm of every spec in one baseline table, from the store.
 
 pub mod adaptive;
 pub mod determinism;
 pub mod gate;
 pub mod local;
 pub mod slurm;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 

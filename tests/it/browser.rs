@@ -137,8 +137,9 @@ fn the_html_report_loads_in_chromium_with_no_errors_and_every_plot_drawn() {
     assert!(loaded.errors.is_empty(), "page errors: {:?}", loaded.errors);
     assert!(loaded.console.is_empty(), "console: {:?}", loaded.console);
     // Per-seed dot plot, 2 paired plots (the pair and mlp's lr=1e-3 vs the two other lrs),
-    // 1 sweep plot (mlp over train.lr), loss curves for the 4 arms.
-    let expected = 1 + 3 + 1 + 4;
+    // 1 sweep plot (mlp over train.lr), 1 tuning-budget plot (mlp's expected best over the
+    // configurations tried), loss curves for the 4 arms.
+    let expected = 1 + 3 + 1 + 1 + 4;
     assert_eq!(loaded.svgs.len(), expected, "{:?}", loaded.svgs);
     for (i, (w, h, marks)) in loaded.svgs.iter().enumerate() {
         assert!(*w >= 400.0 && *h >= 150.0, "plot {i} laid out at {w}×{h}");

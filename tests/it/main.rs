@@ -3,6 +3,7 @@
 
 mod arms;
 mod browser;
+mod budget;
 mod cli;
 mod data;
 mod gate;
@@ -20,5 +21,6 @@ mod slurm;
 mod spec;
 mod stats;
 mod store;
+mod table;
 mod train;
 mod util;

@@ -421,7 +421,8 @@ fn adaptive_arms_use_the_bonferroni_level_of_their_looks() {
     let s = r.summary.unwrap();
     assert!((s.level - (1.0 - 0.05 / 18.0)).abs() < 1e-15);
     assert_eq!(r.verdict, Some(audit::Verdict::Inconclusive));
-    let md = repro::report::claims_markdown(&spec, &[r.clone(), r], &[], &[], &[], false, &[]);
+    let md =
+        repro::report::claims_markdown(&spec, &[r.clone(), r], &[], &[], &[], &[], &[], false, &[]);
     assert!(md.contains(" at 99.72%"), "{md}");
     assert!(
         md.contains("Bonferroni over the 18 looks the spec allows, each look a 1 − 0.05/18 = 99.72% interval"),
@@ -443,7 +444,7 @@ fn quick_results_get_no_verdict() {
     let table = repro::report::claims_table(&spec, &results, true);
     assert!(table.contains("QUICK (smoke test, no verdict)"), "{table}");
     assert!(!table.contains("REPRODUCED"), "{table}");
-    let md = repro::report::claims_markdown(&spec, &results, &[], &[], &[], true, &[]);
+    let md = repro::report::claims_markdown(&spec, &results, &[], &[], &[], &[], &[], true, &[]);
     assert!(md.contains("**QUICK (smoke test, no verdict)**"), "{md}");
     assert!(
         md.contains("it gets no verdict against the paper's claims"),
@@ -547,7 +548,7 @@ fn comparisons_are_holm_adjusted_over_the_spec() {
             c.sentence
         );
     }
-    let md = repro::report::claims_markdown(&spec, &results, &[], &[], &c, false, &[]);
+    let md = repro::report::claims_markdown(&spec, &results, &[], &[], &c, &[], &[], false, &[]);
     assert!(md.contains("| paired t p | Holm p |"), "{md}");
     assert!(md.contains("| 0.022 | 0.066 |"), "{md}");
     assert!(md.contains("Holm-adjusted over 3 comparisons"), "{md}");
@@ -622,7 +623,7 @@ fn the_per_seed_plot_names_each_arms_metric() {
             )
         })
         .collect();
-    let html = repro::report::html::page(&spec, &results, &[], &[], &[], &[], false, &[]);
+    let html = repro::report::html::page(&spec, &results, &[], &[], &[], &[], &[], &[], false, &[]);
     assert!(
         html.contains("value per seed"),
         "one axis name for mixed metrics"
