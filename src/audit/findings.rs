@@ -41,7 +41,8 @@ pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String])
         let Some((lo, hi)) = bs.ci else { continue };
         // The baseline's values are in its own metric (its claim's, else by kind).
         let b_metric = Metric::of_arm(b_arm);
-        let best = best_claimed(spec, b_metric);
+        let dataset = &b_arm.resolved.dataset;
+        let best = best_claimed(spec, b_metric, dataset);
         let mut reached: Option<(usize, bool)> = None;
         for (mi, m_arm) in spec.arms.iter().enumerate() {
             let Some(claim) = (m_arm.role == Role::Method)
@@ -50,7 +51,8 @@ pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String])
             else {
                 continue;
             };
-            if b_metric != claim.metric {
+            // A claim on another dataset (an arm's own `dataset:`) is not this baseline's to meet.
+            if b_metric != claim.metric || m_arm.resolved.dataset != *dataset {
                 continue;
             }
             let band = claim.band();
@@ -115,14 +117,15 @@ pub fn baseline_findings(spec: &Spec, results: &[ArmResult], budgets: &[String])
     out
 }
 
-/// The method arm whose claim in `metric` is best (highest, or lowest for error-like metrics):
-/// the paper's best claimed model, the one a strong baseline is measured against.
-fn best_claimed(spec: &Spec, metric: Metric) -> Option<usize> {
+/// The method arm whose claim in `metric` on `dataset` is best (highest, or lowest for
+/// error-like metrics): the paper's best claimed model there, the one a strong baseline on that
+/// dataset is measured against.
+fn best_claimed(spec: &Spec, metric: Metric, dataset: &str) -> Option<usize> {
     let sign = if metric.higher_is_better() { 1.0 } else { -1.0 };
     spec.arms
         .iter()
         .enumerate()
-        .filter(|(_, a)| a.role == Role::Method)
+        .filter(|(_, a)| a.role == Role::Method && a.resolved.dataset == dataset)
         .filter_map(|(i, a)| a.claim.filter(|c| c.metric == metric).map(|c| (i, c.reported)))
         .max_by(|x, y| (sign * x.1).total_cmp(&(sign * y.1)))
         .map(|(i, _)| i)
