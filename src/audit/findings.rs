@@ -126,7 +126,11 @@ fn best_claimed(spec: &Spec, metric: Metric, dataset: &str) -> Option<usize> {
         .iter()
         .enumerate()
         .filter(|(_, a)| a.role == Role::Method && a.resolved.dataset == dataset)
-        .filter_map(|(i, a)| a.claim.filter(|c| c.metric == metric).map(|c| (i, c.reported)))
+        .filter_map(|(i, a)| {
+            a.claim
+                .filter(|c| c.metric == metric)
+                .map(|c| (i, c.reported))
+        })
         .max_by(|x, y| (sign * x.1).total_cmp(&(sign * y.1)))
         .map(|(i, _)| i)
 }
