@@ -489,6 +489,72 @@ fn a_baseline_matches_only_with_its_whole_interval_in_reach() {
     assert!(audit::baseline_findings(&spec, &[with_claim, two], &budgets).is_empty());
 }
 
+/// Issue 13: a tuned baseline that clears several claims gets one sentence, said against the
+/// paper's best claimed model (the highest reported accuracy), not one per weaker claim.
+#[test]
+fn a_baseline_is_measured_against_the_papers_best_model() {
+    let spec = parse(
+        "\
+id: best
+title: Best
+version: 1
+dataset: mnist1d
+defaults:
+  train: { lr: 0.01, steps: 100 }
+seeds: { count: 3, base: 1 }
+arms:
+  - id: logistic
+    model: { kind: linear }
+    claim: { metric: accuracy, reported: 0.32, tolerance: 0.03 }
+  - id: cnn
+    model: { kind: mlp, hidden: [8] }
+    claim: { metric: accuracy, reported: 0.94, tolerance: 0.03 }
+  - id: gru
+    model: { kind: mlp, hidden: [4] }
+    claim: { metric: accuracy, reported: 0.91, tolerance: 0.03 }
+  - id: lstm
+    role: baseline
+    model: { kind: mlp, hidden: [16] }
+",
+    );
+    let budgets = vec!["100 steps".to_string(); 4];
+    let claimed = |i: usize, id: &str| {
+        let mut r = result(id, 100, &[1, 2, 3], &[0.5, 0.5, 0.5]);
+        r.claim = spec.arms[i].claim;
+        r
+    };
+    let arms = |lstm: &[f64]| {
+        vec![
+            claimed(0, "logistic"),
+            claimed(1, "cnn"),
+            claimed(2, "gru"),
+            result("lstm", 100, &[1, 2, 3], lstm),
+        ]
+    };
+    // [0.9226, 0.9474]: beats logistic, matches gru and cnn: one finding, against cnn.
+    let f = audit::baseline_findings(&spec, &arms(&[0.93, 0.935, 0.94]), &budgets);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].method.as_str(), f[0].beats), ("cnn", false));
+    assert!(
+        f[0].sentence.ends_with(
+            "matches the paper's claim for `cnn` (0.940 ± 0.030), the paper's best claimed model."
+        ),
+        "{}",
+        f[0].sentence
+    );
+    // [0.8926, 0.9174]: reaches gru's band [0.88, 0.94] but not cnn's [0.91, 0.97] whole.
+    let f = audit::baseline_findings(&spec, &arms(&[0.90, 0.905, 0.91]), &budgets);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].method, "gru");
+    assert!(
+        f[0].sentence.ends_with(
+            "matches the paper's claim for `gru` (0.910 ± 0.030), but not the paper's best claimed model, `cnn` (0.940 ± 0.030)."
+        ),
+        "{}",
+        f[0].sentence
+    );
+}
+
 const FOUR: &str = "\
 id: holm
 title: Holm
