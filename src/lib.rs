@@ -21,5 +21,6 @@ pub mod runner;
 pub mod session;
 pub mod spec;
 pub mod store;
+pub mod sanity;
 pub mod train;
 pub mod yaml;

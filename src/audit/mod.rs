@@ -23,9 +23,12 @@
 //! - `compare`: the spec's `compare:` entries measured seed by seed ([`comparisons`]).
 //! - `gate`: the regression gate's per-arm decision against a blessed baseline ([`gate`]): its
 //!   own tolerance, non-inferiority against the blessed seeds' noise ([`shift`], [`Margin`]).
+//! - [`curves`]: the curve diagnosis of a run (healthy, not decreasing, diverging,
+//!   overfitting from step S, too noisy) and its summary over an arm's seeds.
 //! - `spec`: one spec's whole audit, as a report renders it ([`audit_spec`], [`SpecAudit`]).
 
 mod compare;
+pub mod curves;
 mod findings;
 mod gate;
 mod protocol;

@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod curves;
 mod data;
 mod gate;
 mod golden;
@@ -14,6 +15,7 @@ mod optim;
 mod prep;
 mod resume;
 mod retrieval;
+mod sanity;
 mod slurm;
 mod spec;
 mod stats;
