@@ -6,13 +6,13 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::curves::{self, Curve, Diagnosis};
 use crate::data::FileDigest;
 use crate::device::DeviceKind;
 use crate::numerics::Numerics;
 use crate::provenance::CodeIdentity;
-use crate::spec::ResolvedArm;
-use crate::audit::curves::{self, Curve, Diagnosis};
 use crate::spec::LossSpec;
+use crate::spec::ResolvedArm;
 use crate::train::{CurvePoint, Metrics, Status};
 
 /// `config.json`: everything a worker needs, and everything the key was computed from.

@@ -293,9 +293,7 @@ pub fn arm_results(
                 missing: mine.len() - done.len(),
                 // `quick:` changes only `train:` and seeds, never the protocol or `data:`.
                 protocol_flags: protocol_flags(&arm.resolved, &done),
-                curves: curves::summarize(
-                    &done.iter().map(|r| r.diagnosis()).collect::<Vec<_>>(),
-                ),
+                curves: curves::summarize(&done.iter().map(|r| r.diagnosis()).collect::<Vec<_>>()),
             };
             arm_result(spec, arm, runs)
         })

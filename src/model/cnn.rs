@@ -14,9 +14,7 @@ use tch::Tensor;
 
 use super::norm::{batch_norm, BatchNorm1d};
 use super::InputShape;
-use super::{
-    activate, bias_init, dropout, masked_mean, weight_init, Head, ModelError, Net, Trace,
-};
+use super::{activate, bias_init, dropout, masked_mean, weight_init, Head, ModelError, Net, Trace};
 use crate::data::prep;
 use crate::spec::{Activation, CnnHead, InitScheme, ModelSpec, Padding};
 

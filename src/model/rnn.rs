@@ -348,7 +348,10 @@ impl Net for RnnClassifier {
                 }
             }
         };
-        trace.record(|| format!("readout {:?}", c.readout).to_lowercase(), &features);
+        trace.record(
+            || format!("readout {:?}", c.readout).to_lowercase(),
+            &features,
+        );
         super::dropout(&features, c.output_dropout, train)
     }
 }

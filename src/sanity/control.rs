@@ -96,17 +96,26 @@ pub fn judge(c: &Control, lr: f64) -> Check {
         c.real, c.permuted, c.chance
     );
     if c.permuted > band {
-        Check::new(NAME, Outcome::Fail, format!("permuted labels beat chance: {reason}")).advice(
+        Check::new(
+            NAME,
+            Outcome::Fail,
+            format!("permuted labels beat chance: {reason}"),
+        )
+        .advice(
             "something leaks between train and test: the test split shares examples or labels \
              with training, or the evaluation reads the training labels",
         )
     } else if c.real <= band {
-        Check::new(NAME, Outcome::Fail, format!("the labels as given stay at chance: {reason}"))
-            .advice(format!(
-                "the labels do not follow the features (shuffled, or misaligned with them: \
+        Check::new(
+            NAME,
+            Outcome::Fail,
+            format!("the labels as given stay at chance: {reason}"),
+        )
+        .advice(format!(
+            "the labels do not follow the features (shuffled, or misaligned with them: \
                  look at what the loader returns); if they do, {}",
-                learn_advice(lr)
-            ))
+            learn_advice(lr)
+        ))
     } else {
         Check::new(NAME, Outcome::Pass, reason)
     }

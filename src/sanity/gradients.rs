@@ -3,8 +3,8 @@
 //! by a detach or an integer cast, or a NaN in the forward pass shows here.
 
 use super::{Check, ModelFactory, Outcome, Setup};
-use crate::train::run::next_batch;
 use crate::train::order::BatchSlice;
+use crate::train::run::next_batch;
 
 pub const NAME: &str = "gradient flow";
 
@@ -25,10 +25,13 @@ pub enum Grad {
 pub fn gradients(setup: &Setup, factory: &ModelFactory) -> Result<Vec<(String, Grad)>, String> {
     let (built, loss_fn, _) = setup.fresh(factory).map_err(|e| e.to_string())?;
     let train = super::on(&setup.prepared.train, setup.device);
-    let batch = next_batch(&train, BatchSlice::Range {
-        start: 0,
-        len: setup.arm.train.batch_size.min(train.len()),
-    });
+    let batch = next_batch(
+        &train,
+        BatchSlice::Range {
+            start: 0,
+            len: setup.arm.train.batch_size.min(train.len()),
+        },
+    );
     let (x, y, lengths) = &batch;
     let loss = loss_fn.compute(&built.net.forward(x, lengths, true), y);
     let trainable = built.vs.trainable_variables();
@@ -108,7 +111,9 @@ pub fn check(setup: &Setup, factory: &ModelFactory) -> Check {
             Grad::Norm(v) => Some(*v),
             _ => None,
         })
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if n == 0 {
         return Check::new(NAME, Outcome::Fail, "the model has no trainable parameter")
             .advice(advice);
@@ -117,7 +122,9 @@ pub fn check(setup: &Setup, factory: &ModelFactory) -> Check {
         Check::new(
             NAME,
             Outcome::Pass,
-            format!("all {n} parameters get a finite, non-zero gradient (norms {lo:.1e} to {hi:.1e})"),
+            format!(
+                "all {n} parameters get a finite, non-zero gradient (norms {lo:.1e} to {hi:.1e})"
+            ),
         )
         .details(details)
     } else {
@@ -136,4 +143,3 @@ pub fn check(setup: &Setup, factory: &ModelFactory) -> Check {
         .details(details)
     }
 }
-

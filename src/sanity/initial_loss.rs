@@ -27,7 +27,13 @@ pub fn check(setup: &Setup, factory: &ModelFactory) -> Check {
     }
     let (built, loss_fn, _) = match setup.fresh(factory) {
         Ok(m) => m,
-        Err(e) => return Check::new(NAME, Outcome::Fail, format!("the model cannot be built: {e}")),
+        Err(e) => {
+            return Check::new(
+                NAME,
+                Outcome::Fail,
+                format!("the model cannot be built: {e}"),
+            )
+        }
     };
     let s = setup.train_subset(EXAMPLES, 11);
     let loss = tch::no_grad(|| {

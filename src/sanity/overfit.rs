@@ -101,7 +101,13 @@ pub fn check(setup: &Setup, factory: &ModelFactory) -> Check {
     let classifier = setup.arm.model.embedding_dim().is_none();
     let initial = match setup.fresh(factory) {
         Ok((b, l, _)) => loss_on(b.net.as_ref(), &l, &tiny),
-        Err(e) => return Check::new(NAME, Outcome::Fail, format!("the model cannot be built: {e}")),
+        Err(e) => {
+            return Check::new(
+                NAME,
+                Outcome::Fail,
+                format!("the model cannot be built: {e}"),
+            )
+        }
     };
     let memorised = |net: &dyn Net, l: &Loss| {
         if classifier {
@@ -142,7 +148,10 @@ pub fn check(setup: &Setup, factory: &ModelFactory) -> Check {
         } else {
             Outcome::Fail
         };
-        (outcome, format!("{what}: train accuracy {acc:.3}, loss {loss:.3}{trend}"))
+        (
+            outcome,
+            format!("{what}: train accuracy {acc:.3}, loss {loss:.3}{trend}"),
+        )
     } else {
         let outcome = if loss <= PASS_LOSS_RATIO * initial {
             Outcome::Pass
@@ -159,4 +168,3 @@ pub fn check(setup: &Setup, factory: &ModelFactory) -> Check {
         _ => check.advice(learn_advice(lr)),
     }
 }
-

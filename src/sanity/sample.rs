@@ -20,7 +20,11 @@ pub fn check(setup: &Setup) -> Check {
     let mut details = Vec::new();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
-    let splits = [("train", Some(&p.train)), ("val", p.val.as_ref()), ("test", Some(&p.test))];
+    let splits = [
+        ("train", Some(&p.train)),
+        ("val", p.val.as_ref()),
+        ("test", Some(&p.test)),
+    ];
     for (name, split) in splits {
         let Some(split) = split else { continue };
         describe(setup, name, split, &mut details);
@@ -28,7 +32,11 @@ pub fn check(setup: &Setup) -> Check {
         let lengths = labels(&split.lengths);
         // A class-disjoint test split keeps the dataset's own class indices.
         let head = !(p.class_disjoint && name == "test");
-        let limit = if head { p.classes } else { setup.class_names.len() as i64 };
+        let limit = if head {
+            p.classes
+        } else {
+            setup.class_names.len() as i64
+        };
         if let Some(bad) = y.iter().find(|&&l| l < 0 || l >= limit) {
             problems.push(format!("{name} has label {bad} outside [0, {limit})"));
         }
@@ -49,23 +57,30 @@ pub fn check(setup: &Setup) -> Check {
     let sizes = format!(
         "train {}, {}test {}; {} classes, length {}, {} channel(s)",
         p.train.len(),
-        p.val.as_ref().map_or(String::new(), |v| format!("val {}, ", v.len())),
+        p.val
+            .as_ref()
+            .map_or(String::new(), |v| format!("val {}, ", v.len())),
         p.test.len(),
         p.classes,
         p.length,
         p.channels
     );
-    let check = if !problems.is_empty() {
-        Check::new(NAME, Outcome::Fail, format!("{}: {sizes}", problems.join("; "))).advice(
+    let check =
+        if !problems.is_empty() {
+            Check::new(NAME, Outcome::Fail, format!("{}: {sizes}", problems.join("; "))).advice(
             "check what the loader returns: labels must be 0..C-1 in the head's order, lengths \
              positive, values finite",
         )
-    } else if !warnings.is_empty() {
-        Check::new(NAME, Outcome::Warn, format!("{}: {sizes}", warnings.join("; ")))
+        } else if !warnings.is_empty() {
+            Check::new(
+                NAME,
+                Outcome::Warn,
+                format!("{}: {sizes}", warnings.join("; ")),
+            )
             .advice("check the split and the labels the loader returns")
-    } else {
-        Check::new(NAME, Outcome::Pass, sizes)
-    };
+        } else {
+            Check::new(NAME, Outcome::Pass, sizes)
+        };
     check.details(details)
 }
 

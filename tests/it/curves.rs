@@ -59,17 +59,36 @@ fn a_first_window_already_learned_is_not_read_as_flat() {
         chance_loss: None,
         diverged: false,
     });
-    assert_eq!(without_chance, Diagnosis::NotDecreasing, "the first point alone");
+    assert_eq!(
+        without_chance,
+        Diagnosis::NotDecreasing,
+        "the first point alone"
+    );
 }
 
 #[test]
 fn a_training_loss_that_climbs_back_is_diverging() {
-    let p = points(|k| if k < 10 { 2.3 - 0.18 * k as f64 } else { 0.5 + 0.2 * (k - 10) as f64 }, |_| 1.0);
+    let p = points(
+        |k| {
+            if k < 10 {
+                2.3 - 0.18 * k as f64
+            } else {
+                0.5 + 0.2 * (k - 10) as f64
+            }
+        },
+        |_| 1.0,
+    );
     assert_eq!(of(&p), Diagnosis::Diverging);
     // Borderline: climbing back 40% of the drop is not diverging, 60% is.
     let back = |f: f64| {
         points(
-            move |k| if k < 12 { 2.3 - 2.0 * k as f64 / 11.0 } else { 0.3 + f * 2.0 * (k - 12) as f64 / 12.0 },
+            move |k| {
+                if k < 12 {
+                    2.3 - 2.0 * k as f64 / 11.0
+                } else {
+                    0.3 + f * 2.0 * (k - 12) as f64 / 12.0
+                }
+            },
             |_| 1.0,
         )
     };
@@ -90,22 +109,44 @@ fn a_training_loss_that_climbs_back_is_diverging() {
 #[test]
 fn eval_loss_rising_while_train_loss_falls_is_overfitting_from_its_minimum() {
     // Eval loss falls to 0.4 at step 1000 (k = 3), then rises by 0.02 per point.
-    let eval = |rise: f64| move |k: usize| if k <= 3 { 1.0 - 0.2 * k as f64 } else { 0.4 + rise * (k - 3) as f64 / 21.0 };
+    let eval = |rise: f64| {
+        move |k: usize| {
+            if k <= 3 {
+                1.0 - 0.2 * k as f64
+            } else {
+                0.4 + rise * (k - 3) as f64 / 21.0
+            }
+        }
+    };
     let p = points(falling, eval(0.5));
     assert_eq!(of(&p), Diagnosis::Overfitting { from_step: 1000 });
     // Borderline: a rise of 0.04 (under both 10% of 0.4 and 0.05) is not overfitting; 0.06 is.
     assert_eq!(of(&points(falling, eval(0.04))), Diagnosis::Healthy);
-    assert_eq!(of(&points(falling, eval(0.06))), Diagnosis::Overfitting { from_step: 1000 });
+    assert_eq!(
+        of(&points(falling, eval(0.06))),
+        Diagnosis::Overfitting { from_step: 1000 }
+    );
     // Eval loss still falling at the end: its minimum is the last point.
-    assert_eq!(of(&points(falling, |k| 1.0 - 0.03 * k as f64)), Diagnosis::Healthy);
+    assert_eq!(
+        of(&points(falling, |k| 1.0 - 0.03 * k as f64)),
+        Diagnosis::Healthy
+    );
     // One spike does not make a rise: the running median removes it.
-    let spike = points(falling, |k| if k == 20 { 3.0 } else { 1.0 - 0.03 * k as f64 });
+    let spike = points(
+        falling,
+        |k| if k == 20 { 3.0 } else { 1.0 - 0.03 * k as f64 },
+    );
     assert_eq!(of(&spike), Diagnosis::Healthy);
 }
 
 #[test]
 fn a_training_loss_jumping_around_its_trend_is_too_noisy() {
-    let noisy = |a: f64| points(move |k| 2.0 - k as f64 / 24.0 + a * [1.0, -1.0, 0.0][k % 3], |k| 2.2 - 0.02 * k as f64);
+    let noisy = |a: f64| {
+        points(
+            move |k| 2.0 - k as f64 / 24.0 + a * [1.0, -1.0, 0.0][k % 3],
+            |k| 2.2 - 0.02 * k as f64,
+        )
+    };
     assert_eq!(of(&noisy(0.4)), Diagnosis::TooNoisy);
     assert_eq!(of(&noisy(0.05)), Diagnosis::Healthy);
 }
@@ -123,10 +164,17 @@ fn an_arm_reports_its_most_common_diagnosis_with_the_median_step() {
     let s = curves::summarize(&[o(750), o(1000), o(1000), o(1500), o(1250)]).unwrap();
     assert_eq!(s.diagnosis, o(1000));
     assert_eq!(s.text(), "overfitting from step ~1000 in 5/5 seeds");
-    assert!(s.text_with_advice().contains("early-stop"), "{}", s.text_with_advice());
+    assert!(
+        s.text_with_advice().contains("early-stop"),
+        "{}",
+        s.text_with_advice()
+    );
     let s = curves::summarize(&[Diagnosis::Healthy, o(500), Diagnosis::Healthy]).unwrap();
     assert_eq!(s.text(), "healthy in 2/3 seeds");
-    assert_eq!(s.counts, vec![("overfitting".to_string(), 1), ("healthy".to_string(), 2)]);
+    assert_eq!(
+        s.counts,
+        vec![("overfitting".to_string(), 1), ("healthy".to_string(), 2)]
+    );
     assert!(curves::summarize(&[]).is_none());
 }
 
@@ -161,13 +209,23 @@ fn kept_mnist1d_gru_runs_overfit_from_about_step_1000() {
 fn every_report_shows_the_arms_curve_diagnosis() {
     let spec = repro::spec::load(&crate::util::root().join("papers/mnist1d.yaml")).unwrap();
     let records = kept_gru_records();
-    let slots: Vec<(String, Option<&repro::record::Record>)> =
-        records.iter().map(|r| ("gru".to_string(), Some(r))).collect();
+    let slots: Vec<(String, Option<&repro::record::Record>)> = records
+        .iter()
+        .map(|r| ("gru".to_string(), Some(r)))
+        .collect();
     let results = repro::audit::arm_results(&spec, &slots, false);
     let gru = results.iter().find(|r| r.arm_id == "gru").unwrap();
     let line = "overfitting from step ~1000 in 5/5 seeds: early-stop near the eval-loss minimum";
-    assert!(gru.curves.as_ref().unwrap().text_with_advice().starts_with(line));
-    assert!(results.iter().filter(|r| r.arm_id != "gru").all(|r| r.curves.is_none()));
+    assert!(gru
+        .curves
+        .as_ref()
+        .unwrap()
+        .text_with_advice()
+        .starts_with(line));
+    assert!(results
+        .iter()
+        .filter(|r| r.arm_id != "gru")
+        .all(|r| r.curves.is_none()));
     let table = repro::report::claims_table(&spec, &results, false);
     assert!(table.contains(&format!("gru: {line}")), "{table}");
     let md = repro::report::claims_markdown(&spec, &results, &[], &[], &[], false, &[]);

@@ -89,8 +89,16 @@ fn shuffled_labels_fail_the_label_control() {
     let all = checks(&arm, &shuffled, &ds, &factory);
     let c = find(&all, control::NAME);
     assert_eq!(c.outcome, Outcome::Fail, "{c:?}");
-    assert!(c.reason.starts_with("the labels as given stay at chance"), "{}", c.reason);
-    assert!(c.advice.contains("do not follow the features"), "{}", c.advice);
+    assert!(
+        c.reason.starts_with("the labels as given stay at chance"),
+        "{}",
+        c.reason
+    );
+    assert!(
+        c.advice.contains("do not follow the features"),
+        "{}",
+        c.advice
+    );
     assert_eq!(find(&all, "initial loss").outcome, Outcome::Pass);
 }
 
@@ -106,7 +114,11 @@ fn labels_misaligned_with_features_fail_the_label_control() {
     let all = checks(&arm, &rolled, &ds, &factory);
     let c = find(&all, control::NAME);
     assert_eq!(c.outcome, Outcome::Fail, "{c:?}");
-    assert!(c.reason.starts_with("the labels as given stay at chance"), "{}", c.reason);
+    assert!(
+        c.reason.starts_with("the labels as given stay at chance"),
+        "{}",
+        c.reason
+    );
 }
 
 /// Learning rate 10: the tiny set is not memorised, and the first advice is to lower it.
@@ -127,8 +139,16 @@ fn learning_rate_10_fails_overfitting_a_tiny_set() {
     };
     let c = sanity::overfit::check(&setup, &factory);
     assert_eq!(c.outcome, Outcome::Fail, "{c:?}");
-    assert!(c.reason.starts_with("64 examples, 300 steps at lr 10"), "{}", c.reason);
-    assert!(c.advice.starts_with("lower the learning rate (now 10)"), "{}", c.advice);
+    assert!(
+        c.reason.starts_with("64 examples, 300 steps at lr 10"),
+        "{}",
+        c.reason
+    );
+    assert!(
+        c.advice.starts_with("lower the learning rate (now 10)"),
+        "{}",
+        c.advice
+    );
 }
 
 /// A model whose weights have `requires_grad` off cannot learn: gradient flow names every
@@ -148,7 +168,12 @@ fn frozen_weights_fail_gradient_flow_and_overfitting() {
     let all = checks(&arm, &p, &ds, &frozen);
     let g = find(&all, gradients::NAME);
     assert_eq!(g.outcome, Outcome::Fail, "{g:?}");
-    assert!(g.reason.starts_with("6 of 6 parameters get no usable gradient"), "{}", g.reason);
+    assert!(
+        g.reason
+            .starts_with("6 of 6 parameters get no usable gradient"),
+        "{}",
+        g.reason
+    );
     assert!(g.reason.contains("(frozen)"), "{}", g.reason);
     let o = find(&all, sanity::overfit::NAME);
     assert_eq!(o.outcome, Outcome::Fail, "{o:?}");
@@ -224,7 +249,11 @@ fn a_test_split_that_shares_the_training_labels_fails_the_control() {
     assert!(c.permuted > c.chance + c.margin, "{c:?}");
     let check = control::judge(&c, arm.train.lr);
     assert_eq!(check.outcome, Outcome::Fail);
-    assert!(check.reason.starts_with("permuted labels beat chance"), "{}", check.reason);
+    assert!(
+        check.reason.starts_with("permuted labels beat chance"),
+        "{}",
+        check.reason
+    );
     assert!(check.advice.contains("leaks between train and test"));
 }
 
@@ -245,8 +274,11 @@ fn inspect_traces_every_layer_on_a_real_batch() {
     };
     let factory = sanity::build_factory(&arm, SEED, Device::Cpu);
     let i = sanity::inspect::inspect(&setup, &factory).unwrap();
-    let shapes: Vec<(&str, Vec<i64>)> =
-        i.shapes.iter().map(|(n, s)| (n.as_str(), s.clone())).collect();
+    let shapes: Vec<(&str, Vec<i64>)> = i
+        .shapes
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.clone()))
+        .collect();
     assert_eq!(
         shapes,
         vec![
@@ -260,7 +292,11 @@ fn inspect_traces_every_layer_on_a_real_batch() {
     );
     assert_eq!(i.total_params, 5210);
     assert_eq!(i.params.len(), 4, "{:?}", i.params);
-    assert!(i.padding[1].starts_with("0 of 4000 training series are shorter"), "{:?}", i.padding);
+    assert!(
+        i.padding[1].starts_with("0 of 4000 training series are shorter"),
+        "{:?}",
+        i.padding
+    );
 }
 
 /// `repro sanity papers/mnist1d.yaml`: every bundled arm passes (exit 0); an unknown `--arm`
@@ -275,7 +311,11 @@ fn repro_sanity_passes_the_bundled_mnist1d_arms() {
     }
     assert!(!stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("sanity: all 4 arm(s) pass"), "{stdout}");
-    let out = util::repro(&util::root(), &["sanity", "papers/mnist1d.yaml", "--arm", "rnn"], &[]);
+    let out = util::repro(
+        &util::root(),
+        &["sanity", "papers/mnist1d.yaml", "--arm", "rnn"],
+        &[],
+    );
     let (_, stderr) = util::text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no arm `rnn`"), "{stderr}");
@@ -300,11 +340,23 @@ arms:
 ";
     std::fs::write(dir.path().join("hot.yaml"), spec).unwrap();
     let store = dir.path().join("store");
-    let args = ["run", "hot.yaml", "--sanity", "--store", store.to_str().unwrap()];
+    let args = [
+        "run",
+        "hot.yaml",
+        "--sanity",
+        "--store",
+        store.to_str().unwrap(),
+    ];
     let out = util::repro(dir.path(), &args, &[]);
     let (stdout, stderr) = util::text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("FAIL overfit a tiny set"), "{stdout}");
-    assert!(stderr.contains("sanity checks failed for hot/mlp; nothing was trained"), "{stderr}");
-    assert!(util::walk(&store, "config.json").is_empty(), "nothing planned was written");
+    assert!(
+        stderr.contains("sanity checks failed for hot/mlp; nothing was trained"),
+        "{stderr}"
+    );
+    assert!(
+        util::walk(&store, "config.json").is_empty(),
+        "nothing planned was written"
+    );
 }
