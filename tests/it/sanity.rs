@@ -126,7 +126,7 @@ fn labels_misaligned_with_features_fail_the_label_control() {
 fn learning_rate_10_fails_overfitting_a_tiny_set() {
     let _g = util::torch_lock();
     let ds = data();
-    let mut arm = util::mnist1d_arm("mlp", 6001, 250);
+    let mut arm = util::mnist1d_arm("cnn", 6001, 250);
     arm.train.lr = 10.0;
     let p = prepare(&arm, &ds);
     let factory = sanity::build_factory(&arm, SEED, Device::Cpu);
@@ -283,7 +283,7 @@ fn inspect_traces_every_layer_on_a_real_batch() {
         shapes,
         vec![
             ("input", vec![8, 1, 40]),
-            ("conv0", vec![8, 25, 20]),
+            ("conv0", vec![8, 25, 19]),
             ("conv1", vec![8, 25, 10]),
             ("conv2", vec![8, 25, 5]),
             ("flatten", vec![8, 125]),
@@ -335,8 +335,8 @@ defaults:
   train: { optimizer: adam, lr: 10.0, batch_size: 100, steps: 2000, eval_every: 500 }
 seeds: { count: 2, base: 1 }
 arms:
-  - id: mlp
-    model: { kind: mlp, hidden: [100, 100], residual: true }
+  - id: cnn
+    model: { kind: cnn1d, channels: [25, 25, 25], kernel: [5, 3, 3], stride: 2, padding: 1, head: flatten }
 ";
     std::fs::write(dir.path().join("hot.yaml"), spec).unwrap();
     let store = dir.path().join("store");
@@ -352,7 +352,7 @@ arms:
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("FAIL overfit a tiny set"), "{stdout}");
     assert!(
-        stderr.contains("sanity checks failed for hot/mlp; nothing was trained"),
+        stderr.contains("sanity checks failed for hot/cnn; nothing was trained"),
         "{stderr}"
     );
     assert!(
