@@ -329,6 +329,7 @@ fn run_with_sanity_stops_on_a_failed_check_before_training() {
     let spec = "\
 id: hot
 title: A learning rate of 10
+version: 1
 dataset: mnist1d
 protocol: { selection: last, split: test }
 defaults:
