@@ -18,6 +18,7 @@ pub mod record;
 pub mod report;
 pub mod rng;
 pub mod runner;
+pub mod sanity;
 pub mod session;
 pub mod spec;
 pub mod store;

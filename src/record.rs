@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::curves::{self, Curve, Diagnosis};
 use crate::data::FileDigest;
 use crate::device::DeviceKind;
 use crate::numerics::Numerics;
 use crate::provenance::CodeIdentity;
+use crate::spec::LossSpec;
 use crate::spec::ResolvedArm;
 use crate::train::{CurvePoint, Metrics, Status};
 
@@ -83,9 +85,26 @@ pub struct Record {
     #[serde(default)]
     pub numerics: Numerics,
     pub curve: Vec<CurvePoint>,
+    /// What the curve says ([`crate::audit::curves::diagnose`]); not in the run key. Records
+    /// written before this field get it computed from `curve` when read
+    /// ([`Record::diagnosis`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curve_diagnosis: Option<Diagnosis>,
 }
 
 impl Record {
+    /// The stored curve diagnosis, or for an older record, the one its curve gives.
+    pub fn diagnosis(&self) -> Diagnosis {
+        self.curve_diagnosis.unwrap_or_else(|| {
+            curves::diagnose(&curve_of(
+                &self.config,
+                &self.curve,
+                self.class_names.len(),
+                &self.status,
+            ))
+        })
+    }
+
     /// `metric`'s value for the statistics: `None` when the run diverged or collapsed, or
     /// does not measure `metric` (never read as 0).
     pub fn value(&self, metric: crate::spec::Metric) -> Option<f64> {
@@ -93,5 +112,24 @@ impl Record {
             Status::Ok => self.metrics.and_then(|m| m.get(metric)),
             Status::Diverged { .. } | Status::Collapsed { .. } => None,
         }
+    }
+}
+
+/// `curve` of a run of `arm` on a dataset of `classes` classes, as the curve diagnosis reads
+/// it: ln C is the chance loss of a cross-entropy classifier over all the dataset's classes.
+pub fn curve_of<'a>(
+    arm: &ResolvedArm,
+    curve: &'a [CurvePoint],
+    classes: usize,
+    status: &Status,
+) -> Curve<'a> {
+    let classifier = arm.model.embedding_dim().is_none()
+        && arm.train.loss == LossSpec::CrossEntropy
+        && arm.data.classes.is_none()
+        && classes >= 2;
+    Curve {
+        points: curve,
+        chance_loss: classifier.then(|| (classes as f64).ln()),
+        diverged: matches!(status, Status::Diverged { .. }),
     }
 }

@@ -26,10 +26,13 @@
 //! - `budget`: fair comparison under tuning budgets: the expected best metric against the
 //!   configurations tried ([`expected_best`], [`tuning_curves`]) and the probability of
 //!   improvement `P(b > a)` of a comparison with its bootstrap interval ([`prob_improvement_ci`]).
+//! - [`curves`]: the curve diagnosis of a run (healthy, not decreasing, diverging,
+//!   overfitting from step S, too noisy) and its summary over an arm's seeds.
 //! - `spec`: one spec's whole audit, as a report renders it ([`audit_spec`], [`SpecAudit`]).
 
 mod budget;
 mod compare;
+pub mod curves;
 mod findings;
 mod gate;
 mod protocol;

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::curves::{self, CurveSummary};
 use super::protocol::{protocol_flags, ProtocolFlag};
 use super::stats::{summarize_at, Summary, LEVEL};
 use crate::record::Record;
@@ -182,6 +183,10 @@ pub struct ArmResult {
     /// Trained with the spec's `quick:` overrides: a smoke test, never a verdict on the claim.
     #[serde(default)]
     pub quick: bool,
+    /// The seeds' curve diagnoses ([`super::curves`]), shown beside the arm everywhere;
+    /// `None` before any run is done.
+    #[serde(default)]
+    pub curves: Option<CurveSummary>,
 }
 
 fn one() -> u32 {
@@ -209,6 +214,8 @@ pub struct ArmRuns {
     /// Planned runs that are not done (held by another worker, queued, interrupted).
     pub missing: usize,
     pub protocol_flags: Vec<ProtocolFlag>,
+    /// The finished runs' curve diagnoses ([`super::curves::summarize`]).
+    pub curves: Option<CurveSummary>,
 }
 
 /// The statistics and verdict of `arm` of `spec` from its runs: the interval at the level its
@@ -258,6 +265,7 @@ pub fn arm_result(spec: &Spec, arm: &Arm, runs: ArmRuns) -> ArmResult {
         claim: arm.claim,
         looks,
         quick: runs.quick,
+        curves: runs.curves,
     }
 }
 
@@ -299,6 +307,7 @@ pub fn arm_results(
                 missing: mine.len() - done.len(),
                 // `quick:` changes only `train:` and seeds, never the protocol or `data:`.
                 protocol_flags: protocol_flags(&arm.resolved, &done),
+                curves: curves::summarize(&done.iter().map(|r| r.diagnosis()).collect::<Vec<_>>()),
             };
             arm_result(spec, arm, runs)
         })

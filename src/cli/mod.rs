@@ -1,7 +1,8 @@
 //! Command-line interface: clap definitions, dispatch, exit codes. Each command group has a
 //! file that parses, calls the library (mostly [`crate::session`]) and prints:
 //! [`validate`], [`train`] (`run`), [`gate`] (`bless`, `check`), [`inspect`] (`plan`,
-//! `status`, `report`, `table`), [`data`] (`data`, `doctor`), [`worker`]; [`ui`] prints a session's
+//! `status`, `report`, `table`), [`sanity`] (`sanity`, `run --sanity`), [`model_inspect`]
+//! (`inspect`), [`data`] (`data`, `doctor`), [`worker`]; [`ui`] prints a session's
 //! events and draws its progress.
 //!
 //! Exit codes: 0 ok, 1 a gate failed (or a run failed), 2 bad input (spec, data, flags).
@@ -9,6 +10,8 @@
 mod data;
 mod gate;
 mod inspect;
+mod model_inspect;
+mod sanity;
 mod train;
 mod ui;
 mod validate;
@@ -58,8 +61,37 @@ pub enum Command {
         /// report whether the two are identical, or the first step whose loss differs.
         #[arg(long)]
         verify_determinism: bool,
+        /// Run the sanity checks (`repro sanity`) of every arm to train first, and stop
+        /// (exit 1) on a FAIL before any training.
+        #[arg(long)]
+        sanity: bool,
         #[command(flatten)]
         executor: ExecutorArgs,
+    },
+    /// Sanity checks per arm before a long training: overfit a tiny set, initial loss against
+    /// ln C, gradient flow, a label control (real vs permuted labels), a data sample. Exit 1
+    /// when a check fails.
+    Sanity {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        /// Only this arm (its id, or a swept arm's base id).
+        #[arg(long)]
+        arm: Option<String>,
+        /// Every check's details (per-layer gradient norms).
+        #[arg(long, short)]
+        verbose: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Each arm's model on a real batch: per-layer output shapes, parameters per layer, the
+    /// padding and masking in effect.
+    Inspect {
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        #[arg(long)]
+        arm: Option<String>,
+        #[command(flatten)]
+        common: Common,
     },
     /// Write the current results into the blessed baseline table (per spec, under
     /// `baselines/blessed/`), showing what changed. Every planned run must be done.
@@ -313,9 +345,10 @@ impl From<SessionError> for Failure {
     fn from(e: SessionError) -> Failure {
         match e {
             SessionError::Run(e) => e.into(),
-            SessionError::Device(_) | SessionError::Data(_) | SessionError::Baseline(_) => {
-                Failure::bad_input(e.to_string())
-            }
+            SessionError::Device(_)
+            | SessionError::Data(_)
+            | SessionError::Baseline(_)
+            | SessionError::UnknownArm(_) => Failure::bad_input(e.to_string()),
             SessionError::StoreNotWritable(_)
             | SessionError::BaselineWrite(_)
             | SessionError::RunsFailed { .. }
@@ -324,6 +357,7 @@ impl From<SessionError> for Failure {
             | SessionError::Regression(_)
             | SessionError::NotDeterministic(_)
             | SessionError::Train(_)
+            | SessionError::SanityFailed(_)
             | SessionError::Report(_) => Failure::failed(e.to_string()),
         }
     }
@@ -338,9 +372,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             jobs,
             force,
             verify_determinism,
+            sanity,
             executor,
         } => {
             let session = open(&specs, &common)?;
+            if sanity {
+                sanity::before_run(&session)?;
+            }
             if verify_determinism {
                 train::verify_determinism(&session)
             } else if executor.executor == Executor::Slurm {
@@ -348,6 +386,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 train::run_local(&session, &common, jobs, force)
             }
+        }
+        Command::Sanity {
+            specs,
+            arm,
+            verbose,
+            common,
+        } => sanity::sanity(&open(&specs, &common)?, arm.as_deref(), verbose),
+        Command::Inspect { specs, arm, common } => {
+            model_inspect::inspect(&open(&specs, &common)?, arm.as_deref())
         }
         Command::Report { specs, common } => inspect::report(&open(&specs, &common)?, &common),
         Command::Bless {

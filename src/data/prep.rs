@@ -35,7 +35,7 @@ impl Split {
         self.len() == 0
     }
 
-    fn select(&self, idx: &[i64]) -> Split {
+    pub(crate) fn select(&self, idx: &[i64]) -> Split {
         let i = Tensor::from_slice(idx);
         Split {
             x: self.x.index_select(0, &i),

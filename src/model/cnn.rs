@@ -14,7 +14,7 @@ use tch::Tensor;
 
 use super::norm::{batch_norm, BatchNorm1d};
 use super::InputShape;
-use super::{activate, bias_init, dropout, masked_mean, weight_init, Head, ModelError, Net};
+use super::{activate, bias_init, dropout, masked_mean, weight_init, Head, ModelError, Net, Trace};
 use crate::data::prep;
 use crate::spec::{Activation, CnnHead, InitScheme, ModelSpec, Padding};
 
@@ -198,14 +198,20 @@ impl Net for Cnn1d {
         &self.out
     }
 
-    fn features(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+    fn traced_features(
+        &self,
+        xs: &Tensor,
+        lengths: &Tensor,
+        train: bool,
+        trace: &mut Trace,
+    ) -> Tensor {
         let padded = padding_mask(xs, lengths);
         let mut h = match &padded {
             Some(mask) => xs * mask,
             None => xs.shallow_clone(),
         };
         let mut lengths = lengths.shallow_clone();
-        for (conv, norm) in &self.layers {
+        for (i, (conv, norm)) in self.layers.iter().enumerate() {
             h = conv.forward(&h);
             lengths = conv.lengths(&lengths, h.size()[2]);
             let mask = padded
@@ -218,11 +224,13 @@ impl Net for Cnn1d {
             if let Some(mask) = &mask {
                 h = &h * mask; // not `*=`: the activation's backward reads its output
             }
+            trace.record(|| format!("conv{i}"), &h);
         }
         let features = match self.head {
             CnnHead::Flatten => h.flatten(1, -1),
             CnnHead::Gap => masked_mean(&h.transpose(1, 2), &lengths),
         };
+        trace.record(|| format!("{:?}", self.head).to_lowercase(), &features);
         dropout(&features, self.dropout, train)
     }
 }
@@ -253,7 +261,13 @@ impl Net for Resnet1d {
         &self.out
     }
 
-    fn features(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+    fn traced_features(
+        &self,
+        xs: &Tensor,
+        lengths: &Tensor,
+        train: bool,
+        trace: &mut Trace,
+    ) -> Tensor {
         // `same` padding at stride 1 keeps every length, so one mask serves every layer.
         let mask = padding_mask(xs, lengths);
         let masked = |h: Tensor| match &mask {
@@ -261,7 +275,7 @@ impl Net for Resnet1d {
             None => h,
         };
         let mut x = masked(xs.shallow_clone());
-        for block in &self.blocks {
+        for (b, block) in self.blocks.iter().enumerate() {
             let mut h = x.shallow_clone();
             let last = block.convs.len() - 1;
             for (i, (conv, bn)) in block.convs.iter().enumerate() {
@@ -276,8 +290,10 @@ impl Net for Resnet1d {
             };
             let s = block.shortcut_bn.forward(&s, mask.as_ref(), train);
             x = masked(activate(self.activation, &(h + s)));
+            trace.record(|| format!("block{b}"), &x);
         }
         let features = masked_mean(&x.transpose(1, 2), lengths);
+        trace.record(|| "masked mean".into(), &features);
         dropout(&features, self.dropout, train)
     }
 }

@@ -42,7 +42,30 @@ pub struct InputShape {
 pub trait Net: Send {
     /// The backbone's output `[B, F]`: the head's input, with the dropout before the head
     /// applied when `train`.
-    fn features(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor;
+    fn features(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+        self.traced_features(xs, lengths, train, &mut Trace::default())
+    }
+
+    /// [`Net::features`], recording each layer's output shape into `trace` when it is on.
+    fn traced_features(
+        &self,
+        xs: &Tensor,
+        lengths: &Tensor,
+        train: bool,
+        trace: &mut Trace,
+    ) -> Tensor;
+
+    /// Each layer's output shape on `xs` (evaluation mode), the head's last.
+    fn trace(&self, xs: &Tensor, lengths: &Tensor) -> Vec<(String, Vec<i64>)> {
+        let mut trace = Trace {
+            on: true,
+            layers: vec![("input".into(), xs.size())],
+        };
+        let features = tch::no_grad(|| self.traced_features(xs, lengths, false, &mut trace));
+        let out = tch::no_grad(|| self.head().forward(&features));
+        trace.record(|| "head".into(), &out);
+        trace.layers
+    }
 
     fn head(&self) -> &Head;
 
@@ -72,6 +95,22 @@ pub trait Net: Send {
     /// Called once after the weights moved from the CPU to `device` (not called for the CPU):
     /// a model that needs its weights laid out for the device's kernels does it here.
     fn placed(&self, _device: Device) {}
+}
+
+/// Per-layer output shapes of one forward pass ([`Net::trace`], `repro inspect`); records
+/// nothing when off, so training pays nothing for it.
+#[derive(Debug, Default)]
+pub struct Trace {
+    pub on: bool,
+    pub layers: Vec<(String, Vec<i64>)>,
+}
+
+impl Trace {
+    pub fn record(&mut self, name: impl FnOnce() -> String, t: &Tensor) {
+        if self.on {
+            self.layers.push((name(), t.size()));
+        }
+    }
 }
 
 /// PyTorch's `F.normalize(x, p=2, dim=1)`: `x / max(‖x‖, 1e-12)` per row.
@@ -324,8 +363,15 @@ impl Net for Mlp {
         &self.out
     }
 
-    fn features(&self, xs: &Tensor, _lengths: &Tensor, train: bool) -> Tensor {
+    fn traced_features(
+        &self,
+        xs: &Tensor,
+        _lengths: &Tensor,
+        train: bool,
+        trace: &mut Trace,
+    ) -> Tensor {
         let mut h = dropout(&xs.flatten(1, -1), self.input_dropout, train);
+        trace.record(|| "flatten".into(), &h);
         for (i, layer) in self.layers.iter().enumerate() {
             let next = activate(self.activation, &layer.forward(&h));
             h = if self.residual && layer.fan_in() == layer.fan_out() {
@@ -334,6 +380,7 @@ impl Net for Mlp {
                 next
             };
             h = dropout(&h, self.dropout.get(i).copied().unwrap_or(0.0), train);
+            trace.record(|| format!("hidden{i}"), &h);
         }
         h
     }

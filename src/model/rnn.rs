@@ -259,7 +259,13 @@ impl Net for RnnClassifier {
         &self.out
     }
 
-    fn features(&self, xs: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
+    fn traced_features(
+        &self,
+        xs: &Tensor,
+        lengths: &Tensor,
+        train: bool,
+        trace: &mut super::Trace,
+    ) -> Tensor {
         let c = &self.config;
         let directions = if c.bidirectional { 2 } else { 1 };
         let batch = xs.size()[0];
@@ -315,6 +321,7 @@ impl Net for RnnClassifier {
                 }
             }
         };
+        trace.record(|| format!("{:?}", c.cell).to_lowercase(), &output);
         let h = c.hidden;
         let features = match c.readout {
             Readout::Flatten => {
@@ -341,6 +348,10 @@ impl Net for RnnClassifier {
                 }
             }
         };
+        trace.record(
+            || format!("readout {:?}", c.readout).to_lowercase(),
+            &features,
+        );
         super::dropout(&features, c.output_dropout, train)
     }
 }

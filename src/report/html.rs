@@ -228,6 +228,14 @@ pub fn page(
         );
     }
     h.push_str("</table>");
+    let notes = super::curve_notes(results);
+    if !notes.is_empty() {
+        h.push_str("<p>Training curves:</p><ul class=\"curves\">");
+        for (arm, text) in notes {
+            let _ = write!(h, "<li><b>{}</b>: {}</li>", escape(&arm), escape(&text));
+        }
+        h.push_str("</ul>");
+    }
     for f in findings {
         let _ = write!(h, "<p class=\"finding\"><b>{}</b></p>", escape(&f.sentence));
     }

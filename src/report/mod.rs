@@ -197,6 +197,15 @@ fn adaptive_note(spec: &Spec, r: &ArmResult, quick: bool) -> String {
     }
 }
 
+/// Each arm's curve diagnosis over its seeds with its advice ([`crate::audit::curves`]), as
+/// `(arm, text)`; arms without a finished run are left out.
+pub fn curve_notes(results: &[ArmResult]) -> Vec<(String, String)> {
+    results
+        .iter()
+        .filter_map(|r| Some((r.arm_id.clone(), r.curves.as_ref()?.text_with_advice())))
+        .collect()
+}
+
 /// The claims table: arm, model, params, n, mean ± sd, 95% CI, reported ± tolerance, verdict.
 pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
     let mut table = Table::new();
@@ -243,6 +252,13 @@ pub fn claims_table(spec: &Spec, results: &[ArmResult], quick: bool) -> String {
     }
     out.push('\n');
     out.push_str(&table.to_string());
+    let notes = curve_notes(results);
+    if !notes.is_empty() {
+        out.push_str("\ncurves:");
+        for (arm, text) in notes {
+            out.push_str(&format!("\n  {arm}: {text}"));
+        }
+    }
     out
 }
 
@@ -347,6 +363,13 @@ pub fn claims_markdown(
             reported_cell(r),
             verdict_text(r),
         ));
+    }
+    let notes = curve_notes(results);
+    if !notes.is_empty() {
+        md.push_str("\nTraining curves:\n\n");
+        for (arm, text) in notes {
+            md.push_str(&format!("- `{arm}`: {text}\n"));
+        }
     }
     for f in findings {
         md.push_str(&format!("\n**{}**\n", f.sentence));

@@ -465,7 +465,12 @@ pub fn worker(
         libtorch: prov.backend.libtorch.clone(),
         device: prov.device.clone(),
         numerics: prov.numerics.clone(),
+        curve_diagnosis: None,
         curve: outcome.curve,
+    };
+    let record = Record {
+        curve_diagnosis: Some(record.diagnosis()),
+        ..record
     };
     run.write_json(store::RECORD, &record)?;
     run.mark_done()?;

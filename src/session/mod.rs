@@ -13,6 +13,7 @@ pub mod adaptive;
 pub mod determinism;
 pub mod gate;
 pub mod local;
+pub mod sanity;
 pub mod slurm;
 pub mod table;
 
@@ -62,6 +63,12 @@ pub enum SessionError {
     NotDeterministic(usize),
     #[error("{0}")]
     Train(String),
+    /// `--arm` names no arm of the specs (bad input).
+    #[error("{0}")]
+    UnknownArm(String),
+    /// `repro run --sanity`: a sanity check failed, so nothing was trained.
+    #[error("sanity checks failed for {}; nothing was trained", .0.join(", "))]
+    SanityFailed(Vec<String>),
     #[error(transparent)]
     Report(StoreError),
 }

@@ -22,12 +22,12 @@
 //! - [`sampler`]: class-balanced P × K batches from the run's own seeded generator.
 
 pub mod collapse;
-mod eval;
+pub(crate) mod eval;
 pub mod loss;
 pub mod optim;
 pub mod order;
 pub mod retrieval;
-mod run;
+pub(crate) mod run;
 pub mod sampler;
 pub mod schedule;
 mod select;

@@ -2,7 +2,7 @@
 //! order, schedule, clipping, NaN/Inf detection, evaluation and selection at each eval step,
 //! and the final metrics on the test split.
 
-use tch::{Device, Tensor};
+use tch::{Device, TchError, Tensor};
 
 use super::eval::{self, evaluate, EvalPlan, Window};
 use super::loss::Loss;
@@ -13,7 +13,7 @@ use super::{optim, schedule, CurvePoint, Outcome, Status, TrainError};
 use crate::data::prep::{self, Split};
 use crate::data::Dataset;
 use crate::model::{self, InputShape, ModelError};
-use crate::spec::{Monitor, ResolvedArm, Schedule, Selection};
+use crate::spec::{Monitor, ResolvedArm, Schedule, Selection, TrainSpec};
 
 /// Token ids must be whole numbers in `[0, vocab)` (padding is id 0).
 fn check_token_ids(x: &Tensor, vocab: i64) -> Result<(), String> {
@@ -193,9 +193,8 @@ pub fn train_with_progress(
             Some(pk) => BatchSlice::Gather(Tensor::from_slice(&pk.next_batch()).to_device(device)),
             None => batches.slice(step, device),
         };
-        let (xb, yb, lb) = next_batch(&train_split, slice);
-        let loss = loss_fn.compute(&built.net.forward(&xb, &lb, true), &yb);
-        let value = loss.double_value(&[]);
+        let batch = next_batch(&train_split, slice);
+        let value = train_step(built.net.as_ref(), &loss_fn, &mut opt, t, &batch)?;
         if !value.is_finite() {
             status = Status::Diverged {
                 step,
@@ -203,15 +202,6 @@ pub fn train_with_progress(
             };
             break;
         }
-        opt.zero_grad();
-        loss.backward();
-        if let Some(max) = t.clip_grad_value {
-            opt.clip_grad_value(max);
-        }
-        if let Some(max) = t.clip_grad_norm {
-            opt.clip_grad_norm(max);
-        }
-        opt.step();
         window.add(value);
         since_point = (since_point.0 + value, since_point.1 + 1);
         step_losses.push(value);
@@ -299,8 +289,37 @@ pub fn train_with_progress(
     })
 }
 
+/// One optimizer step on `(x, y, lengths)`, as every training loop here takes it (`repro
+/// run` and the sanity checks): forward with dropout on, the loss, and, when it is finite,
+/// backward, the arm's gradient clipping and the update. Returns the loss before the update
+/// (a non-finite one updates nothing). A model none of whose weights needs a gradient is an
+/// error here, not a panic.
+pub(crate) fn train_step(
+    net: &dyn model::Net,
+    loss_fn: &Loss,
+    opt: &mut optim::Optim,
+    t: &TrainSpec,
+    (xb, yb, lb): &(Tensor, Tensor, Tensor),
+) -> Result<f64, TchError> {
+    let loss = loss_fn.compute(&net.forward(xb, lb, true), yb);
+    let value = loss.double_value(&[]);
+    if !value.is_finite() {
+        return Ok(value);
+    }
+    opt.zero_grad();
+    loss.f_backward()?;
+    if let Some(max) = t.clip_grad_value {
+        opt.clip_grad_value(max);
+    }
+    if let Some(max) = t.clip_grad_norm {
+        opt.clip_grad_norm(max);
+    }
+    opt.step();
+    Ok(value)
+}
+
 /// One batch of `split`: `(x, y, lengths)`.
-fn next_batch(split: &Split, slice: BatchSlice) -> (Tensor, Tensor, Tensor) {
+pub(crate) fn next_batch(split: &Split, slice: BatchSlice) -> (Tensor, Tensor, Tensor) {
     let (x, y, lengths) = (&split.x, &split.y, &split.lengths);
     match slice {
         BatchSlice::Range { start, len } => (

@@ -97,6 +97,8 @@ fn run_writes_records_and_a_rerun_trains_nothing() {
         assert_eq!(r["libtorch"], "2.11.0");
         assert_eq!(r["steps"], 40);
         assert_eq!(r["config"]["train"]["lr"], 0.01);
+        // Issue #14: the curve diagnosis is stored with the record.
+        assert!(r["curve_diagnosis"]["shape"].is_string(), "{r}");
         assert_eq!(r["seed"].as_i64().map(|s| s == 5 || s == 6), Some(true));
         assert_eq!(r["spec_sha256"].as_str().unwrap().len(), 64);
         assert!(r["wall_time_s"].as_f64().unwrap() > 0.0);

@@ -260,6 +260,7 @@ fn record(
         device: "cpu".into(),
         numerics: Default::default(),
         curve: Vec::new(),
+        curve_diagnosis: None,
     }
 }
 

@@ -207,6 +207,7 @@ fn result(id: &str, params: i64, seeds: &[i64], values: &[f64]) -> audit::ArmRes
         test_size: None,
         looks: 1,
         quick: false,
+        curves: None,
     }
 }
 
@@ -357,6 +358,7 @@ fn runs(seeds: &[i64], values: &[f64], test_size: Option<i64>, quick: bool) -> a
         quick,
         missing: 0,
         protocol_flags: Vec::new(),
+        curves: None,
     }
 }
 
