@@ -228,9 +228,10 @@ fn every_report_shows_the_arms_curve_diagnosis() {
         .all(|r| r.curves.is_none()));
     let table = repro::report::claims_table(&spec, &results, false);
     assert!(table.contains(&format!("gru: {line}")), "{table}");
-    let md = repro::report::claims_markdown(&spec, &results, &[], &[], &[], false, &[]);
+    let md = repro::report::claims_markdown(&spec, &results, &[], &[], &[], &[], &[], false, &[]);
     assert!(md.contains(&format!("- `gru`: {line}")), "{md}");
-    let html = repro::report::html::page(&spec, &results, &[], &[], &[], &slots, false, &[]);
+    let html =
+        repro::report::html::page(&spec, &results, &[], &[], &[], &[], &[], &slots, false, &[]);
     assert!(html.contains(&format!("<li><b>gru</b>: {line}")), "{html}");
     let json = serde_json::to_value(gru).unwrap();
     assert_eq!(json["curves"]["diagnosis"]["shape"], "overfitting");
