@@ -141,6 +141,13 @@ fn range(metric: Metric) -> (f64, f64) {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArmResult {
     pub arm_id: String,
+    /// The dataset the arm trains on (its own `dataset:` or the spec's; older reports: empty).
+    #[serde(default)]
+    pub dataset: String,
+    /// Why the arm has no runs here (`requires:` a device this session does not use):
+    /// "needs cuda: <why>", shown instead of numbers and verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs: Option<String>,
     pub params: Option<i64>,
     pub planned: usize,
     /// Runs that finished but diverged (no metrics).
@@ -221,6 +228,13 @@ pub fn arm_result(spec: &Spec, arm: &Arm, runs: ArmRuns) -> ArmResult {
     });
     ArmResult {
         arm_id: arm.id.clone(),
+        dataset: arm.resolved.dataset.clone(),
+        // Planned with no runs because the arm needs a device this session does not use.
+        needs: arm
+            .requires
+            .as_ref()
+            .filter(|_| runs.planned == 0)
+            .map(|r| r.text()),
         params: runs.params,
         planned: runs.planned,
         diverged: runs.diverged,

@@ -37,6 +37,19 @@ pub fn plan(session: &Session) -> Result<(), Failure> {
         ]);
     }
     println!("{table}");
+    for spec in &session.specs {
+        for arm in &spec.arms {
+            if let Some(r) = arm.requires.as_ref().filter(|r| !r.met_by(session.device)) {
+                println!(
+                    "{}/{}: not planned on {} ({})",
+                    spec.id,
+                    arm.id,
+                    session.device.name(),
+                    r.text()
+                );
+            }
+        }
+    }
     let unobserved = runs
         .iter()
         .filter(|r| r.config.numerics.class == crate::numerics::UNOBSERVED)

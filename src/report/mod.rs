@@ -85,6 +85,9 @@ fn describe_backbone(model: &ModelSpec) -> String {
 /// a subset test split): numbers not comparable with honestly held-out ones. A quick result
 /// has no verdict.
 pub(crate) fn verdict_text(r: &ArmResult) -> String {
+    if let Some(needs) = &r.needs {
+        return needs.clone();
+    }
     if r.quick && r.claim.is_some() {
         return QUICK_VERDICT.to_string();
     }

@@ -124,8 +124,9 @@ pub fn plan(
     let fingerprint = provenance::code_digest().to_string();
     let classes = [Mode::Native, Mode::Portable].map(|m| numerics::planned(m, device));
     let mut runs = Vec::new();
+    // Each dataset is verified once, before any of its runs is planned.
+    let mut verified: Vec<(String, Vec<data::FileDigest>)> = Vec::new();
     for spec in specs {
-        let digests = data::verify(data::catalog::get(&spec.dataset)?, data_dir)?;
         let mode = if portable {
             Mode::Portable
         } else {
@@ -134,7 +135,19 @@ pub fn plan(
         let numerics = &classes[mode as usize];
         let seeds = spec.seeds(quick);
         for arm in &spec.arms {
+            // An arm that needs another device (`requires:`) is reported, not planned.
+            if arm.requires.as_ref().is_some_and(|r| !r.met_by(device)) {
+                continue;
+            }
             let resolved = arm.resolved(quick);
+            let digests = match verified.iter().find(|(name, _)| *name == resolved.dataset) {
+                Some((_, d)) => d.clone(),
+                None => {
+                    let d = data::verify(data::catalog::get(&resolved.dataset)?, data_dir)?;
+                    verified.push((resolved.dataset.clone(), d.clone()));
+                    d
+                }
+            };
             let make = |seed: i64| {
                 let mut numerics = numerics.clone();
                 let mut key = run_key(

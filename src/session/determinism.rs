@@ -60,9 +60,24 @@ impl Session {
         let device = self.device.resolve(0)?;
         let mut differing = 0;
         for spec in &self.specs {
-            let data = data::load(&spec.dataset, &self.data_dir)?;
+            let mut loaded: Vec<data::Dataset> = Vec::new();
             for arm in &spec.arms {
+                if arm
+                    .requires
+                    .as_ref()
+                    .is_some_and(|r| !r.met_by(self.device))
+                {
+                    continue;
+                }
                 let resolved = arm.resolved(self.quick);
+                let i = match loaded.iter().position(|d| d.name == resolved.dataset) {
+                    Some(i) => i,
+                    None => {
+                        loaded.push(data::load(&resolved.dataset, &self.data_dir)?);
+                        loaded.len() - 1
+                    }
+                };
+                let data = &loaded[i];
                 let threads = resolved.train.threads as i32;
                 let flags = provenance::configure(threads, true);
                 obs.event(Event::DeterminismSetup {
@@ -73,7 +88,7 @@ impl Session {
                 });
                 let seed = spec.seeds(self.quick).seed(&arm.base, 0);
                 let train = || {
-                    crate::train::train(resolved, &data, seed, device, |_| {})
+                    crate::train::train(resolved, data, seed, device, |_| {})
                         .map_err(|e| SessionError::Train(e.to_string()))
                 };
                 let (a, b) = (train()?, train()?);

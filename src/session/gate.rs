@@ -60,12 +60,7 @@ impl Session {
     /// Per arm of `spec`, the metric's resolution: 1/N_test for a fraction of the test set
     /// (the test split as the arm's `data:` prepares it, for its first planned seed), else 0.
     fn resolutions(&self, spec: &Spec, runs: &[PlannedRun]) -> Result<Vec<f64>, SessionError> {
-        let fractions = spec.arms.iter().any(|a| Metric::of_arm(a).is_fraction());
-        let ds = if fractions {
-            Some(data::load(&spec.dataset, &self.data_dir)?)
-        } else {
-            None
-        };
+        let mut loaded: Vec<data::Dataset> = Vec::new();
         spec.arms
             .iter()
             .map(|arm| {
@@ -73,14 +68,19 @@ impl Session {
                     .iter()
                     .find(|r| r.spec_id == spec.id && r.arm_id == arm.id)
                     .map_or(0, |r| r.seed);
-                match &ds {
-                    Some(ds) if Metric::of_arm(arm).is_fraction() => {
-                        let prepared =
-                            data::prep::prepare(ds, &arm.resolved(self.quick).data, seed)?;
-                        Ok(1.0 / prepared.test.len().max(1) as f64)
-                    }
-                    _ => Ok(0.0),
+                if !Metric::of_arm(arm).is_fraction() {
+                    return Ok(0.0);
                 }
+                let resolved = arm.resolved(self.quick);
+                let i = match loaded.iter().position(|d| d.name == resolved.dataset) {
+                    Some(i) => i,
+                    None => {
+                        loaded.push(data::load(&resolved.dataset, &self.data_dir)?);
+                        loaded.len() - 1
+                    }
+                };
+                let prepared = data::prep::prepare(&loaded[i], &resolved.data, seed)?;
+                Ok(1.0 / prepared.test.len().max(1) as f64)
             })
             .collect()
     }

@@ -5,14 +5,17 @@ use super::decode::{overlay, Ctx, Fields};
 use super::section::claim::decode_claim;
 use super::section::data::decode_data;
 use super::section::gate::{arm_gate_tolerance, decode_gate};
+use super::section::header::{decode_dataset, decode_protocol};
 use super::section::model::decode_model;
 use super::section::train::decode_train;
 use super::sweep::{assign, point_arm_id, point_values, Axis};
 use super::types::*;
+use crate::device::DeviceKind;
 use crate::yaml::{Node, Pos, Value};
 
 pub(super) const ARM_KEYS: &[&str] = &[
-    "id", "role", "data", "model", "init", "train", "claim", "sweep", "tuning", "gate",
+    "id", "role", "dataset", "protocol", "requires", "data", "model", "init", "train", "claim",
+    "sweep", "tuning", "gate",
 ];
 
 /// What every arm of a spec shares.
@@ -21,6 +24,8 @@ pub(super) struct Common<'a> {
     pub(super) version: u32,
     pub(super) dataset: String,
     pub(super) protocol: Protocol,
+    /// The spec's `protocol:` as written, under an arm's own `protocol:` keys.
+    pub(super) protocol_node: Option<&'a Node>,
     pub(super) defaults: Option<Fields<'a>>,
     pub(super) quick: Option<Fields<'a>>,
     /// The spec's `gate.tolerance` and where it was written.
@@ -144,6 +149,22 @@ pub(super) fn decode_arm(
         None => train.clone(),
     };
     let claim = fields.get("claim").and_then(|n| decode_claim(ctx, n));
+    // An arm's own dataset and protocol keys replace the spec's (both are in the run key).
+    let dataset = match fields.get("dataset") {
+        Some(n) => decode_dataset(ctx, n),
+        None => Some(common.dataset.clone()),
+    };
+    let protocol = match fields.get("protocol") {
+        Some(own) => {
+            let base = common
+                .protocol_node
+                .cloned()
+                .unwrap_or_else(|| empty_map(own.pos));
+            decode_protocol(ctx, &overlay(&base, own))
+        }
+        None => Some(common.protocol),
+    };
+    let requires = fields.get("requires").map(|n| decode_requires(ctx, n));
     let own_gate = fields.get("gate").and_then(|n| decode_gate(ctx, n));
     let fraction = claim.is_none_or(|c| c.metric.is_fraction());
     let gate_tolerance = arm_gate_tolerance(ctx, own_gate, common.gate, fraction, arm_id);
@@ -157,20 +178,25 @@ pub(super) fn decode_arm(
         None => Some(Role::Baseline),
     };
     let (data, model, init, train, train_quick) = (data?, model?, init?, train?, train_quick?);
+    let (dataset, protocol) = (dataset?, protocol?);
+    let requires = match requires {
+        Some(r) => Some(r?),
+        None => None,
+    };
     let point = point_values(point);
     let id = point_arm_id(arm_id, &point);
     let resolve = |train: TrainSpec| ResolvedArm {
         spec_id: common.id.clone(),
         spec_version: common.version,
         arm_id: id.clone(),
-        dataset: common.dataset.clone(),
-        protocol: common.protocol,
+        dataset: dataset.clone(),
+        protocol,
         data: data.clone(),
         model: model.clone(),
         init,
         train,
     };
-    let selection = common.protocol.selection;
+    let selection = protocol.selection;
     let needs_val = |what: &str| {
         format!("{what} needs a validation split: add `data: {{ val: {{ fraction: 0.2 }} }}`")
     };
@@ -246,5 +272,29 @@ pub(super) fn decode_arm(
         role: role.unwrap_or(Role::Baseline),
         resolved: resolve(train),
         resolved_quick: resolve(train_quick),
+        requires,
+    })
+}
+
+/// `requires: { device: cuda, why: "..." }`.
+fn decode_requires(ctx: &mut Ctx, node: &Node) -> Option<Requirement> {
+    let f = ctx.map(node, "`requires`", &["device", "why"])?;
+    let device = f
+        .required(ctx, "device", "`requires`")
+        .and_then(|n| ctx.choice(n, "required device", &[("cuda", DeviceKind::Cuda)]));
+    let why = f
+        .required(ctx, "why", "`requires`")
+        .and_then(|n| ctx.string(n, "`requires.why`"));
+    let why = why?;
+    if why.trim().is_empty() {
+        ctx.err(
+            node.pos,
+            "`requires.why` is empty: say what the arm costs or needs",
+        );
+        return None;
+    }
+    Some(Requirement {
+        device: device?,
+        why,
     })
 }

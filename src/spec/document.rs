@@ -100,6 +100,7 @@ pub(super) fn decode_spec(ctx: &mut Ctx, root: &Node, path: &Path, bytes: &[u8])
             split: Split::Test,
             evaluate: Evaluate::Classification,
         }),
+        protocol_node: top.get("protocol"),
         defaults,
         quick,
         gate,

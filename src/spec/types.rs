@@ -352,6 +352,27 @@ pub struct Arm {
     pub resolved: ResolvedArm,
     /// The same arm with the spec's `quick:` overrides applied.
     pub resolved_quick: ResolvedArm,
+    /// `requires: { device, why }`: trained only on that device (a GPU-scale budget); elsewhere
+    /// it is validated, planned with no runs and reported with the reason. Not in the run key.
+    pub requires: Option<Requirement>,
+}
+
+/// What an arm needs to be trained at all (`requires:`), and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requirement {
+    pub device: crate::device::DeviceKind,
+    pub why: String,
+}
+
+impl Requirement {
+    pub fn met_by(&self, device: crate::device::DeviceKind) -> bool {
+        device == self.device
+    }
+
+    /// "needs cuda: <why>", as plan, status and every report show it.
+    pub fn text(&self) -> String {
+        format!("needs {}: {}", self.device.name(), self.why)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -363,7 +384,9 @@ pub struct Spec {
     pub title: String,
     pub source: Option<Source>,
     pub version: u32,
+    /// The default dataset; an arm's own `dataset:` overrides it (`Arm::resolved.dataset`).
     pub dataset: String,
+    /// The default protocol; an arm's own `protocol:` keys override it (`Arm::resolved.protocol`).
     pub protocol: Protocol,
     /// `numerics: native | portable`: which CPU kernels compute its runs (see
     /// [`crate::numerics`]); `--portable` makes every spec portable.
@@ -375,6 +398,18 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// The datasets the arms train on (an arm's own `dataset:` or the spec's), each once, in
+    /// arm order.
+    pub fn datasets(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for arm in &self.arms {
+            if !names.contains(&arm.resolved.dataset.as_str()) {
+                names.push(&arm.resolved.dataset);
+            }
+        }
+        names
+    }
+
     pub fn seeds(&self, quick: bool) -> Seeds {
         if quick {
             self.seeds_quick

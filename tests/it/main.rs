@@ -1,6 +1,7 @@
 //! The integration tests, one binary: spec parsing, training against PyTorch's numbers,
 //! determinism, and the CLI end to end.
 
+mod arms;
 mod browser;
 mod cli;
 mod data;

@@ -191,6 +191,8 @@ fn ten_or_more_seeds_keep_the_t_interval() {
 fn result(id: &str, params: i64, seeds: &[i64], values: &[f64]) -> audit::ArmResult {
     audit::ArmResult {
         arm_id: id.into(),
+        dataset: "mnist1d".into(),
+        needs: None,
         params: Some(params),
         planned: seeds.len(),
         diverged: 0,
