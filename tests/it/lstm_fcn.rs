@@ -229,10 +229,16 @@ arms:
         .map(|d| (d.pos.to_string(), d.message.clone()))
         .collect();
     let want = [
-        ("10:12", "did you mean `cells`"),
-        ("10:12", "missing required key `cells`"),
-        ("12:47", "`lstm_dropout` must be in [0, 1), found 1"),
-        ("12:91", "`kernel` has 3 entries but `channels` has 2"),
+        (
+            "10:12",
+            "an `lstm_fcn` model is missing required key `cells`",
+        ),
+        (
+            "10:30",
+            "unknown key `cell` in a `lstm_fcn` model; did you mean `cells`?",
+        ),
+        ("12:55", "`lstm_dropout` must be in [0, 1), found 1"),
+        ("12:88", "`kernel` has 3 entries but `channels` has 2"),
     ];
     assert_eq!(got.len(), want.len(), "diagnostics: {got:#?}");
     for ((pos, msg), (want_pos, want_msg)) in got.iter().zip(want) {
@@ -240,5 +246,73 @@ arms:
             pos == want_pos && msg.contains(want_msg),
             "{pos} `{msg}` vs {want_pos} `{want_msg}`"
         );
+    }
+}
+
+/// Issue #13: the bundled Karim et al. spec pairs each dataset's paper protocol (best-test
+/// checkpoint, flagged) with a fair one (minimum training loss), at the official settings on
+/// CUDA and at a flagged 1/20 of the epochs on CPU; OSULeaf is CUDA only.
+#[test]
+fn karim_spec_pairs_the_papers_protocol_with_a_fair_one() {
+    let s = spec::load_all(&[util::root().join("papers/karim2017-lstm-fcn.yaml")]).unwrap();
+    let s = &s[0];
+    let arms: Vec<(&str, &str, spec::Selection, f64, bool)> = s
+        .arms
+        .iter()
+        .map(|a| {
+            (
+                a.id.as_str(),
+                a.resolved.dataset.as_str(),
+                a.resolved.protocol.selection,
+                a.claim.unwrap().reported,
+                a.requires.is_some(),
+            )
+        })
+        .collect();
+    use spec::Selection::{BestTest, MinTrainLoss};
+    assert_eq!(
+        arms,
+        vec![
+            ("gunpoint-paper-100ep", "GunPoint", BestTest, 1.0, false),
+            ("gunpoint-fair-100ep", "GunPoint", MinTrainLoss, 1.0, false),
+            (
+                "arrowhead-paper-100ep",
+                "ArrowHead",
+                BestTest,
+                0.8971,
+                false
+            ),
+            (
+                "arrowhead-fair-100ep",
+                "ArrowHead",
+                MinTrainLoss,
+                0.8971,
+                false
+            ),
+            ("gunpoint-paper", "GunPoint", BestTest, 1.0, true),
+            ("gunpoint-fair", "GunPoint", MinTrainLoss, 1.0, true),
+            ("arrowhead-paper", "ArrowHead", BestTest, 0.8971, true),
+            ("arrowhead-fair", "ArrowHead", MinTrainLoss, 0.8971, true),
+            ("osuleaf-paper", "OSULeaf", BestTest, 0.9917, true),
+            ("osuleaf-fair", "OSULeaf", MinTrainLoss, 0.98347, true),
+        ]
+    );
+    // The paper's budget wherever the arm runs it; the CPU arms say in their id that they don't.
+    for a in &s.arms {
+        let t = &a.resolved.train;
+        let (epochs, patience) = match a.id.ends_with("-100ep") {
+            true => (100, 5),
+            false => (2000, 100),
+        };
+        assert_eq!((t.lr, t.batch_size, t.epochs), (1e-3, 128, Some(epochs)));
+        assert!(matches!(
+            t.schedule,
+            spec::Schedule::Plateau { patience: p, min_lr, factor, .. }
+                if p == patience && min_lr == 1e-4 && (factor - 2f64.cbrt().recip()).abs() < 1e-15
+        ));
+        assert!(matches!(
+            a.resolved.model,
+            ModelSpec::LstmFcn { lstm_dropout, .. } if lstm_dropout == 0.8
+        ));
     }
 }
