@@ -109,37 +109,24 @@ pub(crate) fn build(
             dropout,
             embedding_dim,
         } => {
-            let mut layers = Vec::new();
-            let (mut c_in, mut length) = (input.channels, input.length);
-            for (i, (&c_out, &k)) in channels.iter().zip(kernel).enumerate() {
-                let conv = Conv1d::new(
-                    root / format!("conv{i}"),
-                    c_in,
-                    c_out,
-                    k,
-                    *stride,
-                    *padding,
-                    init,
-                );
-                let out_len = conv.out_len(length);
-                if out_len < 1 {
-                    return Err(ModelError::Shape(format!(
-                        "conv layer {i} (kernel {k}, stride {stride}, padding {padding:?}) gets length {length}, leaving nothing"
-                    )));
-                }
-                let norm = bn.then(|| batch_norm(root / format!("bn{i}"), c_out));
-                layers.push((conv, norm));
-                c_in = c_out;
-                length = out_len;
-            }
+            let (convs, length) = ConvStack::new(
+                root,
+                channels,
+                kernel,
+                *stride,
+                *padding,
+                *activation,
+                *bn,
+                init,
+                input,
+            )?;
             let features = match head {
-                CnnHead::Flatten => c_in * length,
-                CnnHead::Gap => c_in,
+                CnnHead::Flatten => convs.width() * length,
+                CnnHead::Gap => convs.width(),
             };
             Ok(Box::new(Cnn1d {
-                layers,
+                convs,
                 out: Head::new(root / "out", features, input, *embedding_dim, init),
-                activation: *activation,
                 head: *head,
                 dropout: *dropout,
             }))
@@ -185,26 +172,69 @@ pub(crate) fn build(
     }
 }
 
-struct Cnn1d {
+/// Plain convolutions, each `conv{i}` → [`bn{i}`] → activation, zeroing padded positions
+/// after every layer: the body of [`Cnn1d`] and the FCN branch of LSTM-FCN.
+pub(crate) struct ConvStack {
     layers: Vec<(Conv1d, Option<BatchNorm1d>)>,
-    out: Head,
     activation: Activation,
-    head: CnnHead,
-    dropout: f64,
 }
 
-impl Net for Cnn1d {
-    fn head(&self) -> &Head {
-        &self.out
+impl ConvStack {
+    /// The layers under `root`, weight before bias, layer by layer; with the output length.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        root: &nn::Path,
+        channels: &[i64],
+        kernel: &[i64],
+        stride: i64,
+        padding: Padding,
+        activation: Activation,
+        bn: bool,
+        init: InitScheme,
+        input: InputShape,
+    ) -> Result<(ConvStack, i64), ModelError> {
+        let mut layers = Vec::new();
+        let (mut c_in, mut length) = (input.channels, input.length);
+        for (i, (&c_out, &k)) in channels.iter().zip(kernel).enumerate() {
+            let conv = Conv1d::new(
+                root / format!("conv{i}"),
+                c_in,
+                c_out,
+                k,
+                stride,
+                padding,
+                init,
+            );
+            let out_len = conv.out_len(length);
+            if out_len < 1 {
+                return Err(ModelError::Shape(format!(
+                    "conv layer {i} (kernel {k}, stride {stride}, padding {padding:?}) gets length {length}, leaving nothing"
+                )));
+            }
+            let norm = bn.then(|| batch_norm(root / format!("bn{i}"), c_out));
+            layers.push((conv, norm));
+            c_in = c_out;
+            length = out_len;
+        }
+        Ok((ConvStack { layers, activation }, length))
     }
 
-    fn traced_features(
+    /// Channels out of the last layer.
+    pub(crate) fn width(&self) -> i64 {
+        self.layers.last().map_or(0, |(conv, _)| conv.ws.size()[0])
+    }
+
+    /// `[B, C, L]` in, the last layer's `[B, width, L']` out with the true lengths after it;
+    /// positions past those lengths are zero when the batch is padded. Each layer's output
+    /// shape goes into `trace` (as `{prefix}conv{i}`) when it is on.
+    pub(crate) fn forward(
         &self,
         xs: &Tensor,
         lengths: &Tensor,
         train: bool,
         trace: &mut Trace,
-    ) -> Tensor {
+        prefix: &str,
+    ) -> (Tensor, Tensor) {
         let padded = padding_mask(xs, lengths);
         let mut h = match &padded {
             Some(mask) => xs * mask,
@@ -224,8 +254,32 @@ impl Net for Cnn1d {
             if let Some(mask) = &mask {
                 h = &h * mask; // not `*=`: the activation's backward reads its output
             }
-            trace.record(|| format!("conv{i}"), &h);
+            trace.record(|| format!("{prefix}conv{i}"), &h);
         }
+        (h, lengths)
+    }
+}
+
+struct Cnn1d {
+    convs: ConvStack,
+    out: Head,
+    head: CnnHead,
+    dropout: f64,
+}
+
+impl Net for Cnn1d {
+    fn head(&self) -> &Head {
+        &self.out
+    }
+
+    fn traced_features(
+        &self,
+        xs: &Tensor,
+        lengths: &Tensor,
+        train: bool,
+        trace: &mut Trace,
+    ) -> Tensor {
+        let (h, lengths) = self.convs.forward(xs, lengths, train, trace, "");
         let features = match self.head {
             CnnHead::Flatten => h.flatten(1, -1),
             CnnHead::Gap => masked_mean(&h.transpose(1, 2), &lengths),

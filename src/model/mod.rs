@@ -1,4 +1,5 @@
-//! Model builders: linear, MLP, 1-D CNN and LSTM/GRU classifiers, with explicit initialisation.
+//! Model builders: linear, MLP, 1-D CNN, LSTM/GRU and LSTM-FCN classifiers, with explicit
+//! initialisation.
 //!
 //! - [`build`] turns a [`ModelSpec`] into a [`Built`] model (its `VarStore`, forward, and
 //!   parameter count) for an input of `[batch, channels, length]`.
@@ -12,6 +13,7 @@
 //! `models.py` of greydanus/mnist1d: their parameter counts are checked in tests.
 
 mod cnn;
+mod lstm_fcn;
 mod norm;
 mod rnn;
 
@@ -343,6 +345,24 @@ fn build_on(
                 embedding_dim: *embedding_dim,
             },
             init,
+        )?),
+        ModelSpec::LstmFcn {
+            cells,
+            lstm_dropout,
+            channels,
+            kernel,
+            embedding_dim,
+        } => Box::new(lstm_fcn::LstmFcn::new(
+            &root,
+            lstm_fcn::LstmFcnConfig {
+                cells: *cells,
+                lstm_dropout: *lstm_dropout,
+                channels,
+                kernel,
+                embedding_dim: *embedding_dim,
+            },
+            init,
+            input,
         )?),
     };
     Ok(net)

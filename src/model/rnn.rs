@@ -33,13 +33,19 @@ pub struct RnnConfig {
     pub embedding_dim: Option<i64>,
 }
 
-pub struct RnnClassifier {
+/// The recurrent backbone: embedding, stacked layers, layer norms, readout and output dropout;
+/// [`RnnClassifier`] puts a [`Head`] on it, LSTM-FCN uses it as its LSTM branch.
+pub(crate) struct Recurrent {
     config: RnnConfig,
     flat_weights: Vec<Tensor>,
     /// (weight, bias) of each layer's layer norm, when on.
     norms: Vec<(Tensor, Tensor)>,
     /// The token embedding table, `[vocab, dim]`.
     embedding: Option<Tensor>,
+}
+
+pub struct RnnClassifier {
+    rnn: Recurrent,
     out: Head,
 }
 
@@ -63,6 +69,25 @@ impl RnnClassifier {
         config: RnnConfig,
         init: InitScheme,
     ) -> Result<RnnClassifier, ModelError> {
+        let rnn = Recurrent::new(root, config, init)?;
+        let shape = InputShape {
+            channels: config.input,
+            length: config.length,
+            classes: config.classes,
+        };
+        let out = Head::new(root / "out", rnn.width(), shape, config.embedding_dim, init);
+        Ok(RnnClassifier { rnn, out })
+    }
+}
+
+impl Recurrent {
+    /// The variables under `root` (`embedding`, `rnn`, `layer_norm{l}`), drawn in PyTorch's
+    /// order; `config.classes` and `config.embedding_dim` are the head's and unused here.
+    pub(crate) fn new(
+        root: &nn::Path,
+        config: RnnConfig,
+        init: InitScheme,
+    ) -> Result<Recurrent, ModelError> {
         let directions = if config.bidirectional { 2 } else { 1 };
         let embedding = match config.embedding {
             Some(e) if config.input != 1 => {
@@ -130,10 +155,6 @@ impl RnnClassifier {
                 flat_weights.extend([w_ih, w_hh, b_ih, b_hh]);
             }
         }
-        let features = match config.readout {
-            Readout::Flatten => config.length * h * directions,
-            Readout::Last | Readout::Mean => h * directions,
-        };
         let norms = if config.layer_norm {
             (0..config.layers)
                 .map(|l| {
@@ -147,23 +168,24 @@ impl RnnClassifier {
         } else {
             Vec::new()
         };
-        let shape = InputShape {
-            channels: config.input,
-            length: config.length,
-            classes: config.classes,
-        };
-        let out = Head::new(root / "out", features, shape, config.embedding_dim, init);
-        Ok(RnnClassifier {
+        Ok(Recurrent {
             config,
             flat_weights,
             norms,
             embedding,
-            out,
         })
     }
-}
 
-impl RnnClassifier {
+    /// The width of [`Recurrent::features`].
+    pub(crate) fn width(&self) -> i64 {
+        let c = &self.config;
+        let directions = if c.bidirectional { 2 } else { 1 };
+        match c.readout {
+            Readout::Flatten => c.length * c.hidden * directions,
+            Readout::Last | Readout::Mean => c.hidden * directions,
+        }
+    }
+
     /// One layer, one direction, over batch-first `input`.
     fn single(&self, input: &Tensor, layer: i64, direction: i64, train: bool) -> Tensor {
         let c = &self.config;
@@ -226,10 +248,30 @@ fn reverse_within(x: &Tensor, lengths: &Tensor) -> Tensor {
 }
 
 impl Net for RnnClassifier {
+    fn placed(&self, device: Device) {
+        self.rnn.placed(device);
+    }
+
+    fn head(&self) -> &Head {
+        &self.out
+    }
+
+    fn traced_features(
+        &self,
+        xs: &Tensor,
+        lengths: &Tensor,
+        train: bool,
+        trace: &mut super::Trace,
+    ) -> Tensor {
+        self.rnn.features(xs, lengths, train, trace)
+    }
+}
+
+impl Recurrent {
     /// On CUDA with cuDNN, lays the recurrent weights out as views of one flat buffer in
     /// cuDNN's order (`_cudnn_rnn_flatten_weight` sets each weight to its view, keeping the
     /// tensors, so the var store and the optimizer see the same variables).
-    fn placed(&self, device: Device) {
+    pub(crate) fn placed(&self, device: Device) {
         if !device.is_cuda() || !tch::Cuda::cudnn_is_available() {
             return;
         }
@@ -255,11 +297,9 @@ impl Net for RnnClassifier {
         });
     }
 
-    fn head(&self) -> &Head {
-        &self.out
-    }
-
-    fn traced_features(
+    /// The readout `[B, width]` over `[B, C, L]` input (L steps of C features), with the output
+    /// dropout applied when `train`; each stage's output shape goes into `trace` when it is on.
+    pub(crate) fn features(
         &self,
         xs: &Tensor,
         lengths: &Tensor,

@@ -71,6 +71,16 @@ fn describe_backbone(model: &ModelSpec) -> String {
             readout
         )
         .to_lowercase(),
+        ModelSpec::LstmFcn {
+            cells, channels, ..
+        } => format!(
+            "lstm-fcn {cells} cells + fcn {}",
+            channels
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join("-")
+        ),
     }
 }
 

@@ -103,6 +103,11 @@ fn padding(setup: &Setup) -> Vec<String> {
                 "padding comes after the real steps"
             }
         ),
+        ModelSpec::LstmFcn { .. } => "the LSTM reads the dimension-shuffled series (channels as \
+                                      steps, every position a feature, padding included); the \
+                                      FCN branch zeroes padded positions after every convolution \
+                                      and pools over valid positions only"
+            .to_string(),
     };
     out.push(format!("masking: {masking}"));
     out

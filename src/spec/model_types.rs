@@ -122,6 +122,19 @@ pub enum ModelSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         embedding_dim: Option<i64>,
     },
+    /// LSTM-FCN (Karim et al. 2017): an LSTM of `cells` units over the dimension-shuffled
+    /// series (C steps of L features: one step for a univariate series), its last output
+    /// dropped out at `lstm_dropout`, beside a plain CNN (`same` padding, batch norm, ReLU,
+    /// global average pooling); the two concatenated into the class head. The paper's FCN
+    /// branch is `channels: [128, 256, 128], kernel: [8, 5, 3]`.
+    LstmFcn {
+        cells: i64,
+        lstm_dropout: f64,
+        channels: Vec<i64>,
+        kernel: Vec<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        embedding_dim: Option<i64>,
+    },
 }
 
 /// A token embedding in front of an RNN: ids in `[0, vocab)` → `dim` features (N(0, 1) init,

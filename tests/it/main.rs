@@ -10,6 +10,7 @@ mod data;
 mod gate;
 mod golden;
 mod identity;
+mod lstm_fcn;
 mod metric;
 mod model;
 mod numerics;

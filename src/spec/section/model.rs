@@ -65,6 +65,17 @@ const MODEL_KINDS: &[(&str, &[&str])] = &[
             "embedding",
         ],
     ),
+    (
+        "lstm_fcn",
+        &[
+            "kind",
+            "embedding_dim",
+            "cells",
+            "lstm_dropout",
+            "channels",
+            "kernel",
+        ],
+    ),
 ];
 
 /// The largest `embedding_dim` a model takes.
@@ -267,6 +278,35 @@ pub(in crate::spec) fn decode_model(ctx: &mut Ctx, node: &Node) -> Option<ModelS
                 kernel: kernel?,
                 activation: activation?,
                 dropout: dropout?,
+                embedding_dim: embedding_dim?,
+            })
+        }
+        "lstm_fcn" => {
+            let cells = f
+                .required(ctx, "cells", "an `lstm_fcn` model")
+                .and_then(|_| positive_int(ctx, &f, "cells", 8, 1 << 14));
+            let lstm_dropout = number(
+                ctx,
+                &f,
+                "lstm_dropout",
+                0.8,
+                |v| (0.0..1.0).contains(&v),
+                "in [0, 1)",
+            );
+            let channels = match f.get("channels") {
+                Some(n) => int_list(ctx, n, "`channels`", 1 << 14),
+                None => Some(vec![128, 256, 128]),
+            };
+            // The paper's kernels 8, 5, 3 wherever there are three layers to take them.
+            let kernel = match (f.get("kernel"), &channels) {
+                (None, Some(c)) if c.len() == 3 => Some(vec![8, 5, 3]),
+                _ => kernels(ctx, channels.as_ref().map(Vec::len)),
+            };
+            Some(ModelSpec::LstmFcn {
+                cells: cells?,
+                lstm_dropout: lstm_dropout?,
+                channels: channels?,
+                kernel: kernel?,
                 embedding_dim: embedding_dim?,
             })
         }
