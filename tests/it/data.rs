@@ -124,7 +124,7 @@ fn data_commands() {
     let out = repro(&util::root(), &["data", "verify"], &[]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 17);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 18);
 
     let out = repro(
         &util::root(),

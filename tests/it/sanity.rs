@@ -306,11 +306,11 @@ fn repro_sanity_passes_the_bundled_mnist1d_arms() {
     let out = util::repro(&util::root(), &["sanity", "papers/mnist1d.yaml"], &[]);
     let (stdout, stderr) = util::text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    for arm in ["logistic", "mlp", "cnn", "gru"] {
+    for arm in ["logistic", "mlp", "cnn", "gru", "cnn-shuffled", "lstm-tuned"] {
         assert!(stdout.contains(&format!("mnist1d/{arm}\n")), "{stdout}");
     }
     assert!(!stdout.contains("FAIL"), "{stdout}");
-    assert!(stdout.contains("sanity: all 4 arm(s) pass"), "{stdout}");
+    assert!(stdout.contains("sanity: all 9 arm(s) pass"), "{stdout}");
     let out = util::repro(
         &util::root(),
         &["sanity", "papers/mnist1d.yaml", "--arm", "rnn"],

@@ -132,7 +132,11 @@ fn bundled_specs_are_valid_and_match_the_paper() {
             ("logistic", 0.32),
             ("mlp", 0.68),
             ("cnn", 0.94),
-            ("gru", 0.91)
+            ("gru", 0.91),
+            ("logistic-shuffled", 0.32),
+            ("mlp-shuffled", 0.68),
+            ("cnn-shuffled", 0.56),
+            ("gru-shuffled", 0.57)
         ]
     );
     assert_eq!(m.seeds(false).count, 5);
