@@ -37,7 +37,8 @@ mod verdict;
 pub use compare::{comparisons, ComparisonResult};
 pub use findings::{baseline_findings, level_text, tuning_flag, Finding};
 pub use gate::{
-    default_tolerance, fmt as fmt_gate_number, gate, shift, t_quantile, welch_df, ArmGate,
+    default_tolerance, fmt as fmt_gate_number, gate, noninferiority_p, shift, t_quantile, welch_df,
+    ArmGate,
     BlessedArm, Margin, Outcome, Pairing, SeedOutcome, Shift, CONFIDENCE, DEFAULT_TOLERANCE,
     MIN_SEEDS, NOISE_SDS,
 };

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod html;
+pub mod junit;
 pub mod svg;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
@@ -68,6 +69,11 @@ fn describe_backbone(model: &ModelSpec) -> String {
             readout
         )
         .to_lowercase(),
+        ModelSpec::Torchscript { path, sha256, .. } => format!(
+            "torchscript {} ({:.12})",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            sha256
+        ),
     }
 }
 

@@ -109,7 +109,10 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError> {
             message: format!("invalid YAML: {}", e.message),
         }],
     })?;
-    let mut ctx = Ctx::default();
+    let mut ctx = Ctx {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ..Ctx::default()
+    };
     let spec = decode_spec(&mut ctx, &root, path, bytes);
     let diags = ctx.finish();
     match spec {

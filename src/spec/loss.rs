@@ -98,7 +98,8 @@ impl ModelSpec {
             | ModelSpec::Mlp { embedding_dim, .. }
             | ModelSpec::Cnn1d { embedding_dim, .. }
             | ModelSpec::Resnet1d { embedding_dim, .. }
-            | ModelSpec::Rnn { embedding_dim, .. } => *embedding_dim,
+            | ModelSpec::Rnn { embedding_dim, .. }
+            | ModelSpec::Torchscript { embedding_dim, .. } => *embedding_dim,
         }
     }
 }

@@ -19,5 +19,6 @@ mod slurm;
 mod spec;
 mod stats;
 mod store;
+mod torchscript;
 mod train;
 mod util;
