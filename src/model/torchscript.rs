@@ -73,9 +73,12 @@ pub(crate) fn load(
             ),
         )
     })?;
-    let params = module
-        .named_parameters()
-        .map_err(|e| module_error(path, format!("cannot list its parameters: {}", first_line(&e))))?;
+    let params = module.named_parameters().map_err(|e| {
+        module_error(
+            path,
+            format!("cannot list its parameters: {}", first_line(&e)),
+        )
+    })?;
     if !params.iter().any(|(_, t)| t.requires_grad()) {
         return Err(module_error(
             path,

@@ -64,12 +64,7 @@ fn details(r: &GateResult) -> String {
         );
     }
     if let Some(m) = &g.margin {
-        let _ = writeln!(
-            out,
-            "margin: {} = {}",
-            fmt_gate_number(m.value),
-            m.rule()
-        );
+        let _ = writeln!(out, "margin: {} = {}", fmt_gate_number(m.value), m.rule());
     }
     if let Some(p) = g.p {
         let _ = writeln!(out, "p: {} (H0: worse by the margin or more)", fmt_p(p));
@@ -109,7 +104,13 @@ fn message(r: &GateResult) -> String {
             g.margin.map_or("n/a".into(), |m| fmt_gate_number(m.value)),
             fmt_p(p)
         ),
-        _ => format!("{} {}/{}: {}", g.outcome.label(), r.spec_id, g.arm_id, g.reason),
+        _ => format!(
+            "{} {}/{}: {}",
+            g.outcome.label(),
+            r.spec_id,
+            g.arm_id,
+            g.reason
+        ),
     }
 }
 
@@ -134,7 +135,8 @@ pub fn junit(results: &[GateResult]) -> String {
             specs.push(&r.spec_id);
         }
     }
-    let count = |rs: &[&GateResult], k: &str| rs.iter().filter(|r| kind(&r.gate) == Some(k)).count();
+    let count =
+        |rs: &[&GateResult], k: &str| rs.iter().filter(|r| kind(&r.gate) == Some(k)).count();
     let all: Vec<&GateResult> = results.iter().collect();
     let time = |rs: &[&GateResult]| rs.iter().map(|r| r.wall_time_s).sum::<f64>();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");

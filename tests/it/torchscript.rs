@@ -51,7 +51,10 @@ fn scripted_copy_of_the_builtin_cnn_trains_to_the_same_accuracy() {
     let (ma, mb) = (a.metrics.unwrap(), b.metrics.unwrap());
     let (acc_a, acc_b) = (ma.accuracy.unwrap(), mb.accuracy.unwrap());
     assert!(acc_a > 0.3, "the built-in arm learns: {acc_a}");
-    assert!((acc_a - acc_b).abs() <= 1e-6, "built-in {acc_a} vs scripted {acc_b}");
+    assert!(
+        (acc_a - acc_b).abs() <= 1e-6,
+        "built-in {acc_a} vs scripted {acc_b}"
+    );
     assert!((ma.loss.unwrap() - mb.loss.unwrap()).abs() <= 1e-6);
     // Step by step, not only at the end: the same initial weights and the same updates.
     assert_eq!(a.step_losses.len(), b.step_losses.len());
@@ -78,8 +81,14 @@ fn same_seed_same_weights_and_as_saved_keeps_the_files_weights() {
     assert_eq!(digest(InitScheme::Torch, 7), digest(InitScheme::Torch, 7));
     assert_ne!(digest(InitScheme::Torch, 7), digest(InitScheme::Torch, 8));
     // `as_saved`: the seed draws nothing, the weights are the file's.
-    assert_eq!(digest(InitScheme::AsSaved, 7), digest(InitScheme::AsSaved, 8));
-    let saved = tch::CModule::load(&path).unwrap().named_parameters().unwrap();
+    assert_eq!(
+        digest(InitScheme::AsSaved, 7),
+        digest(InitScheme::AsSaved, 8)
+    );
+    let saved = tch::CModule::load(&path)
+        .unwrap()
+        .named_parameters()
+        .unwrap();
     let built = build(InitScheme::AsSaved, 1);
     let vars = built.vs.variables();
     for (name, t) in &saved {
@@ -88,6 +97,30 @@ fn same_seed_same_weights_and_as_saved_keeps_the_files_weights() {
     }
     let drawn = build(InitScheme::Torch, 1);
     assert!(!drawn.vs.variables()["conv0_weight"].equal(&saved[0].1));
+    // The head adds no weights: the module's output is the logits, or with `embedding_dim`
+    // the embedding, L2-normalised.
+    let xs = tch::Tensor::randn([4, 1, 40], (tch::Kind::Float, tch::Device::Cpu));
+    let lengths = tch::Tensor::from_slice(&[40i64; 4]);
+    assert_eq!(drawn.params, 5210);
+    assert!(!drawn.net.is_embedding());
+    assert_eq!(drawn.net.forward(&xs, &lengths, false).size(), [4, 10]);
+    let embedding = ModelSpec::Torchscript {
+        sha256: sha256(&path),
+        path: path.clone(),
+        embedding_dim: Some(10),
+    };
+    let e = repro::model::build(&embedding, InitScheme::Torch, input, tch::Device::Cpu).unwrap();
+    assert!(e.net.is_embedding());
+    let norms = e
+        .net
+        .forward(&xs, &lengths, false)
+        .norm_scalaropt_dim(2, [1].as_slice(), false);
+    assert!(norms.allclose(
+        &tch::Tensor::ones([4], (tch::Kind::Float, tch::Device::Cpu)),
+        1e-6,
+        1e-6,
+        false
+    ));
 }
 
 /// A spec with one torchscript arm whose model block is `model` (in a temp dir, the fixture
@@ -116,7 +149,10 @@ fn plan_fails(dir: &Path, needles: &[&str]) {
     for n in needles {
         assert!(stderr.contains(n), "`{n}` not in: {stderr}");
     }
-    assert!(!dir.join("runs").exists(), "nothing is written to the store");
+    assert!(
+        !dir.join("runs").exists(),
+        "nothing is written to the store"
+    );
 }
 
 #[test]
@@ -128,7 +164,7 @@ fn each_bad_module_is_bad_input_before_training() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out).1;
     assert!(
-        stderr.contains("byom.yaml:10:") && stderr.contains("cannot read the TorchScript module"),
+        stderr.contains("byom.yaml:11:") && stderr.contains("cannot read the TorchScript module"),
         "{stderr}"
     );
     assert!(stderr.contains("models/net.pt"), "{stderr}");
@@ -157,6 +193,13 @@ fn each_bad_module_is_bad_input_before_training() {
         "torch",
         1,
     );
+    let spec = d.path().join("byom.yaml");
+    let yaml = std::fs::read_to_string(&spec).unwrap();
+    let triplet = yaml.replace(
+        "clip_grad_norm: null",
+        "clip_grad_norm: null, loss: { kind: normalized_softmax }",
+    );
+    std::fs::write(&spec, triplet).unwrap();
     plan_fails(
         d.path(),
         &["expected [100, 16] (`embedding_dim` 16), got [100, 10]"],
@@ -206,7 +249,10 @@ fn a_module_changed_between_plan_and_train_is_refused() {
     )
     .unwrap();
     let config = runs[0].config.clone();
-    let module = config.module.clone().expect("the module file travels with the config");
+    let module = config
+        .module
+        .clone()
+        .expect("the module file travels with the config");
     assert!(module.path.ends_with("models/net.pt"));
     // The key holds the file's digest, not its path.
     let arm_json = serde_json::to_string(&config.arm).unwrap();
@@ -338,7 +384,14 @@ fn changing_one_layer_makes_check_fail_and_name_the_arm() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     let out = repro(
         dir,
-        &["bless", "byom.yaml", "--store", "runs", "--blessed", "blessed"],
+        &[
+            "bless",
+            "byom.yaml",
+            "--store",
+            "runs",
+            "--blessed",
+            "blessed",
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
@@ -346,7 +399,10 @@ fn changing_one_layer_makes_check_fail_and_name_the_arm() {
     let prov: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&prov[0]).unwrap()).unwrap();
     assert_eq!(prov["module"]["sha256"], sha256(&fixture("mnist1d_cnn.pt")));
-    assert!(prov["module"]["path"].as_str().unwrap().ends_with("models/net.pt"));
+    assert!(prov["module"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("models/net.pt"));
 
     let (code, out, xml, md) = check(dir);
     assert_eq!(code, Some(0), "{out}");
@@ -354,11 +410,7 @@ fn changing_one_layer_makes_check_fail_and_name_the_arm() {
     assert!(md.starts_with("## repro check: passed (1 arms)"), "{md}");
 
     // Change one layer: conv0 with 2 channels instead of 25.
-    std::fs::copy(
-        fixture("mnist1d_cnn_narrow.pt"),
-        dir.join("models/net.pt"),
-    )
-    .unwrap();
+    std::fs::copy(fixture("mnist1d_cnn_narrow.pt"), dir.join("models/net.pt")).unwrap();
     let after = plan_keys();
     assert_ne!(before, after, "a changed module file is a new run key");
     let (code, out, xml, md) = check(dir);
@@ -375,15 +427,26 @@ fn changing_one_layer_makes_check_fail_and_name_the_arm() {
     assert_eq!(case.attribute("classname"), Some("byom"));
     let failure = case.children().find(|n| n.has_tag_name("failure")).unwrap();
     let body = failure.text().unwrap();
-    for needle in ["shift: accuracy -", "interval: one-sided 95% [", "margin: ", "p: "] {
+    for needle in [
+        "shift: accuracy -",
+        "interval: one-sided 95% [",
+        "margin: ",
+        "p: ",
+    ] {
         assert!(body.contains(needle), "`{needle}` not in {body}");
     }
-    assert!(failure.attribute("message").unwrap().contains("REGRESSION byom/mine"));
+    assert!(failure
+        .attribute("message")
+        .unwrap()
+        .contains("REGRESSION byom/mine"));
     assert!(
         md.starts_with("## repro check: FAILED (1 of 1 arms: `byom/mine`)"),
         "{md}"
     );
-    assert!(md.contains("| ❌ REGRESSION | byom | mine | accuracy |"), "{md}");
+    assert!(
+        md.contains("| ❌ REGRESSION | byom | mine | accuracy |"),
+        "{md}"
+    );
 }
 
 #[test]

@@ -378,10 +378,7 @@ fn module_file(ctx: &mut Ctx, node: &Node) -> Option<(std::path::PathBuf, String
         Err(e) => {
             ctx.err(
                 node.pos,
-                format!(
-                    "cannot read the TorchScript module {}: {e}",
-                    path.display()
-                ),
+                format!("cannot read the TorchScript module {}: {e}", path.display()),
             );
             None
         }
