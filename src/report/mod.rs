@@ -69,11 +69,11 @@ fn describe_backbone(model: &ModelSpec) -> String {
             readout
         )
         .to_lowercase(),
-        ModelSpec::Torchscript { path, sha256, .. } => format!(
-            "torchscript {} ({:.12})",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            sha256
-        ),
+        // The file name where the spec is at hand (a record keeps only the digest).
+        ModelSpec::Torchscript { path, sha256, .. } => match path.file_name() {
+            Some(name) => format!("torchscript {} ({sha256:.12})", name.to_string_lossy()),
+            None => format!("torchscript {sha256:.12}"),
+        },
     }
 }
 
