@@ -41,6 +41,7 @@ GATE_CASES = [
     ([0.931, 0.925, 0.940, 0.936], [0.941, 0.937, 0.932, 0.939, 0.947], "welch", True),
     ([0.52, 0.61, 0.55, 0.58, 0.49, 0.60, 0.57], [0.47, 0.48, 0.47, 0.46, 0.48], "welch", False),
 ]
+GATE_P_MARGIN = 0.01
 T_QUANTILE_DFS = [1.0, 2.0, 4.0, 9.0, 5.37, 17.25, 120.0]
 
 
@@ -55,10 +56,18 @@ def gate_cases():
             r = stats.ttest_ind(now, blessed, equal_var=False, alternative=alternative)
         ci = r.confidence_interval(0.95)
         worst = ci.low if higher else ci.high
+        # Non-inferiority at the margin (`noninferiority_p`, JUnit/summary p): H0 "worse by
+        # the margin or more", i.e. the t-test of now shifted by the margin against blessed.
+        shifted = np.array(now) + (GATE_P_MARGIN if higher else -GATE_P_MARGIN)
+        if pairing == "paired":
+            p = stats.ttest_rel(shifted, blessed, alternative=alternative).pvalue
+        else:
+            p = stats.ttest_ind(shifted, blessed, equal_var=False, alternative=alternative).pvalue
         out.append({
             "now": now, "blessed": blessed, "pairing": pairing, "higher_is_better": higher,
             "change": float(np.mean(now) - np.mean(blessed)),
             "df": float(r.df), "t": float(stats.t.ppf(0.95, r.df)), "worst": float(worst),
+            "margin": GATE_P_MARGIN, "p": float(p),
         })
     return {
         "cases": out,

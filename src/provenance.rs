@@ -259,6 +259,9 @@ pub struct Provenance {
     pub numerics: crate::numerics::Numerics,
     #[serde(default)]
     pub cpu_model: String,
+    /// `model.kind: torchscript`: the module file trained, with its sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<crate::record::ModuleFile>,
 }
 
 pub fn collect(
@@ -278,5 +281,6 @@ pub fn collect(
         repro_version: env!("CARGO_PKG_VERSION").to_string(),
         numerics,
         cpu_model: cpu_model(),
+        module: None,
     }
 }

@@ -37,6 +37,31 @@ pub struct RunConfig {
     /// The numerics mode and the class of the kernels the run must compute with.
     #[serde(default)]
     pub numerics: Numerics,
+    /// `model.kind: torchscript`: the module file to load. Outside the key (its sha256 is in
+    /// `arm`); the worker checks the file still has that digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<ModuleFile>,
+}
+
+/// A TorchScript module file and its sha256, as planned (`config.json`) and as trained
+/// (`provenance.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleFile {
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+impl RunConfig {
+    /// The arm's module file, from its resolved model (`None` for a built-in model).
+    pub fn module_of(arm: &ResolvedArm) -> Option<ModuleFile> {
+        match &arm.model {
+            crate::spec::ModelSpec::Torchscript { path, sha256, .. } => Some(ModuleFile {
+                path: std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+                sha256: sha256.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// `record.json`: the result of one run.

@@ -182,6 +182,10 @@ pub struct ArmGate {
     pub margin: Option<Margin>,
     pub outcome: Outcome,
     pub reason: String,
+    /// The one-sided p-value of "worse by more than the margin" ([`noninferiority_p`]):
+    /// small when the arm is clearly not worse. `None` without an interval.
+    #[serde(default)]
+    pub p: Option<f64>,
 }
 
 /// Student's t quantile at `p` with `df` degrees of freedom (NaN when undefined).
@@ -350,7 +354,11 @@ pub fn gate(blessed: &BlessedArm, now: &[(i64, SeedOutcome)], fingerprint: &str)
     } else {
         (Outcome::Undecided, "no interval of the change".to_string())
     };
+    let p = shift
+        .as_ref()
+        .map(|s| noninferiority_p(s, margin.value, metric.higher_is_better()));
     ArmGate {
+        p,
         arm_id: blessed.arm_id.clone(),
         same_fingerprint: blessed.fingerprint == fingerprint,
         changed,
@@ -361,6 +369,20 @@ pub fn gate(blessed: &BlessedArm, now: &[(i64, SeedOutcome)], fingerprint: &str)
         outcome,
         reason,
     }
+}
+
+/// The one-sided p-value of the non-inferiority test behind the gate: under H0 the true change
+/// is worse than the blessed mean by `margin` or more; `t = (±Δ + margin)/se` with `df`,
+/// `p = P(T_df ≥ t)` (`+Δ` when higher is better). A regression has p ≥ 0.05 (its worst case
+/// crosses the margin) unless it diverged. With `se = 0`: 0 when the change is within the
+/// margin, else 1.
+pub fn noninferiority_p(s: &Shift, margin: f64, higher_is_better: bool) -> f64 {
+    let sign = if higher_is_better { 1.0 } else { -1.0 };
+    let excess = sign * s.change + margin;
+    if s.se <= 0.0 || !s.se.is_finite() {
+        return if excess > 0.0 { 0.0 } else { 1.0 };
+    }
+    StudentsT::new(0.0, 1.0, s.df).map_or(f64::NAN, |t| t.sf(excess / s.se))
 }
 
 /// Non-inferiority of `s` against `margin`, with the sentence that says why.

@@ -48,9 +48,9 @@ pub use budget::{
 pub use compare::{comparisons, ComparisonResult};
 pub use findings::{baseline_findings, level_text, tuning_flag, Finding};
 pub use gate::{
-    default_tolerance, fmt as fmt_gate_number, gate, shift, t_quantile, welch_df, ArmGate,
-    BlessedArm, Margin, Outcome, Pairing, SeedOutcome, Shift, CONFIDENCE, DEFAULT_TOLERANCE,
-    MIN_SEEDS, NOISE_SDS,
+    default_tolerance, fmt as fmt_gate_number, gate, noninferiority_p, shift, t_quantile, welch_df,
+    ArmGate, BlessedArm, Margin, Outcome, Pairing, SeedOutcome, Shift, CONFIDENCE,
+    DEFAULT_TOLERANCE, MIN_SEEDS, NOISE_SDS,
 };
 pub use protocol::{protocol_flags, FlagKind, ProtocolFlag};
 pub use spec::{audit_spec, budgets, SpecAudit};

@@ -115,6 +115,13 @@ pub enum Command {
         gate: GateArgs,
         #[arg(long)]
         jobs: Option<usize>,
+        /// Also write the result as JUnit XML (a test suite per spec, a test case per arm and
+        /// metric) for CI test reports.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Also write a Markdown summary fit for a pull-request comment.
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
     },
     /// List every planned run: key, spec, arm, seed and its state in the store.
     Plan {
@@ -407,7 +414,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             common,
             gate,
             jobs,
-        } => gate::check(&open(&specs, &common)?, &gate, jobs),
+            junit,
+            summary,
+        } => gate::check(
+            &open(&specs, &common)?,
+            &gate,
+            jobs,
+            &gate::CheckOutputs { junit, summary },
+        ),
         Command::Plan { specs, common } => inspect::plan(&open(&specs, &common)?),
         Command::Table { specs, common } => {
             inspect::table(&open(&default_paths(&specs), &common)?, &common)

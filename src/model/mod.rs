@@ -16,6 +16,7 @@ mod cnn;
 mod lstm_fcn;
 mod norm;
 mod rnn;
+pub mod torchscript;
 
 use tch::nn::{self, Init, Module};
 use tch::{Device, Tensor};
@@ -26,6 +27,12 @@ use crate::spec::{Activation, InitScheme, ModelSpec};
 pub enum ModelError {
     #[error("model does not fit the input: {0}")]
     Shape(String),
+    /// A TorchScript module that cannot be loaded, initialised or run on the task's data.
+    #[error("{}: {message}", path.display())]
+    Module {
+        path: std::path::PathBuf,
+        message: String,
+    },
 }
 
 /// What the data looks like to the model.
@@ -97,6 +104,12 @@ pub trait Net: Send {
     /// Called once after the weights moved from the CPU to `device` (not called for the CPU):
     /// a model that needs its weights laid out for the device's kernels does it here.
     fn placed(&self, _device: Device) {}
+
+    /// The TorchScript module behind a `model.kind: torchscript` net, for the checks it gets
+    /// before training ([`torchscript::check_built`]).
+    fn as_scripted(&self) -> Option<&torchscript::Scripted> {
+        None
+    }
 }
 
 /// Per-layer output shapes of one forward pass ([`Net::trace`], `repro inspect`); records
@@ -123,9 +136,10 @@ pub fn l2_normalize(xs: &Tensor) -> Tensor {
 }
 
 /// A model's last layer: a class head (`features → classes` logits) or an embedding head
-/// (`features → d`, then L2 normalisation).
+/// (`features → d`, then L2 normalisation); without a linear map (`out: None`) for a module
+/// whose own output is the logits or the embedding.
 pub struct Head {
-    out: Dense,
+    out: Option<Dense>,
     embedding: bool,
 }
 
@@ -140,13 +154,29 @@ impl Head {
         init: InitScheme,
     ) -> Head {
         Head {
-            out: linear(p, features, embedding_dim.unwrap_or(input.classes), init),
+            out: Some(linear(
+                p,
+                features,
+                embedding_dim.unwrap_or(input.classes),
+                init,
+            )),
             embedding: embedding_dim.is_some(),
         }
     }
 
+    /// No weights: the features are the logits, or (`embedding`) the embedding to normalise.
+    pub(crate) fn identity(embedding: bool) -> Head {
+        Head {
+            out: None,
+            embedding,
+        }
+    }
+
     pub fn forward(&self, features: &Tensor) -> Tensor {
-        let z = self.out.forward(features);
+        let z = match &self.out {
+            Some(out) => out.forward(features),
+            None => features.shallow_clone(),
+        };
         if self.embedding {
             l2_normalize(&z)
         } else {
@@ -168,7 +198,9 @@ pub struct Built {
 pub fn weight_init(scheme: InitScheme, fan_in: i64, fan_out: i64) -> Init {
     let (fan_in, fan_out) = (fan_in as f64, fan_out as f64);
     match scheme {
-        InitScheme::Torch => {
+        // `as_saved` draws nothing (a TorchScript module keeps its weights); built-in models
+        // never get it (the spec refuses it), and would be drawn as `torch`.
+        InitScheme::Torch | InitScheme::AsSaved => {
             let b = 1.0 / fan_in.sqrt();
             Init::Uniform { lo: -b, up: b }
         }
@@ -186,7 +218,7 @@ pub fn weight_init(scheme: InitScheme, fan_in: i64, fan_out: i64) -> Init {
 /// Initialiser for a bias: PyTorch's U(±1/√fan_in) under `Torch`, zero otherwise.
 pub fn bias_init(scheme: InitScheme, fan_in: i64) -> Init {
     match scheme {
-        InitScheme::Torch => {
+        InitScheme::Torch | InitScheme::AsSaved => {
             let b = 1.0 / (fan_in as f64).sqrt();
             Init::Uniform { lo: -b, up: b }
         }
@@ -364,6 +396,11 @@ fn build_on(
             init,
             input,
         )?),
+        ModelSpec::Torchscript {
+            path,
+            embedding_dim,
+            ..
+        } => torchscript::load(&root, path, init, *embedding_dim)?,
     };
     Ok(net)
 }

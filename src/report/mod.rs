@@ -5,6 +5,7 @@ pub mod budget;
 pub mod bundle;
 pub mod html;
 pub mod index;
+pub mod junit;
 pub mod svg;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
@@ -81,6 +82,11 @@ fn describe_backbone(model: &ModelSpec) -> String {
                 .collect::<Vec<_>>()
                 .join("-")
         ),
+        // The file name where the spec is at hand (a record keeps only the digest).
+        ModelSpec::Torchscript { path, sha256, .. } => match path.file_name() {
+            Some(name) => format!("torchscript {} ({sha256:.12})", name.to_string_lossy()),
+            None => format!("torchscript {sha256:.12}"),
+        },
     }
 }
 

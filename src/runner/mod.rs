@@ -127,6 +127,8 @@ pub fn plan(
     // Each dataset is verified once, before any of its runs is planned (a name may stand for
     // other files in another spec's own declaration).
     let mut verified: Vec<(&str, Option<&data::UserDataset>, Vec<data::FileDigest>)> = Vec::new();
+    // Datasets loaded to try TorchScript modules on (only arms that have one load theirs).
+    let mut loaded: Vec<data::Dataset> = Vec::new();
     for spec in specs {
         let mode = if portable {
             Mode::Portable
@@ -153,6 +155,25 @@ pub fn plan(
                     d
                 }
             };
+            // A team's module is loaded and run on a real batch before any run is planned.
+            if matches!(resolved.model, crate::spec::ModelSpec::Torchscript { .. }) {
+                let i = match loaded
+                    .iter()
+                    .position(|d| d.name == resolved.dataset && d.digests == digests)
+                {
+                    Some(i) => i,
+                    None => {
+                        loaded.push(data::load_named(&resolved.dataset, user, data_dir)?);
+                        loaded.len() - 1
+                    }
+                };
+                train::probe(resolved, &loaded[i], seeds.seed(&arm.base, 0)).map_err(|e| {
+                    RunError::Config {
+                        path: spec.path.clone(),
+                        message: format!("arm `{}`: {e}", arm.id),
+                    }
+                })?;
+            }
             let make = |seed: i64| {
                 let mut numerics = numerics.clone();
                 let mut key = run_key(
@@ -208,6 +229,7 @@ pub fn plan(
                         libtorch: libtorch.clone(),
                         device,
                         numerics,
+                        module: RunConfig::module_of(resolved),
                     },
                 }
             };
@@ -270,6 +292,41 @@ fn stored_class(
         .into_iter()
         .next()
         .map(|(_, _, n)| (key_for(&n.class), n))
+}
+
+/// A TorchScript arm's module file must still be the one planned: its path goes back into the
+/// resolved model (the key holds only its sha256), and a file changed since planning is an
+/// error naming it.
+fn check_module(config: &mut RunConfig) -> Result<(), RunError> {
+    let crate::spec::ModelSpec::Torchscript { path, sha256, .. } = &mut config.arm.model else {
+        return Ok(());
+    };
+    let Some(module) = &config.module else {
+        return Err(RunError::Config {
+            path: config.spec_path.clone(),
+            message: "a torchscript arm planned without its module file".into(),
+        });
+    };
+    let now = match std::fs::read(&module.path) {
+        Ok(bytes) => hex::encode(Sha256::digest(&bytes)),
+        Err(e) => {
+            return Err(RunError::Config {
+                path: module.path.clone(),
+                message: format!("cannot read the TorchScript module: {e}"),
+            })
+        }
+    };
+    if now != *sha256 {
+        return Err(RunError::Config {
+            path: module.path.clone(),
+            message: format!(
+                "the TorchScript module changed since the run was planned (sha256 {now:.12}, \
+                 planned {sha256:.12}); plan it again"
+            ),
+        });
+    }
+    *path = module.path.clone();
+    Ok(())
 }
 
 /// Where a planned run stands in the store.
@@ -347,10 +404,11 @@ pub fn worker(
     force: bool,
 ) -> Result<Record, RunError> {
     let run = RunDir::from_path(dir);
-    let config: RunConfig = match config {
+    let mut config: RunConfig = match config {
         Some(c) => c,
         None => run.read_json(store::CONFIG)?,
     };
+    check_module(&mut config)?;
     if config.code != provenance::code_digest() {
         return Err(RunError::CodeMismatch {
             dir: dir.to_path_buf(),
@@ -399,7 +457,8 @@ pub fn worker(
         });
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let prov = provenance::collect(&cwd, &format!("{device:?}"), determinism, observed);
+    let mut prov = provenance::collect(&cwd, &format!("{device:?}"), determinism, observed);
+    prov.module = config.module.clone();
     run.write_json(store::PROVENANCE, &prov)?;
 
     let start = Instant::now();

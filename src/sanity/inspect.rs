@@ -108,6 +108,9 @@ fn padding(setup: &Setup) -> Vec<String> {
                                       FCN branch zeroes padded positions after every convolution \
                                       and pools over valid positions only"
             .to_string(),
+        ModelSpec::Torchscript { .. } => "the module's own: it reads the padded batch without \
+                                          the lengths"
+            .to_string(),
     };
     out.push(format!("masking: {masking}"));
     out

@@ -17,6 +17,14 @@ use super::{spec_records, Event, Observer, Session, SessionError};
 /// One blessed arm as `check` found it.
 pub struct GateResult {
     pub spec_id: String,
+    /// The spec file, for reports that name it (JUnit's suites).
+    pub spec_path: std::path::PathBuf,
+    pub metric: Metric,
+    /// The blessed mean and seed count, beside the change.
+    pub blessed_mean: f64,
+    pub blessed_n: usize,
+    /// The training time its planned runs recorded, in seconds.
+    pub wall_time_s: f64,
     pub gate: ArmGate,
     /// The spec's gate tolerance now, when it differs from the blessed one (the blessed one
     /// decides: a new tolerance takes effect with `repro bless`).
@@ -139,6 +147,14 @@ impl Session {
                     .filter(|t| *t != blessed.gate_tolerance);
                 out.push(GateResult {
                     spec_id: spec.id.clone(),
+                    spec_path: spec.path.clone(),
+                    metric: blessed.metric,
+                    blessed_mean: blessed.mean,
+                    blessed_n: blessed.seeds.len(),
+                    wall_time_s: planned
+                        .iter()
+                        .filter_map(|(_, r)| r.map(|r| r.wall_time_s))
+                        .sum(),
                     gate: audit::gate(blessed, &now, &fingerprint),
                     spec_tolerance,
                 });

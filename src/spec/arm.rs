@@ -132,10 +132,21 @@ pub(super) fn decode_arm(
                 ("torch", InitScheme::Torch),
                 ("he", InitScheme::He),
                 ("xavier", InitScheme::Xavier),
+                ("as_saved", InitScheme::AsSaved),
             ],
         ),
         None => Some(InitScheme::Torch),
     };
+    // Only a module file has saved weights to keep; a built-in model's are always drawn.
+    if let (Some(InitScheme::AsSaved), Some(m), Some(n)) = (init, &model, init_node) {
+        if !matches!(m, ModelSpec::Torchscript { .. }) {
+            ctx.err(
+                n.pos,
+                "`init: as_saved` keeps the weights saved in a TorchScript module: it needs \
+                 `model.kind: torchscript` (built-in models draw theirs from the seed)",
+            );
+        }
+    }
     let data = decode_data(ctx, &layer("data"));
     let train_node = layer("train");
     let is_rnn = matches!(model, Some(ModelSpec::Rnn { .. }));

@@ -15,6 +15,8 @@ pub struct Diagnostic {
 #[derive(Default)]
 pub struct Ctx {
     pub diags: Vec<Diagnostic>,
+    /// The spec file's directory: files a spec names (`model.path`) are relative to it.
+    pub dir: std::path::PathBuf,
 }
 
 /// The entries of a mapping whose keys were all checked against the allowed set.

@@ -116,7 +116,10 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError> {
         }],
     })?;
     let scope = DatasetScope::for_spec(path)?;
-    let mut ctx = Ctx::default();
+    let mut ctx = Ctx {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ..Ctx::default()
+    };
     let spec = decode_spec(&mut ctx, &root, path, bytes, scope);
     let diags = ctx.finish();
     match spec {

@@ -100,6 +100,7 @@ impl ModelSpec {
             | ModelSpec::Resnet1d { embedding_dim, .. }
             | ModelSpec::Rnn { embedding_dim, .. }
             | ModelSpec::LstmFcn { embedding_dim, .. } => *embedding_dim,
+            ModelSpec::Torchscript { embedding_dim, .. } => *embedding_dim,
         }
     }
 }

@@ -135,6 +135,19 @@ pub enum ModelSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         embedding_dim: Option<i64>,
     },
+    /// A team's own model: a TorchScript module (`torch.jit.script(net).save(path)`) whose
+    /// output is the class logits, or with `embedding_dim` an embedding of that size (L2
+    /// normalised by `repro`). The key hashes the file's `sha256`, never its `path`: the same
+    /// module under another name is the same computation, a changed file a new one.
+    Torchscript {
+        sha256: String,
+        /// Resolved when the spec is loaded (relative to the spec's directory); carried to
+        /// the worker in `RunConfig::module`, outside the key.
+        #[serde(skip)]
+        path: std::path::PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        embedding_dim: Option<i64>,
+    },
 }
 
 /// A token embedding in front of an RNN: ids in `[0, vocab)` → `dim` features (N(0, 1) init,
@@ -156,4 +169,6 @@ pub enum InitScheme {
     He,
     /// Xavier (Glorot) uniform for weights, zero biases.
     Xavier,
+    /// `model.kind: torchscript` only: keep the weights saved in the module file (no draws).
+    AsSaved,
 }

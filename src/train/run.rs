@@ -60,6 +60,29 @@ fn check_no_test_decisions(arm: &ResolvedArm, has_val: bool) -> Result<(), Train
     )))
 }
 
+/// Builds `arm`'s model on the CPU as a run with `seed` would and tries a TorchScript module
+/// on the first training batch (training and evaluation mode): the checks `repro plan`, `run`
+/// and `check` make before any run starts. A no-op beyond building for built-in models.
+pub fn probe(arm: &ResolvedArm, data: &Dataset, seed: i64) -> Result<(), TrainError> {
+    crate::provenance::seed(seed);
+    let prepared = prep::prepare(data, &arm.data, seed)?;
+    let input = InputShape {
+        channels: prepared.channels,
+        length: prepared.length,
+        classes: prepared.classes,
+    };
+    let built = model::build(&arm.model, arm.init, input, Device::Cpu)?;
+    let n = prepared.train.x.size()[0];
+    let xs = prepared.train.x.narrow(0, 0, arm.train.batch_size.min(n));
+    model::torchscript::check_built(
+        built.net.as_ref(),
+        &xs.to_kind(tch::Kind::Float),
+        input,
+        arm.model.embedding_dim(),
+    )?;
+    Ok(())
+}
+
 /// Trains `arm` on `data` with `seed`; `on_point` sees each curve point as it is made.
 pub fn train(
     arm: &ResolvedArm,

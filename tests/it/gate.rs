@@ -39,6 +39,8 @@ struct Case {
     df: f64,
     t: f64,
     worst: f64,
+    margin: f64,
+    p: f64,
 }
 
 fn close(got: f64, want: f64, what: &str) {
@@ -68,6 +70,8 @@ fn gate_bounds_match_scipy() {
         close(s.df, c.df, &format!("case {i} df"));
         close(s.t, c.t, &format!("case {i} t"));
         close(s.worst, c.worst, &format!("case {i} worst case"));
+        let p = audit::noninferiority_p(&s, c.margin, c.higher_is_better);
+        close(p, c.p, &format!("case {i} non-inferiority p"));
         if pairing == Pairing::Welch {
             let (sn, sb) = (
                 audit::summarize(&c.now).unwrap(),

@@ -25,5 +25,6 @@ mod spec;
 mod stats;
 mod store;
 mod table;
+mod torchscript;
 mod train;
 mod util;

@@ -306,7 +306,14 @@ fn repro_sanity_passes_the_bundled_mnist1d_arms() {
     let out = util::repro(&util::root(), &["sanity", "papers/mnist1d.yaml"], &[]);
     let (stdout, stderr) = util::text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    for arm in ["logistic", "mlp", "cnn", "gru", "cnn-shuffled", "lstm-tuned"] {
+    for arm in [
+        "logistic",
+        "mlp",
+        "cnn",
+        "gru",
+        "cnn-shuffled",
+        "lstm-tuned",
+    ] {
         assert!(stdout.contains(&format!("mnist1d/{arm}\n")), "{stdout}");
     }
     assert!(!stdout.contains("FAIL"), "{stdout}");

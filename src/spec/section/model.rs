@@ -76,6 +76,7 @@ const MODEL_KINDS: &[(&str, &[&str])] = &[
             "kernel",
         ],
     ),
+    ("torchscript", &["kind", "embedding_dim", "path"]),
 ];
 
 /// The largest `embedding_dim` a model takes.
@@ -310,6 +311,17 @@ pub(in crate::spec) fn decode_model(ctx: &mut Ctx, node: &Node) -> Option<ModelS
                 embedding_dim: embedding_dim?,
             })
         }
+        "torchscript" => {
+            let file = f
+                .required(ctx, "path", "a `torchscript` model")
+                .and_then(|n| module_file(ctx, n));
+            let (path, sha256) = file?;
+            Some(ModelSpec::Torchscript {
+                sha256,
+                path,
+                embedding_dim: embedding_dim?,
+            })
+        }
         _ => {
             let cell = f.required(ctx, "cell", "an `rnn` model").and_then(|n| {
                 ctx.choice(n, "rnn cell", &[("gru", Cell::Gru), ("lstm", Cell::Lstm)])
@@ -391,6 +403,24 @@ pub(in crate::spec) fn decode_model(ctx: &mut Ctx, node: &Node) -> Option<ModelS
                 forget_bias: forget_bias?,
                 embedding_dim: embedding_dim?,
             })
+        }
+    }
+}
+
+/// `model.path`: the module file, relative to the spec's directory, and its sha256 (in the run
+/// key, so a changed file is a new run and `repro plan` shows the new key at once).
+fn module_file(ctx: &mut Ctx, node: &Node) -> Option<(std::path::PathBuf, String)> {
+    use sha2::{Digest, Sha256};
+    let written = ctx.string(node, "`path`")?;
+    let path = ctx.dir.join(&written);
+    match std::fs::read(&path) {
+        Ok(bytes) => Some((path, hex::encode(Sha256::digest(&bytes)))),
+        Err(e) => {
+            ctx.err(
+                node.pos,
+                format!("cannot read the TorchScript module {}: {e}", path.display()),
+            );
+            None
         }
     }
 }
