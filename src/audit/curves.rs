@@ -10,9 +10,12 @@
 //! 3. **Reference loss.** The smoothed first training loss, or the chance loss ln C of a
 //!    C-class classifier if that is higher (the first point already averages a whole window
 //!    of steps, so a model that learns in the first window would otherwise look flat).
-//! 4. **Diverging** when the smoothed training loss ends above where it started, or more than
-//!    [`DIVERGE_RETURN`] of the way back from its minimum to the reference (or when the run's
-//!    status is diverged). Advice: lower the learning rate.
+//! 4. **Diverging** when the smoothed training loss ends materially above where it started
+//!    (by more than (1 − [`NOT_DECREASING`]) × the reference), or, after dropping by more than
+//!    that, ends more than [`DIVERGE_RETURN`] of the way back from its minimum to the
+//!    reference (or when the run's status is diverged). A curve that never left the reference
+//!    is not diverging but not decreasing (rule 5), however it wobbles. Advice: lower the
+//!    learning rate.
 //! 5. **Not decreasing** when the smoothed training loss ends above [`NOT_DECREASING`] × the
 //!    reference. Advice: check the data (labels), then the model and the learning rate.
 //! 6. **Overfitting from step S** when the smoothed eval loss has its minimum at step S before
@@ -143,7 +146,10 @@ pub fn diagnose(curve: &Curve) -> Diagnosis {
     let reference = curve.chance_loss.map_or(st[0], |c| c.max(st[0]));
     let train_min = st.iter().copied().fold(f64::INFINITY, f64::min);
     let (first, last) = (st[0], st[n - 1]);
-    if last > first || last - train_min > DIVERGE_RETURN * (reference - train_min) {
+    // "Material": a tenth of the reference, the margin of the not-decreasing rule.
+    let material = (1.0 - NOT_DECREASING) * reference;
+    let drop = reference - train_min;
+    if last > first + material || (drop > material && last - train_min > DIVERGE_RETURN * drop) {
         return Diagnosis::Diverging;
     }
     if last > NOT_DECREASING * reference {

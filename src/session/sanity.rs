@@ -2,32 +2,53 @@
 //! --sanity` takes before training: each arm's own data preparation and model, its first
 //! planned seed, nothing written to the store.
 
-use std::collections::HashMap;
-
 use super::{Session, SessionError};
-use crate::data::{self, Dataset};
+use crate::data::{self, Dataset, UserDataset};
 use crate::sanity::{self, inspect::Inspection, ArmSanity, Setup};
 use crate::spec::ResolvedArm;
 
+/// One arm as the checks see it: resolved, the seed its first run trains with, the spec file
+/// it comes from and the spec's own declaration of its dataset, if any.
+pub struct SanityArm<'a> {
+    pub arm: &'a ResolvedArm,
+    pub seed: i64,
+    pub spec_path: &'a std::path::Path,
+    pub user: Option<&'a UserDataset>,
+}
+
 impl Session {
     /// The session's arms (those whose id or base id is `only`, when given), resolved as
-    /// `--quick` says, with the seed their first run trains with. An `only` that names no arm
-    /// is an error that lists the arms.
-    pub fn arms(&self, only: Option<&str>) -> Result<Vec<(&ResolvedArm, i64)>, SessionError> {
+    /// `--quick` says, with the seed their first run trains with; arms that `requires:` a
+    /// device this session does not use are left out. An `only` that names no arm is an error
+    /// that lists the arms.
+    pub fn arms(&self, only: Option<&str>) -> Result<Vec<SanityArm<'_>>, SessionError> {
         let mut out = Vec::new();
         let mut ids = Vec::new();
         for spec in &self.specs {
-            let seed = spec.seeds(self.quick).base;
+            let seeds = spec.seeds(self.quick);
             for arm in &spec.arms {
                 ids.push(arm.id.clone());
+                if arm
+                    .requires
+                    .as_ref()
+                    .is_some_and(|r| !r.met_by(self.device))
+                {
+                    continue;
+                }
                 if only.is_none_or(|id| id == arm.id || id == arm.base) {
-                    out.push((arm.resolved(self.quick), seed));
+                    let resolved = arm.resolved(self.quick);
+                    out.push(SanityArm {
+                        arm: resolved,
+                        seed: seeds.seed(&arm.base, 0),
+                        spec_path: &spec.path,
+                        user: spec.user_dataset(&resolved.dataset),
+                    });
                 }
             }
         }
         match only {
             Some(id) if out.is_empty() => Err(SessionError::UnknownArm(format!(
-                "no arm `{id}` in the spec(s); arms: {}",
+                "no arm `{id}` in the spec(s) (or it needs another device); arms: {}",
                 ids.join(", ")
             ))),
             _ => Ok(out),
@@ -50,12 +71,12 @@ impl Session {
         done: impl FnMut(&ArmSanity),
     ) -> Result<Vec<ArmSanity>, SessionError> {
         let runs = self.plan_to_train()?;
-        let arms: Vec<(&ResolvedArm, i64)> = self
+        let arms: Vec<SanityArm> = self
             .arms(None)?
             .into_iter()
-            .filter(|(a, _)| {
+            .filter(|a| {
                 runs.iter()
-                    .any(|r| !r.done && r.spec_id == a.spec_id && r.arm_id == a.arm_id)
+                    .any(|r| !r.done && r.spec_id == a.arm.spec_id && r.arm_id == a.arm.arm_id)
             })
             .collect();
         let checked = self.check_arms(arms, done)?;
@@ -73,14 +94,15 @@ impl Session {
 
     fn check_arms(
         &self,
-        arms: Vec<(&ResolvedArm, i64)>,
+        arms: Vec<SanityArm>,
         mut done: impl FnMut(&ArmSanity),
     ) -> Result<Vec<ArmSanity>, SessionError> {
         let device = self.device.resolve(0)?;
-        let mut datasets: HashMap<String, Dataset> = HashMap::new();
+        let mut datasets: Vec<Dataset> = Vec::new();
         let mut out = Vec::new();
-        for (arm, seed) in arms {
-            let ds = dataset(&mut datasets, &arm.dataset, &self.data_dir)?;
+        for a in arms {
+            let ds = dataset(&mut datasets, &a, &self.data_dir)?;
+            let (arm, seed) = (a.arm, a.seed);
             let checks = sanity::check_arm(arm, ds, seed, device)
                 .map_err(|e| SessionError::Train(format!("arm `{}`: {e}", arm.arm_id)))?;
             done(&checks);
@@ -92,10 +114,11 @@ impl Session {
     /// `repro inspect`: each arm's model traced on its first training batch.
     pub fn inspect(&self, only: Option<&str>) -> Result<Vec<Inspection>, SessionError> {
         let device = self.device.resolve(0)?;
-        let mut datasets: HashMap<String, Dataset> = HashMap::new();
+        let mut datasets: Vec<Dataset> = Vec::new();
         let mut out = Vec::new();
-        for (arm, seed) in self.arms(only)? {
-            let ds = dataset(&mut datasets, &arm.dataset, &self.data_dir)?;
+        for a in self.arms(only)? {
+            let ds = dataset(&mut datasets, &a, &self.data_dir)?;
+            let (arm, seed) = (a.arm, a.seed);
             let fail = |e: crate::train::TrainError| {
                 SessionError::Train(format!("arm `{}`: {e}", arm.arm_id))
             };
@@ -114,13 +137,37 @@ impl Session {
     }
 }
 
+/// The arm's dataset (the spec's own declaration, else the catalog's), loaded once; a
+/// TorchScript arm's module is tried on a real batch of it first, so a module that does not
+/// fit is bad input (exit 2) here as in `repro plan`, not a crash mid-check.
 fn dataset<'a>(
-    cache: &'a mut HashMap<String, Dataset>,
-    name: &str,
+    cache: &'a mut Vec<Dataset>,
+    a: &SanityArm,
     dir: &std::path::Path,
 ) -> Result<&'a Dataset, SessionError> {
-    if !cache.contains_key(name) {
-        cache.insert(name.to_string(), data::load(name, dir)?);
+    let same = |d: &Dataset| {
+        d.name == a.arm.dataset
+            && a.user.is_none_or(|u| {
+                u.files
+                    .iter()
+                    .map(|f| &f.sha256)
+                    .eq(d.digests.iter().map(|d| &d.sha256))
+            })
+    };
+    let i = match cache.iter().position(same) {
+        Some(i) => i,
+        None => {
+            cache.push(data::load_named(&a.arm.dataset, a.user, dir)?);
+            cache.len() - 1
+        }
+    };
+    if matches!(a.arm.model, crate::spec::ModelSpec::Torchscript { .. }) {
+        crate::train::probe(a.arm, &cache[i], a.seed).map_err(|e| {
+            SessionError::Run(crate::runner::RunError::Config {
+                path: a.spec_path.to_path_buf(),
+                message: format!("arm `{}`: {e}", a.arm.arm_id),
+            })
+        })?;
     }
-    Ok(&cache[name])
+    Ok(&cache[i])
 }

@@ -125,3 +125,65 @@ fn bad_arm_datasets_and_requirements_are_spec_errors() {
     );
     assert!(!dir.path().join("store").exists());
 }
+
+fn sha(path: &std::path::Path) -> String {
+    repro::data::sha256_file(path).unwrap()
+}
+
+/// A dataset declared by files at the top of a spec can be named by an arm, and `repro
+/// inspect` (the sanity path) loads it; a declaration may take a built-in name only for the
+/// built-in files, since every arm naming it means those.
+#[test]
+fn declared_datasets_keep_their_names_apart_from_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let ucr = super::util::data_dir().join("ucr");
+    let (train, test) = (
+        ucr.join("ArrowHead/ArrowHead_TRAIN.ts"),
+        ucr.join("ArrowHead/ArrowHead_TEST.ts"),
+    );
+    let declare = |name: &str| {
+        format!(
+            "{{ name: {name}, format: ts, train: {}, test: {}, sha256: {{ train: {}, test: {} }} }}",
+            train.display(),
+            test.display(),
+            sha(&train),
+            sha(&test)
+        )
+    };
+    let spec = |top: &str| {
+        format!(
+            "id: own\ntitle: Declared datasets\nversion: 1\ndataset: {top}\n\
+             defaults: {{ train: {{ steps: 4, batch_size: 8, eval_every: 2 }} }}\n\
+             seeds: {{ count: 1 }}\narms:\n  - id: a\n    model: {{ kind: linear }}\n\
+             \x20 - id: b\n    dataset: Arrows\n    model: {{ kind: linear }}\n"
+        )
+    };
+    std::fs::write(dir.path().join("own.yaml"), spec(&declare("Arrows"))).unwrap();
+    let out = repro(dir.path(), &["validate", "own.yaml"], &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let out = repro(dir.path(), &["inspect", "own.yaml", "--arm", "b"], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim() == "b" || l.trim() == "own/b"),
+        "{stdout}"
+    );
+
+    // ArrowHead's files under GunPoint's name: refused, so `dataset: GunPoint` elsewhere can
+    // only ever mean the built-in files.
+    let bad = spec(&declare("GunPoint")).replace("dataset: Arrows", "dataset: GunPoint");
+    std::fs::write(dir.path().join("own.yaml"), bad).unwrap();
+    let out = repro(dir.path(), &["validate", "own.yaml"], &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("own.yaml:4:10")
+            && stderr.contains(
+                "`GunPoint` is a built-in name, and these files are not its pinned files"
+            ),
+        "{stderr}"
+    );
+}

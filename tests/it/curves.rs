@@ -48,6 +48,27 @@ fn a_flat_training_loss_near_ln_c_is_not_decreasing() {
     assert_eq!(of(&end_at(0.85)), Diagnosis::Healthy);
 }
 
+/// A flat curve that wobbles (labels misaligned: the loss never leaves ln C) is not
+/// decreasing, whichever way its last point falls, never "diverging".
+#[test]
+fn a_flat_curve_that_wobbles_is_not_decreasing_not_diverging() {
+    let wobble = [2.303, 2.302, 2.304, 2.303, 2.305, 2.304];
+    let p = points(|k| wobble[k % wobble.len()], |_| 2.31);
+    assert_eq!(of(&p), Diagnosis::NotDecreasing);
+    let p = points(|k| 2.30 + 0.0005 * k as f64, |_| 2.31);
+    assert_eq!(
+        of(&p),
+        Diagnosis::NotDecreasing,
+        "a slow drift up stays within a tenth of ln C"
+    );
+    let p = points(|k| 2.30 + 0.02 * k as f64, |_| 2.31);
+    assert_eq!(
+        of(&p),
+        Diagnosis::Diverging,
+        "ending 0.48 above the start is material"
+    );
+}
+
 #[test]
 fn a_first_window_already_learned_is_not_read_as_flat() {
     // Logistic regression on MNIST-1D: 1.75 after the first window, 1.61 at the end; ln 10 is

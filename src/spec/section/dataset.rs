@@ -178,10 +178,36 @@ pub(in crate::spec) fn decode_dataset_entry(
     if matches!(node.value, yaml::Value::Map(_)) {
         let ds = decode_declaration(ctx, node, &scope.dir.clone(), &scope.spec.clone())?;
         let name = ds.name.clone();
+        // A built-in name stands for the built-in files everywhere in the spec (an arm that
+        // says `dataset: GunPoint` means them), so a declaration may take it only for those
+        // very bytes (a copy elsewhere).
+        if let Ok(entry) = catalog::get(&name) {
+            let layout = crate::data::user::layout(&name, ds.format);
+            let same = layout.len() == ds.files.len()
+                && layout
+                    .iter()
+                    .zip(&ds.files)
+                    .all(|(file, f)| catalog::digest(file) == Some(f.sha256.as_str()))
+                && entry.files.len() == layout.len();
+            if !same {
+                ctx.err(
+                    node.pos,
+                    format!(
+                        "dataset `{name}` is a built-in name, and these files are not its pinned \
+                         files (`repro data list`): give your dataset its own name"
+                    ),
+                );
+                return None;
+            }
+        }
         scope.use_dataset(ctx, node.pos, ds);
         return Some(name);
     }
     let name = ctx.string(node, "`dataset`")?;
+    // A dataset this spec already declared by files (at the top or on an earlier arm).
+    if scope.used.iter().any(|d| d.name == name) {
+        return Some(name);
+    }
     if let Some(ds) = scope
         .project
         .as_ref()
