@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
 
 pub use catalog::Entry;
-pub use user::{load_named, verify_named, UserDataset, UserFile, UserFormat};
+pub use user::{load_named, verify_named, DatasetCache, UserDataset, UserFile, UserFormat};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {

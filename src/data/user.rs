@@ -191,6 +191,35 @@ pub fn load_named(
     }
 }
 
+/// Datasets loaded once each, for a command that visits many arms: keyed by name and the
+/// spec's own declaration (the same name may stand for other files in another spec).
+#[derive(Default)]
+pub struct DatasetCache(Vec<(Option<UserDataset>, Dataset)>);
+
+impl DatasetCache {
+    /// The dataset `name` ([`load_named`]), loaded on first use.
+    pub fn get(
+        &mut self,
+        name: &str,
+        user: Option<&UserDataset>,
+        data_dir: &Path,
+    ) -> Result<&Dataset, DataError> {
+        let i = match self
+            .0
+            .iter()
+            .position(|(u, d)| d.name == name && u.as_ref() == user)
+        {
+            Some(i) => i,
+            None => {
+                self.0
+                    .push((user.cloned(), load_named(name, user, data_dir)?));
+                self.0.len() - 1
+            }
+        };
+        Ok(&self.0[i].1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,7 +128,7 @@ pub fn plan(
     // other files in another spec's own declaration).
     let mut verified: Vec<(&str, Option<&data::UserDataset>, Vec<data::FileDigest>)> = Vec::new();
     // Datasets loaded to try TorchScript modules on (only arms that have one load theirs).
-    let mut loaded: Vec<data::Dataset> = Vec::new();
+    let mut loaded = data::DatasetCache::default();
     for spec in specs {
         let mode = if portable {
             Mode::Portable
@@ -157,17 +157,8 @@ pub fn plan(
             };
             // A team's module is loaded and run on a real batch before any run is planned.
             if matches!(resolved.model, crate::spec::ModelSpec::Torchscript { .. }) {
-                let i = match loaded
-                    .iter()
-                    .position(|d| d.name == resolved.dataset && d.digests == digests)
-                {
-                    Some(i) => i,
-                    None => {
-                        loaded.push(data::load_named(&resolved.dataset, user, data_dir)?);
-                        loaded.len() - 1
-                    }
-                };
-                train::probe(resolved, &loaded[i], seeds.seed(&arm.base, 0)).map_err(|e| {
+                let ds = loaded.get(&resolved.dataset, user, data_dir)?;
+                train::probe(resolved, ds, seeds.seed(&arm.base, 0)).map_err(|e| {
                     RunError::Config {
                         path: spec.path.clone(),
                         message: format!("arm `{}`: {e}", arm.id),

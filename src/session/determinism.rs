@@ -60,7 +60,7 @@ impl Session {
         let device = self.device.resolve(0)?;
         let mut differing = 0;
         for spec in &self.specs {
-            let mut loaded: Vec<data::Dataset> = Vec::new();
+            let mut loaded = data::DatasetCache::default();
             for arm in &spec.arms {
                 if arm
                     .requires
@@ -70,18 +70,11 @@ impl Session {
                     continue;
                 }
                 let resolved = arm.resolved(self.quick);
-                let i = match loaded.iter().position(|d| d.name == resolved.dataset) {
-                    Some(i) => i,
-                    None => {
-                        loaded.push(data::load_named(
-                            &resolved.dataset,
-                            spec.user_dataset(&resolved.dataset),
-                            &self.data_dir,
-                        )?);
-                        loaded.len() - 1
-                    }
-                };
-                let data = &loaded[i];
+                let data = loaded.get(
+                    &resolved.dataset,
+                    spec.user_dataset(&resolved.dataset),
+                    &self.data_dir,
+                )?;
                 let threads = resolved.train.threads as i32;
                 let flags = provenance::configure(threads, true);
                 obs.event(Event::DeterminismSetup {

@@ -68,7 +68,7 @@ impl Session {
     /// Per arm of `spec`, the metric's resolution: 1/N_test for a fraction of the test set
     /// (the test split as the arm's `data:` prepares it, for its first planned seed), else 0.
     fn resolutions(&self, spec: &Spec, runs: &[PlannedRun]) -> Result<Vec<f64>, SessionError> {
-        let mut loaded: Vec<data::Dataset> = Vec::new();
+        let mut loaded = data::DatasetCache::default();
         spec.arms
             .iter()
             .map(|arm| {
@@ -80,18 +80,12 @@ impl Session {
                     return Ok(0.0);
                 }
                 let resolved = arm.resolved(self.quick);
-                let i = match loaded.iter().position(|d| d.name == resolved.dataset) {
-                    Some(i) => i,
-                    None => {
-                        loaded.push(data::load_named(
-                            &resolved.dataset,
-                            spec.user_dataset(&resolved.dataset),
-                            &self.data_dir,
-                        )?);
-                        loaded.len() - 1
-                    }
-                };
-                let prepared = data::prep::prepare(&loaded[i], &resolved.data, seed)?;
+                let ds = loaded.get(
+                    &resolved.dataset,
+                    spec.user_dataset(&resolved.dataset),
+                    &self.data_dir,
+                )?;
+                let prepared = data::prep::prepare(ds, &resolved.data, seed)?;
                 Ok(1.0 / prepared.test.len().max(1) as f64)
             })
             .collect()

@@ -3,7 +3,7 @@
 //! planned seed, nothing written to the store.
 
 use super::{Session, SessionError};
-use crate::data::{self, Dataset, UserDataset};
+use crate::data::{self, Dataset, DatasetCache, UserDataset};
 use crate::sanity::{self, inspect::Inspection, ArmSanity, Setup};
 use crate::spec::ResolvedArm;
 
@@ -98,7 +98,7 @@ impl Session {
         mut done: impl FnMut(&ArmSanity),
     ) -> Result<Vec<ArmSanity>, SessionError> {
         let device = self.device.resolve(0)?;
-        let mut datasets: Vec<Dataset> = Vec::new();
+        let mut datasets = DatasetCache::default();
         let mut out = Vec::new();
         for a in arms {
             let ds = dataset(&mut datasets, &a, &self.data_dir)?;
@@ -114,7 +114,7 @@ impl Session {
     /// `repro inspect`: each arm's model traced on its first training batch.
     pub fn inspect(&self, only: Option<&str>) -> Result<Vec<Inspection>, SessionError> {
         let device = self.device.resolve(0)?;
-        let mut datasets: Vec<Dataset> = Vec::new();
+        let mut datasets = DatasetCache::default();
         let mut out = Vec::new();
         for a in self.arms(only)? {
             let ds = dataset(&mut datasets, &a, &self.data_dir)?;
@@ -140,34 +140,22 @@ impl Session {
 /// The arm's dataset (the spec's own declaration, else the catalog's), loaded once; a
 /// TorchScript arm's module is tried on a real batch of it first, so a module that does not
 /// fit is bad input (exit 2) here as in `repro plan`, not a crash mid-check.
+/// The arm's dataset (the spec's own declaration, else the catalog's), loaded once; a
+/// TorchScript arm's module is tried on a real batch of it first, so a module that does not
+/// fit is bad input (exit 2) here as in `repro plan`, not a crash mid-check.
 fn dataset<'a>(
-    cache: &'a mut Vec<Dataset>,
+    cache: &'a mut DatasetCache,
     a: &SanityArm,
     dir: &std::path::Path,
 ) -> Result<&'a Dataset, SessionError> {
-    let same = |d: &Dataset| {
-        d.name == a.arm.dataset
-            && a.user.is_none_or(|u| {
-                u.files
-                    .iter()
-                    .map(|f| &f.sha256)
-                    .eq(d.digests.iter().map(|d| &d.sha256))
-            })
-    };
-    let i = match cache.iter().position(same) {
-        Some(i) => i,
-        None => {
-            cache.push(data::load_named(&a.arm.dataset, a.user, dir)?);
-            cache.len() - 1
-        }
-    };
+    let ds = cache.get(&a.arm.dataset, a.user, dir)?;
     if matches!(a.arm.model, crate::spec::ModelSpec::Torchscript { .. }) {
-        crate::train::probe(a.arm, &cache[i], a.seed).map_err(|e| {
+        crate::train::probe(a.arm, ds, a.seed).map_err(|e| {
             SessionError::Run(crate::runner::RunError::Config {
                 path: a.spec_path.to_path_buf(),
                 message: format!("arm `{}`: {e}", a.arm.arm_id),
             })
         })?;
     }
-    Ok(&cache[i])
+    Ok(ds)
 }
