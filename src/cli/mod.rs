@@ -51,9 +51,13 @@ pub enum Command {
         specs: Vec<PathBuf>,
         #[command(flatten)]
         common: Common,
-        /// Worker processes (default: one per CPU core on cpu, 1 on cuda).
+        /// Worker processes (default: one per CPU core on cpu, `--jobs-per-gpu` per GPU on cuda).
         #[arg(long)]
         jobs: Option<usize>,
+        /// On cuda without `--jobs`: worker processes sharing each GPU (small baselines leave
+        /// a GPU mostly idle). Threads per run stay the spec's.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64), conflicts_with = "jobs")]
+        jobs_per_gpu: u32,
         /// Retrain runs that are already done.
         #[arg(long)]
         force: bool,
@@ -377,12 +381,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             specs,
             common,
             jobs,
+            jobs_per_gpu,
             force,
             verify_determinism,
             sanity,
             executor,
         } => {
-            let session = open(&specs, &common)?;
+            let mut session = open(&specs, &common)?;
+            session.jobs_per_gpu = jobs_per_gpu as usize;
             if sanity {
                 sanity::before_run(&session)?;
             }

@@ -110,7 +110,8 @@ pub fn execute_local(
                 path: run.dir.path().join(store::CONFIG),
                 message: e.to_string(),
             })?;
-            // Round-robin by load: the GPU with the fewest workers on it.
+            // Round-robin by load: the GPU with the fewest workers on it (with `--jobs-per-gpu K`
+            // each GPU ends up with K).
             let gpu = (opts.gpus > 0).then(|| {
                 (0..opts.gpus)
                     .min_by_key(|g| active.iter().filter(|a| a.gpu == Some(*g)).count())

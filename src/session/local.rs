@@ -86,8 +86,9 @@ impl Session {
         Ok(Trained { runs, finished })
     }
 
-    /// The pool for `runs`: `jobs` workers (default one per GPU on CUDA, else as many as the
-    /// cores hold at the runs' own thread counts), never more than there are runs to train.
+    /// The pool for `runs`: `jobs` workers (default [`Session::jobs_per_gpu`] per GPU on CUDA,
+    /// else as many as the cores hold at the runs' own thread counts), never more than there
+    /// are runs to train.
     /// Threads are the runs' (from their specs), never derived from `jobs`: the numbers of a
     /// key do not depend on how many ran beside it.
     pub fn pool(&self, runs: &[PlannedRun], jobs: Option<usize>, force: bool) -> Pool {
@@ -100,8 +101,7 @@ impl Session {
             .max(1) as usize;
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let gpus = self.device.gpus();
-        let default_jobs = if gpus > 0 { gpus } else { cpus / threads };
-        let jobs = jobs.unwrap_or(default_jobs).clamp(1, pending.len().max(1));
+        let jobs = pool_jobs(jobs, gpus, self.jobs_per_gpu, cpus / threads, pending.len());
         Pool {
             planned: runs.len(),
             pending: pending.len(),
@@ -134,5 +134,41 @@ impl Session {
         })?;
         progress.finish();
         Ok(finished)
+    }
+}
+
+/// Workers for a round: `requested` (`--jobs`) if given, else `per_gpu` on each of `gpus`
+/// GPUs, else as many as `cpu_slots` (cores over threads per run); at least 1 and never more
+/// than the `pending` runs.
+fn pool_jobs(
+    requested: Option<usize>,
+    gpus: usize,
+    per_gpu: usize,
+    cpu_slots: usize,
+    pending: usize,
+) -> usize {
+    let default = if gpus > 0 {
+        gpus * per_gpu.max(1)
+    } else {
+        cpu_slots
+    };
+    requested.unwrap_or(default).clamp(1, pending.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pool_jobs;
+
+    #[test]
+    fn jobs_per_gpu_multiplies_the_gpus_and_jobs_overrides_it() {
+        assert_eq!(pool_jobs(None, 1, 1, 2, 100), 1);
+        assert_eq!(pool_jobs(None, 1, 4, 2, 100), 4);
+        assert_eq!(pool_jobs(None, 2, 8, 2, 100), 16);
+        // never more workers than runs to train
+        assert_eq!(pool_jobs(None, 1, 8, 2, 5), 5);
+        // an explicit --jobs wins; on CPU the cores decide
+        assert_eq!(pool_jobs(Some(3), 1, 8, 2, 100), 3);
+        assert_eq!(pool_jobs(None, 0, 8, 2, 100), 2);
+        assert_eq!(pool_jobs(None, 0, 1, 0, 100), 1);
     }
 }

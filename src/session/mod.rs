@@ -142,6 +142,9 @@ pub struct Session {
     pub store: Store,
     pub device: DeviceKind,
     pub data_dir: PathBuf,
+    /// Worker processes per GPU when `--jobs` is not given on CUDA (`--jobs-per-gpu`, 1 by
+    /// default): small baselines leave a GPU mostly idle, so several share one.
+    pub jobs_per_gpu: usize,
 }
 
 impl Session {
@@ -153,6 +156,7 @@ impl Session {
             store: Store::open(opts.store.as_deref()),
             device: opts.device,
             data_dir: opts.data_dir.clone(),
+            jobs_per_gpu: 1,
         }
     }
 

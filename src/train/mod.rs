@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::ModelError;
 
 pub use eval::{evaluate, final_metrics, macro_f1, EvalPlan};
-pub use run::{probe, train, train_with_progress};
+pub use run::{probe, train, train_reading_back, train_with_progress, READBACK_EVERY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {

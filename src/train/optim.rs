@@ -9,7 +9,14 @@ use tch::{TchError, Tensor};
 
 use crate::spec::Optimizer;
 
-pub enum Optim {
+/// An arm's optimizer over its trainable parameters, with the gradient clipping it applies.
+pub struct Optim {
+    kind: Kind,
+    /// The trainable parameters (handles sharing storage and gradients with the model's).
+    params: Vec<Tensor>,
+}
+
+enum Kind {
     Torch(nn::Optimizer),
     Radam(Radam),
     Adadelta(Adadelta),
@@ -22,8 +29,8 @@ impl Optim {
         lr: f64,
         vs: &nn::VarStore,
     ) -> Result<Optim, TchError> {
-        Ok(match *spec {
-            Optimizer::Adam { beta1, beta2, eps } => Optim::Torch(
+        let kind = match *spec {
+            Optimizer::Adam { beta1, beta2, eps } => Kind::Torch(
                 nn::Adam {
                     beta1,
                     beta2,
@@ -33,7 +40,7 @@ impl Optim {
                 }
                 .build(vs, lr)?,
             ),
-            Optimizer::Adamw { beta1, beta2, eps } => Optim::Torch(
+            Optimizer::Adamw { beta1, beta2, eps } => Kind::Torch(
                 nn::AdamW {
                     beta1,
                     beta2,
@@ -43,7 +50,7 @@ impl Optim {
                 }
                 .build(vs, lr)?,
             ),
-            Optimizer::Sgd { momentum, nesterov } => Optim::Torch(
+            Optimizer::Sgd { momentum, nesterov } => Kind::Torch(
                 nn::Sgd {
                     momentum,
                     dampening: 0.0,
@@ -54,7 +61,7 @@ impl Optim {
             ),
             Optimizer::Radam { beta1, beta2, eps } => {
                 let params = vs.trainable_variables();
-                Optim::Radam(Radam {
+                Kind::Radam(Radam {
                     state: params
                         .iter()
                         .map(|p| (p.zeros_like(), p.zeros_like()))
@@ -70,7 +77,7 @@ impl Optim {
             }
             Optimizer::Adadelta { rho, eps } => {
                 let params = vs.trainable_variables();
-                Optim::Adadelta(Adadelta {
+                Kind::Adadelta(Adadelta {
                     state: params
                         .iter()
                         .map(|p| (p.zeros_like(), p.zeros_like()))
@@ -82,70 +89,62 @@ impl Optim {
                     lr,
                 })
             }
+        };
+        Ok(Optim {
+            kind,
+            params: vs.trainable_variables(),
         })
     }
 
-    /// The parameters of an optimizer implemented here; `None` for libtorch's.
-    fn own_params(&self) -> Option<&[Tensor]> {
-        match self {
-            Optim::Torch(_) => None,
-            Optim::Radam(r) => Some(&r.params),
-            Optim::Adadelta(a) => Some(&a.params),
-        }
-    }
-
     pub fn zero_grad(&mut self) {
-        match self {
-            Optim::Torch(o) => o.zero_grad(),
-            Optim::Radam(Radam { params, .. }) | Optim::Adadelta(Adadelta { params, .. }) => {
-                for p in params {
+        match &mut self.kind {
+            Kind::Torch(o) => o.zero_grad(),
+            Kind::Radam(_) | Kind::Adadelta(_) => {
+                for p in &mut self.params {
                     p.zero_grad();
                 }
             }
         }
     }
 
+    /// Scales the gradients so that their global norm is at most `max`, on the device.
     pub fn clip_grad_norm(&self, max: f64) {
-        match (self, self.own_params()) {
-            (Optim::Torch(o), _) => o.clip_grad_norm(max),
-            (_, Some(params)) => clip_norm(params, max),
-            (_, None) => {}
-        }
+        clip_norm(&self.params, max);
     }
 
+    /// Clamps every gradient element to `[-max, max]`.
     pub fn clip_grad_value(&self, max: f64) {
-        match (self, self.own_params()) {
-            (Optim::Torch(o), _) => o.clip_grad_value(max),
-            (_, Some(params)) => tch::no_grad(|| {
-                for p in params {
-                    let mut g = p.grad();
-                    if g.defined() {
-                        let _ = g.clamp_(-max, max);
-                    }
+        tch::no_grad(|| {
+            for p in &self.params {
+                let mut g = p.grad();
+                if g.defined() {
+                    let _ = g.clamp_(-max, max);
                 }
-            }),
-            (_, None) => {}
-        }
+            }
+        })
     }
 
     pub fn set_lr(&mut self, lr: f64) {
-        match self {
-            Optim::Torch(o) => o.set_lr(lr),
-            Optim::Radam(r) => r.lr = lr,
-            Optim::Adadelta(a) => a.lr = lr,
+        match &mut self.kind {
+            Kind::Torch(o) => o.set_lr(lr),
+            Kind::Radam(r) => r.lr = lr,
+            Kind::Adadelta(a) => a.lr = lr,
         }
     }
 
     pub fn step(&mut self) {
-        match self {
-            Optim::Torch(o) => o.step(),
-            Optim::Radam(r) => r.step(),
-            Optim::Adadelta(a) => a.step(),
+        match &mut self.kind {
+            Kind::Torch(o) => o.step(),
+            Kind::Radam(r) => r.step(),
+            Kind::Adadelta(a) => a.step(),
         }
     }
 }
 
-/// Global-norm clipping as `torch.nn.utils.clip_grad_norm_` (norm of the per-tensor norms).
+/// Global-norm clipping as `torch.nn.utils.clip_grad_norm_` computes it: the norm of the
+/// per-tensor norms, `coef = max / (norm + 1e-6)` clamped at 1, every gradient multiplied by
+/// it. All of it stays on the device (tch's `Optimizer::clip_grad_norm` reads the norm back to
+/// the host, a synchronisation per step on a GPU); multiplying by exactly 1 changes no bit.
 fn clip_norm(params: &[Tensor], max: f64) {
     tch::no_grad(|| {
         let grads: Vec<Tensor> = params
@@ -158,11 +157,10 @@ fn clip_norm(params: &[Tensor], max: f64) {
         }
         let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
         let total = Tensor::stack(&norms, 0).norm();
-        let coef = (max / (total.double_value(&[]) + 1e-6)).min(1.0);
-        if coef < 1.0 {
-            for mut g in grads {
-                let _ = g.g_mul_scalar_(coef);
-            }
+        // Python's `max / t` is `t.reciprocal() * max`.
+        let coef = ((total + 1e-6).reciprocal() * max).clamp_max(1.0);
+        for mut g in grads {
+            let _ = g.g_mul_(&coef);
         }
     })
 }

@@ -58,6 +58,9 @@ pub(crate) struct Batches {
     batch: i64,
     shuffler: Shuffler,
     epoch: Vec<i64>,
+    /// The current epoch's permutation on the training device, uploaded once per epoch
+    /// ([`Batches::slice`] cuts each batch from it instead of copying indices every step).
+    on_device: Option<Tensor>,
 }
 
 impl Batches {
@@ -68,45 +71,56 @@ impl Batches {
             batch: batch.clamp(1, n.max(1)),
             shuffler: Shuffler::new(seed, n),
             epoch: Vec::new(),
+            on_device: None,
         }
     }
 
     /// Indices of batch `step`; steps must be asked for in order under `shuffle`.
     pub(crate) fn indices(&mut self, step: i64) -> Vec<i64> {
+        let (start, len) = self.locate(step);
+        match self.order {
+            BatchOrder::Sequential => (start..start + len).collect(),
+            BatchOrder::Shuffle => self.epoch[start as usize..(start + len) as usize].to_vec(),
+        }
+    }
+
+    /// Where batch `step` starts and how long it is: in the training split (sequential) or
+    /// in the current epoch's permutation (shuffled, drawing the next epoch's when it starts).
+    fn locate(&mut self, step: i64) -> (i64, i64) {
         let (n, batch) = (self.n, self.batch);
         match self.order {
             BatchOrder::Sequential => {
                 // greydanus/mnist1d train.py: x[start:start+batch], a short batch at the end.
                 let start = (step * batch) % n;
-                (start..start + batch.min(n - start)).collect()
+                (start, batch.min(n - start))
             }
             BatchOrder::Shuffle => {
                 let per_epoch = (n + batch - 1) / batch;
                 let k = step % per_epoch;
                 if k == 0 || self.epoch.is_empty() {
                     self.epoch = self.shuffler.next_epoch();
+                    self.on_device = None;
                 }
                 let start = k * batch;
-                let end = (start + batch).min(n);
-                self.epoch[start as usize..end as usize].to_vec()
+                (start, (start + batch).min(n) - start)
             }
         }
     }
 
     /// Batch `step` as a cut of the training split: a sequential batch is a contiguous range
-    /// (taken without a gather), a shuffled one an index tensor on `device`.
+    /// (taken without a gather), a shuffled one a slice of the epoch's permutation on `device`.
     pub(crate) fn slice(&mut self, step: i64, device: Device) -> BatchSlice {
-        let idx = self.indices(step);
+        let (start, len) = self.locate(step);
         match self.order {
-            BatchOrder::Sequential => BatchSlice::Range {
-                start: idx.first().copied().unwrap_or(0),
-                len: idx.len() as i64,
-            },
-            BatchOrder::Shuffle => BatchSlice::Gather(
-                Tensor::from_slice(&idx)
-                    .to_kind(Kind::Int64)
-                    .to_device(device),
-            ),
+            BatchOrder::Sequential => BatchSlice::Range { start, len },
+            BatchOrder::Shuffle => {
+                let epoch = self.on_device.get_or_insert_with(|| {
+                    Tensor::from_slice(&self.epoch)
+                        .to_kind(Kind::Int64)
+                        .to_device(device)
+                });
+                BatchSlice::Gather(epoch.narrow(0, start, len))
+            }
         }
     }
 }

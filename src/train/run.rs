@@ -94,12 +94,36 @@ pub fn train(
     train_with_progress(arm, data, seed, device, on_point, |_, _, _| {})
 }
 
-/// [`train`], with `on_step(done, total, loss)` called after every optimizer step.
+/// [`train`], with `on_step(done, total, loss)` called after every optimizer step (on a GPU,
+/// in bursts: the losses come back every [`READBACK_EVERY`] steps).
 pub fn train_with_progress(
     arm: &ResolvedArm,
     data: &Dataset,
     seed: i64,
     device: Device,
+    on_point: impl FnMut(&CurvePoint),
+    on_step: impl FnMut(i64, i64, f64),
+) -> Result<Outcome, TrainError> {
+    // On a GPU the losses stay on the device and come back every READBACK_EVERY steps (and at
+    // each evaluation): reading each one would wait for the GPU every step. On the CPU there is
+    // nothing to wait for, so each is read at once, and a non-finite loss updates nothing.
+    let readback = if device == Device::Cpu {
+        1
+    } else {
+        READBACK_EVERY
+    };
+    train_reading_back(arm, data, seed, device, readback, on_point, on_step)
+}
+
+/// [`train`] with the losses read back to the host every `readback` steps (and at each
+/// evaluation) whatever the device: what a GPU run does, checkable on the CPU.
+#[doc(hidden)]
+pub fn train_reading_back(
+    arm: &ResolvedArm,
+    data: &Dataset,
+    seed: i64,
+    device: Device,
+    readback: usize,
     mut on_point: impl FnMut(&CurvePoint),
     mut on_step: impl FnMut(i64, i64, f64),
 ) -> Result<Outcome, TrainError> {
@@ -204,6 +228,7 @@ pub fn train_with_progress(
     let mut selector = Selector::new(t.early_stopping);
     let mut stopped_early = false;
     let mut step_losses = Vec::with_capacity(total_steps.max(0) as usize);
+    let mut queued: Vec<Tensor> = Vec::with_capacity(readback);
     for step in 0..total_steps {
         let lr = match &plateau {
             Some((p, _)) => p.lr,
@@ -217,20 +242,48 @@ pub fn train_with_progress(
             None => batches.slice(step, device),
         };
         let batch = next_batch(&train_split, slice);
-        let value = train_step(built.net.as_ref(), &loss_fn, &mut opt, t, &batch)?;
-        if !value.is_finite() {
-            status = Status::Diverged {
-                step,
-                reason: format!("training loss became {value}"),
-            };
+        let done = step + 1;
+        let values = if readback <= 1 {
+            vec![train_step(
+                built.net.as_ref(),
+                &loss_fn,
+                &mut opt,
+                t,
+                &batch,
+            )?]
+        } else {
+            queued.push(train_step_queued(
+                built.net.as_ref(),
+                &loss_fn,
+                &mut opt,
+                t,
+                &batch,
+            )?);
+            if queued.len() < readback && !eval::due(done, total_steps, t.eval_every) {
+                continue;
+            }
+            read_back(&mut queued)
+        };
+        // The steps whose losses just came back, in order.
+        let first = done - values.len() as i64;
+        for (i, value) in values.into_iter().enumerate() {
+            let at = first + i as i64;
+            if !value.is_finite() {
+                status = Status::Diverged {
+                    step: at,
+                    reason: format!("training loss became {value}"),
+                };
+                break;
+            }
+            window.add(value);
+            since_point = (since_point.0 + value, since_point.1 + 1);
+            step_losses.push(value);
+            completed = at + 1;
+            on_step(at + 1, total_steps, value);
+        }
+        if matches!(status, Status::Diverged { .. }) {
             break;
         }
-        window.add(value);
-        since_point = (since_point.0 + value, since_point.1 + 1);
-        step_losses.push(value);
-        let done = step + 1;
-        completed = done;
-        on_step(done, total_steps, value);
         if eval::due(done, total_steps, t.eval_every) {
             let (m, point) = if embedding {
                 let m = metrics_on(eval_split);
@@ -310,6 +363,43 @@ pub fn train_with_progress(
         weights_sha256: model::weights_sha256(&built.vs),
         step_losses,
     })
+}
+
+/// Steps between two reads of the training losses on a GPU. A diverged run there is caught
+/// at the first non-finite loss all the same (its step is exact), but its weights may have
+/// taken up to this many updates more than on the CPU.
+pub const READBACK_EVERY: usize = 32;
+
+/// The queued losses as numbers (one device-to-host copy), emptying the queue.
+fn read_back(queued: &mut Vec<Tensor>) -> Vec<f64> {
+    let all = Tensor::stack(queued, 0)
+        .to_device(Device::Cpu)
+        .to_kind(tch::Kind::Double);
+    queued.clear();
+    Vec::<f64>::try_from(&all).unwrap_or_default()
+}
+
+/// [`train_step`] without reading the loss: forward, backward, clipping and the update, the
+/// loss returned as a detached tensor on the device. A non-finite loss is only seen when it
+/// is read back.
+fn train_step_queued(
+    net: &dyn model::Net,
+    loss_fn: &Loss,
+    opt: &mut optim::Optim,
+    t: &TrainSpec,
+    (xb, yb, lb): &(Tensor, Tensor, Tensor),
+) -> Result<Tensor, TchError> {
+    let loss = loss_fn.compute(&net.forward(xb, lb, true), yb);
+    opt.zero_grad();
+    loss.f_backward()?;
+    if let Some(max) = t.clip_grad_value {
+        opt.clip_grad_value(max);
+    }
+    if let Some(max) = t.clip_grad_norm {
+        opt.clip_grad_norm(max);
+    }
+    opt.step();
+    Ok(loss.detach())
 }
 
 /// One optimizer step on `(x, y, lengths)`, as every training loop here takes it (`repro

@@ -100,6 +100,61 @@ fn divergence_is_recorded_as_a_diverged_run() {
     }
 }
 
+/// Losses read back in bursts (as on a GPU) give the same run, step for step, as losses read
+/// every step: the curve points, per-step losses, selection and weights; and a diverging run
+/// is caught at the same step.
+#[test]
+fn losses_read_back_in_bursts_give_the_same_run() {
+    let mut arm = util::mnist1d_arm("cnn", 90, 20);
+    arm.train.order = repro::spec::BatchOrder::Shuffle;
+    arm.train.clip_grad_norm = Some(0.5);
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let mut steps_seen = Vec::new();
+    let each = train::train(&arm, &data, 5, tch::Device::Cpu, |_| {}).unwrap();
+    // 7 divides neither the eval interval (20) nor the 90 steps: bursts straddle evaluations.
+    let burst = train::train_reading_back(
+        &arm,
+        &data,
+        5,
+        tch::Device::Cpu,
+        7,
+        |_| {},
+        |done, _, _| steps_seen.push(done),
+    )
+    .unwrap();
+    assert_eq!(burst.step_losses.len(), 90);
+    assert_eq!(each.step_losses, burst.step_losses);
+    assert_eq!(each.curve, burst.curve);
+    assert_eq!(each.metrics, burst.metrics);
+    assert_eq!(each.weights_sha256, burst.weights_sha256);
+    assert_eq!(
+        steps_seen,
+        (1..=90).collect::<Vec<i64>>(),
+        "every step reported once, in order"
+    );
+
+    let mut wild = util::mnist1d_arm("mlp", 50, 10);
+    wild.train.optimizer = repro::spec::Optimizer::Sgd {
+        momentum: 0.0,
+        nesterov: false,
+    };
+    wild.train.lr = 10.0;
+    wild.init = InitScheme::He;
+    let each = train::train(&wild, &data, 0, tch::Device::Cpu, |_| {}).unwrap();
+    let burst =
+        train::train_reading_back(&wild, &data, 0, tch::Device::Cpu, 8, |_| {}, |_, _, _| {})
+            .unwrap();
+    match (&each.status, &burst.status) {
+        (Status::Diverged { step: a, .. }, Status::Diverged { step: b, .. }) => {
+            assert_eq!(a, b);
+            assert_eq!(each.steps, burst.steps);
+            assert_eq!(each.step_losses, burst.step_losses);
+        }
+        other => panic!("both should diverge: {other:?}"),
+    }
+}
+
 #[test]
 fn radam_with_cosine_epochs_and_value_clipping_trains() {
     let mut arm = util::mnist1d_arm("cnn", 120, 40);

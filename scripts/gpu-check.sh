@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The GPU check (issue #15): what a CUDA machine does with this tree, in one command and under
+# about 8 minutes, every figure written to one Markdown file.
+#
+#   scripts/gpu-check.sh TORCH [FILE]
+#
+# TORCH is where PyTorch 2.11 is installed on that machine: its python executable (asked where
+# `torch` lives) or the `torch` package directory itself; the binary loads libtorch (and, through
+# libtorch's own search path, the CUDA libraries) from its `lib/`. FILE defaults to
+# gpu-check.md. The tree must hold a release binary (REPRO, default target/release/repro, e.g.
+# built on another machine and carried in) and the verified datasets in data/.
+#
+# Steps, each bounded in time (a step past its bound is cut and the file says so):
+#   1. nvidia-smi and `repro doctor` (the card, driver, CUDA runtime, cuDNN, datasets);
+#   2. a quick MNIST-1D audit on CUDA (`repro run --quick papers/mnist1d.yaml --device cuda`);
+#   3. `--verify-determinism` on CUDA (each arm's first seed twice, step by step);
+#   4. runs/hour with K = 1, 2, 4, 8 worker processes per GPU (`--jobs-per-gpu K`) on
+#      benches/gpu/throughput.yaml (16 runs: the paper's CNN and a tuned 2-layer LSTM), each K
+#      into a fresh store.
+#
+# Environment: REPRO (the binary), KS (default "1 2 4 8"), DEVICE (default cuda; `cpu` runs the
+# same steps on the CPU, a dry run of this script), QUICK_THROUGHPUT=1 (the throughput spec's
+# `quick:` block, for a dry run), BUDGET_S (default 480: later steps are skipped once spent),
+# STEPS (default "1 2 3 4": which of the steps above to run).
+set -uo pipefail
+
+if [ $# -lt 1 ]; then
+    echo "usage: scripts/gpu-check.sh TORCH [FILE]   (TORCH: a python with torch 2.11, or torch's directory)" >&2
+    exit 2
+fi
+TORCH_ARG=$1
+FILE=${2:-gpu-check.md}
+REPRO=${REPRO:-target/release/repro}
+KS=${KS:-1 2 4 8}
+DEVICE=${DEVICE:-cuda}
+BUDGET_S=${BUDGET_S:-480}
+SPEC=benches/gpu/throughput.yaml
+STEPS=${STEPS:-1 2 3 4}
+want() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+if [ -d "$TORCH_ARG" ]; then
+    TORCH_DIR=$TORCH_ARG
+else
+    TORCH_DIR=$("$TORCH_ARG" -c 'import os, torch; print(os.path.dirname(torch.__file__))') || {
+        echo "error: $TORCH_ARG cannot import torch" >&2
+        exit 2
+    }
+fi
+if [ ! -d "$TORCH_DIR/lib" ]; then
+    echo "error: $TORCH_DIR has no lib/ (give torch's package directory or a python that imports it)" >&2
+    exit 2
+fi
+if [ ! -x "$REPRO" ]; then
+    echo "error: no binary at $REPRO (build with \`make build\`, or set REPRO)" >&2
+    exit 2
+fi
+export LD_LIBRARY_PATH="$TORCH_DIR/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export REPRO_PLAIN=1
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+START=$(date +%s)
+mkdir -p "$(dirname "$FILE")"
+: > "$FILE"
+
+say() { printf '%s\n' "$*" | tee -a "$FILE"; }
+left() { echo $((BUDGET_S - ($(date +%s) - START))); }
+# The bound of a step: at most $1 seconds, and no more than what is left of the budget.
+bound() {
+    local l
+    l=$(left)
+    echo $((l < $1 ? l : $1))
+}
+# Runs a command with at most $1 seconds, its output fenced into the file; returns its status.
+fenced() {
+    local limit=$1
+    shift
+    if [ "$limit" -lt 10 ]; then
+        say "skipped (the check's ${BUDGET_S} s are spent): $*"
+        return 124
+    fi
+    say '```'
+    say "\$ $*"
+    timeout "$limit" "$@" > "$WORK/out" 2>&1
+    local rc=$?
+    tee -a "$FILE" < "$WORK/out" > /dev/null
+    tail -n 40 "$WORK/out"
+    [ "$rc" = 124 ] && say "(cut after ${limit} s)"
+    say "(exit $rc)"
+    say '```'
+    return "$rc"
+}
+
+say "# GPU check"
+say ""
+say "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+say "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+say "- host: $(hostname), $(nproc) CPU cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+say "- torch: $TORCH_DIR"
+say "- binary: $REPRO"
+say "- device: $DEVICE"
+if want 1; then
+say ""
+say "## 1. The card and \`repro doctor\`"
+if command -v nvidia-smi > /dev/null; then
+    fenced 30 nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv
+fi
+fenced 60 "$REPRO" doctor
+fi
+
+if want 2; then
+say ""
+say "## 2. Quick MNIST-1D audit on $DEVICE"
+fenced "$(bound 150)" "$REPRO" run --quick papers/mnist1d.yaml --device "$DEVICE" \
+    --jobs-per-gpu 4 --store "$WORK/audit" --out "$(dirname "$FILE")/gpu-check-report"
+fi
+
+if want 3; then
+say ""
+say "## 3. --verify-determinism on $DEVICE"
+fenced "$(bound 120)" "$REPRO" run --verify-determinism --quick papers/mnist1d.yaml \
+    --device "$DEVICE" --store "$WORK/det"
+fi
+
+if want 4; then
+say ""
+say "## 4. Runs/hour by worker processes per GPU ($SPEC)"
+quick=()
+[ "${QUICK_THROUGHPUT:-0}" = 1 ] && quick=(--quick)
+rows=()
+for k in $KS; do
+    budget=$(left)
+    if [ "$budget" -lt 20 ]; then
+        say "K=$k skipped: the check's ${BUDGET_S} s are spent"
+        continue
+    fi
+    store="$WORK/k$k"
+    if [ "$DEVICE" = cuda ]; then
+        jobs=(--jobs-per-gpu "$k")
+    else
+        jobs=(--jobs "$k")
+    fi
+    t0=$(date +%s.%N)
+    fenced "$budget" "$REPRO" run "${quick[@]}" "$SPEC" --device "$DEVICE" "${jobs[@]}" --store "$store"
+    rc=$?
+    t1=$(date +%s.%N)
+    runs=$(find "$store" -name record.json 2> /dev/null | wc -l)
+    # Per run: wall seconds inside the worker (from its record), to set beside the pool's.
+    per_run=$(find "$store" -name record.json -print0 2> /dev/null | xargs -0 -r cat |
+        grep -o '"wall_time_s": *[0-9.]*' | awk -F: '{s += $2; n += 1} END {if (n) printf "%.1f", s / n; else print "-"}')
+    row=$(awk -v k="$k" -v n="$runs" -v a="$t0" -v b="$t1" -v p="$per_run" -v rc="$rc" \
+        'BEGIN {w = b - a; printf "| %d | %d | %.1f | %.0f | %s | %s |", k, n, w, (w > 0 ? n * 3600 / w : 0), p, rc}')
+    rows+=("$row")
+done
+say ""
+say "| K (workers per GPU) | runs done | wall s | runs/hour | mean s per run (in worker) | exit |"
+say "|---|---|---|---|---|---|"
+for row in "${rows[@]}"; do say "$row"; done
+fi
+say ""
+say "Total wall time of the check: $(( $(date +%s) - START )) s"
