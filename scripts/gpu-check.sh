@@ -94,7 +94,7 @@ fenced() {
 say "# GPU check"
 say ""
 say "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-say "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+say "- tree: git $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (the binary's own code sha256 is in \`repro doctor\` below)"
 say "- host: $(hostname), $(nproc) CPU cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 say "- torch: $TORCH_DIR"
 say "- binary: $REPRO"
