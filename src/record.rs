@@ -99,6 +99,10 @@ pub struct Record {
     /// Class names in label-index order.
     pub class_names: Vec<String>,
     pub wall_time_s: f64,
+    /// The worker process's peak resident memory in MiB (`VmHWM`; `None` off Linux and for
+    /// records written before this field). Not in the run key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_mib: Option<f64>,
     pub weights_sha256: String,
     pub arm_sha256: String,
     pub spec_sha256: String,
@@ -157,4 +161,19 @@ pub fn curve_of<'a>(
         chance_loss: classifier.then(|| (classes as f64).ln()),
         diverged: matches!(status, Status::Diverged { .. }),
     }
+}
+
+/// This process's peak resident set size in MiB, from `/proc/self/status` (`VmHWM`); `None`
+/// where that file does not exist.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }

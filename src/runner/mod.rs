@@ -507,6 +507,7 @@ pub fn worker(
         eval_split: outcome.eval_split,
         class_names: dataset.class_names.clone(),
         wall_time_s: start.elapsed().as_secs_f64(),
+        peak_rss_mib: crate::record::peak_rss_mib(),
         weights_sha256: outcome.weights_sha256,
         arm_sha256: config.arm_sha256.clone(),
         spec_sha256: config.spec_sha256.clone(),
