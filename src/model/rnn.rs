@@ -321,8 +321,10 @@ impl Recurrent {
             }
             _ => xs.transpose(1, 2), // [B, L, C], batch first
         };
-        let padded = lengths.min().int64_value(&[]) < steps;
-        let output = if (c.bidirectional && padded) || c.layer_norm {
+        // Only a bidirectional net asks whether the batch is padded: the answer is a read back
+        // to the host (on a GPU, a wait for it every step), and a unidirectional net needs none.
+        let padded = || lengths.min().int64_value(&[]) < steps;
+        let output = if c.layer_norm || (c.bidirectional && padded()) {
             self.layered(&seq, lengths, train)
         } else {
             // Fused kernel. Unidirectionally, padding comes after the real steps, so outputs
