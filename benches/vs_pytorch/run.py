@@ -230,7 +230,9 @@ def machine():
     model = next((line.split(":", 1)[1].strip() for line in sh(["lscpu"]).splitlines()
                   if line.startswith("Model name")), "unknown CPU")
     commit = sh(["git", "rev-parse", "--short", "HEAD"]) or "unknown"
-    dirty = sh(["git", "status", "--porcelain", "--untracked-files=no"])
+    # latest.md itself is rewritten by every run: not a change to what was measured.
+    dirty = sh(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                f":!{os.path.relpath(HERE / 'latest.md', ROOT)}"])
     return model, os.cpu_count(), commit + (" (with uncommitted changes)" if dirty else "")
 
 
@@ -248,7 +250,7 @@ def main():
     model, cores, commit = machine()
     first = next(iter(results.values()))[0]
     settings_used = " ".join(f"{k}={v}" for k, v in [
-        ("WORKLOADS", ",".join(names)), ("REPS", reps), ("QUICK", int(quick)),
+        ("WORKLOADS", ",".join(names)), ("REPS", reps), ("QUICK", 1 if quick else ""),
         ("THREADS", threads if threads is not None else "")] if v != "")
     sums = {n: summary(n, rows) for n, rows in results.items()}
     lines = [
