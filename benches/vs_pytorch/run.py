@@ -161,7 +161,12 @@ def same_work(name, record, py):
         "test examples": (record["test_size"], py["test_size"]),
     }
     if train["schedule"]["kind"] == "cosine":
-        pairs["t_max"] = (train["schedule"]["t_max"], c["schedule"]["t_max"])
+        # The scripts anneal per step from the first one to zero (CosineAnnealingLR).
+        cosine = train["schedule"]
+        pairs["t_max"] = (cosine["t_max"], c["schedule"]["t_max"])
+        pairs["cosine (unit, warmup, eta_min)"] = (
+            (cosine.get("unit", "steps"), cosine.get("warmup", 0), cosine.get("eta_min", 0.0)),
+            ("steps", 0, 0.0))
     if train["schedule"]["kind"] == "plateau":
         # record.json leaves out PyTorch's defaults (threshold 1e-4, relative).
         mine = dict({"threshold": 1e-4, "threshold_mode": "rel"}, **train["schedule"])
