@@ -4,7 +4,7 @@
 CARGO ?= cargo
 REPRO := target/release/repro
 
-.PHONY: setup system-deps data build run audit quick test lint bench clean
+.PHONY: setup system-deps data build run audit quick test lint bench bench-vs clean
 
 setup:
 	@scripts/setup.sh
@@ -51,6 +51,12 @@ lint: setup
 bench: setup
 	$(CARGO) bench --bench train_step --bench data_load
 	.venv/bin/python benches/pytorch_eager.py
+
+## repro and PyTorch eager side by side on the same training (benches/vs_pytorch/run.py):
+## alternating runs, steps/s and their ratio. WORKLOADS=cnn,gru,lstm,fcn REPS=3 QUICK=1 THREADS=N
+bench-vs: build
+	WORKLOADS="$(WORKLOADS)" REPS="$(REPS)" QUICK="$(QUICK)" THREADS="$(THREADS)" \
+		.venv/bin/python benches/vs_pytorch/run.py
 
 clean:
 	rm -rf target runs

@@ -2,6 +2,7 @@
 //! determinism, and the CLI end to end.
 
 mod arms;
+mod bench_vs;
 mod browser;
 mod budget;
 mod cli;
