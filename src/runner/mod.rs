@@ -5,6 +5,7 @@
 //! - [`worker`] is what one such process does for one run directory.
 
 use std::path::{Path, PathBuf};
+#[cfg(torch)]
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -16,6 +17,7 @@ use crate::provenance;
 use crate::record::{Record, RunConfig};
 use crate::spec::{ResolvedArm, Spec};
 use crate::store::{self, RunDir, Store, StoreError};
+#[cfg(torch)]
 use crate::train::{self, Outcome};
 
 mod local;
@@ -30,7 +32,7 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Train(#[from] train::TrainError),
+    Train(#[from] crate::train::TrainError),
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
     #[error("cannot start worker `{exe}`: {source}")]
@@ -63,6 +65,19 @@ pub enum RunError {
         planned: String,
         mine: String,
     },
+}
+
+/// The binary a pool or a Slurm task runs `worker` with: this one, or beside the `repro` front
+/// (which has no libtorch) the torch binary, `repro-torch`.
+pub fn worker_exe() -> Result<PathBuf, RunError> {
+    #[cfg(torch)]
+    let exe = std::env::current_exe();
+    #[cfg(not(torch))]
+    let exe = Ok::<_, std::io::Error>(crate::front::torch_binary());
+    exe.map_err(|source| RunError::Spawn {
+        exe: PathBuf::from("repro"),
+        source,
+    })
 }
 
 /// Exit status of a worker that found its run done or locked by another process.
@@ -128,6 +143,7 @@ pub fn plan(
     // other files in another spec's own declaration).
     let mut verified: Vec<(&str, Option<&data::UserDataset>, Vec<data::FileDigest>)> = Vec::new();
     // Datasets loaded to try TorchScript modules on (only arms that have one load theirs).
+    #[cfg(torch)]
     let mut loaded = data::DatasetCache::default();
     for spec in specs {
         let mode = if portable {
@@ -156,6 +172,8 @@ pub fn plan(
                 }
             };
             // A team's module is loaded and run on a real batch before any run is planned.
+            // (The front hands a spec with a TorchScript arm to `repro-torch` before planning.)
+            #[cfg(torch)]
             if matches!(resolved.model, crate::spec::ModelSpec::Torchscript { .. }) {
                 let ds = loaded.get(&resolved.dataset, user, data_dir)?;
                 train::probe(resolved, ds, seeds.seed(&arm.base, 0)).map_err(|e| {
@@ -288,6 +306,7 @@ fn stored_class(
 /// A TorchScript arm's module file must still be the one planned: its path goes back into the
 /// resolved model (the key holds only its sha256), and a file changed since planning is an
 /// error naming it.
+#[cfg(torch)]
 fn check_module(config: &mut RunConfig) -> Result<(), RunError> {
     let crate::spec::ModelSpec::Torchscript { path, sha256, .. } = &mut config.arm.model else {
         return Ok(());
@@ -387,6 +406,7 @@ pub struct WorkerOptions {
     pub progress: bool,
 }
 
+#[cfg(torch)]
 pub fn worker(
     dir: &Path,
     config: Option<RunConfig>,
