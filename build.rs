@@ -37,18 +37,11 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
     let front = env::var("CARGO_PKG_NAME").is_ok_and(|name| name == "repro-front");
     // The front package lives in `front/`; the code it is built from is the root's.
-    let root = if front {
-        manifest.join("..")
-    } else {
-        manifest
-    };
+    let root = if front { manifest.join("..") } else { manifest };
     for path in CODE {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
-    println!(
-        "cargo:rustc-env=REPRO_CODE_DIGEST={}",
-        code_digest(&root)
-    );
+    println!("cargo:rustc-env=REPRO_CODE_DIGEST={}", code_digest(&root));
     if front {
         return;
     }

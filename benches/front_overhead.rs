@@ -9,8 +9,9 @@
 //! `config.json`, a `record.json` (one real 20-step run's record, with the run's key, seed,
 //! arm and a made-up accuracy) and `DONE`, so the commands read what a real store holds.
 //!
-//! `cargo bench --bench front_overhead` (`REPEAT=N` repetitions, default 7); peak RSS comes
-//! from `/usr/bin/time -f %M` when it exists.
+//! `cargo bench --bench front_overhead` (`REPEAT=N` repetitions, default 7;
+//! `FRONT_OVERHEAD_DIR=DIR` keeps the stores in DIR); peak RSS comes from `/usr/bin/time -f %M`
+//! when it exists.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -116,10 +117,13 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(7);
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (store1k, store10k) = (tmp.path().join("store1k"), tmp.path().join("store10k"));
+    // `FRONT_OVERHEAD_DIR`: build the stores there and keep them (to profile a command).
+    let base =
+        std::env::var_os("FRONT_OVERHEAD_DIR").map_or(tmp.path().to_path_buf(), PathBuf::from);
+    let (store1k, store10k) = (base.join("store1k"), base.join("store10k"));
     eprintln!("building the synthetic stores (1,000 and 10,000 records)...");
-    let spec1k = synthetic_store(tmp.path(), &store1k, 10);
-    let spec10k = synthetic_store(tmp.path(), &store10k, 100);
+    let spec1k = synthetic_store(&base, &store1k, 10);
+    let spec10k = synthetic_store(&base, &store10k, 100);
     let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
     let p = |p: &Path| p.to_str().expect("utf-8 path").to_string();
     let fixture = "benches/fixtures/sweep1000.yaml";
@@ -128,7 +132,7 @@ fn main() {
         ("validate (bundled specs)", s(&["validate"])),
         (
             "plan (1,000-run sweep)",
-            s(&["plan", fixture, "--store", &p(&tmp.path().join("empty"))]),
+            s(&["plan", fixture, "--store", &p(&base.join("empty"))]),
         ),
         (
             "status (10,000 records)",

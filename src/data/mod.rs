@@ -21,9 +21,9 @@ use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
 
 pub use catalog::Entry;
-pub use user::{verify_named, UserDataset, UserFile, UserFormat};
 #[cfg(torch)]
 pub use user::{load_named, DatasetCache};
+pub use user::{verify_named, UserDataset, UserFile, UserFormat};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {

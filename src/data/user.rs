@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{catalog, DataError, FileDigest};
 #[cfg(torch)]
 use super::Dataset;
+use super::{catalog, DataError, FileDigest};
 
 /// The file formats a user dataset may be declared in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

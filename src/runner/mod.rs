@@ -94,16 +94,43 @@ pub fn run_key(
     device: DeviceKind,
     numerics: &Numerics,
 ) -> String {
-    let material = serde_json::json!({
-        "arm": serde_json::to_value(arm).unwrap_or_default(),
-        "seed": seed,
-        "data": data,
-        "code": code,
-        "libtorch": libtorch,
-        "device": device.name(),
-        "numerics": numerics,
-    });
-    hex::encode(Sha256::digest(material.to_string().as_bytes()))
+    KeyMaterial::new(arm, data, code, libtorch, device, numerics).key(seed)
+}
+
+/// What [`run_key`] hashes but the seed, serialised once for all of an arm's seeds (planning
+/// 10,000 runs serialised each arm 10,000 times). The hashed text is the compact JSON object
+/// of `arm`, `code`, `data`, `device`, `libtorch`, `numerics` and `seed`, keys sorted, so
+/// `seed` comes last and is appended.
+struct KeyMaterial(String);
+
+impl KeyMaterial {
+    fn new(
+        arm: &ResolvedArm,
+        data: &[FileDigest],
+        code: &str,
+        libtorch: &str,
+        device: DeviceKind,
+        numerics: &Numerics,
+    ) -> KeyMaterial {
+        let mut text = serde_json::json!({
+            "arm": serde_json::to_value(arm).unwrap_or_default(),
+            "data": data,
+            "code": code,
+            "libtorch": libtorch,
+            "device": device.name(),
+            "numerics": numerics,
+        })
+        .to_string();
+        text.pop(); // the closing brace; `seed` follows
+        KeyMaterial(text)
+    }
+
+    fn key(&self, seed: i64) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.0.as_bytes());
+        hasher.update(format!(",\"seed\":{seed}}}").as_bytes());
+        hex::encode(hasher.finalize())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -183,17 +210,18 @@ pub fn plan(
                     }
                 })?;
             }
+            let material = KeyMaterial::new(
+                resolved,
+                &digests,
+                &fingerprint,
+                &libtorch,
+                device,
+                numerics,
+            );
+            let arm_sha256 = resolved.sha256();
             let make = |seed: i64| {
                 let mut numerics = numerics.clone();
-                let mut key = run_key(
-                    resolved,
-                    seed,
-                    &digests,
-                    &fingerprint,
-                    &libtorch,
-                    device,
-                    &numerics,
-                );
+                let mut key = material.key(seed);
                 // A planner that cannot see the device (a CUDA store read on a machine without
                 // one) takes the class of the results the store already holds for this run.
                 if numerics.class == numerics::UNOBSERVED {
@@ -229,7 +257,7 @@ pub fn plan(
                         spec_path: spec.path.clone(),
                         spec_sha256: spec.file_sha256.clone(),
                         arm: resolved.clone(),
-                        arm_sha256: resolved.sha256(),
+                        arm_sha256: arm_sha256.clone(),
                         seed,
                         quick,
                         data: digests.clone(),

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use crate::audit::{self, ArmGate, SeedOutcome};
-use crate::baseline::{self, BlessedTable};
 #[cfg(torch)]
 use crate::baseline::BaselineError;
+use crate::baseline::{self, BlessedTable};
 #[cfg(torch)]
 use crate::data;
 use crate::record::Record;

@@ -191,3 +191,31 @@ fn a_torch_binary_built_from_other_code_is_refused_before_planning() {
     assert!(stderr.contains("built from other sources"), "{stderr}");
     assert!(stderr.contains(&"0".repeat(64)), "{stderr}");
 }
+
+/// A guard, not a new behaviour: the planner now serialises each arm once for all its seeds,
+/// and the text a key hashes must stay byte for byte what `run_key` hashed before.
+#[test]
+fn run_keys_hash_the_text_they_hashed_before_arms_were_serialised_once() {
+    use sha2::{Digest, Sha256};
+    let arm = util::mnist1d_arm("cnn", 100, 50);
+    let data = repro::data::verify_named("mnist1d", None, &util::data_dir()).unwrap();
+    let numerics = repro::numerics::Numerics {
+        mode: repro::numerics::Mode::Portable,
+        class: "cpu x86_64 aten=DEFAULT mkl=COMPATIBLE onednn=off".into(),
+    };
+    let device = repro::device::DeviceKind::Cpu;
+    for seed in [0, 7, -3, 1 << 40] {
+        let before = serde_json::json!({
+            "arm": serde_json::to_value(&arm).unwrap(),
+            "seed": seed,
+            "data": data,
+            "code": "c0de",
+            "libtorch": "2.11.0",
+            "device": device.name(),
+            "numerics": numerics,
+        });
+        let expected = hex::encode(Sha256::digest(before.to_string().as_bytes()));
+        let key = repro::runner::run_key(&arm, seed, &data, "c0de", "2.11.0", device, &numerics);
+        assert_eq!(key, expected, "seed {seed}");
+    }
+}
