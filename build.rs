@@ -5,6 +5,11 @@
 //! runs without `LD_LIBRARY_PATH`, and `libtorch_cuda` kept linked (`--no-as-needed`), without which
 //! the linker drops it, the CUDA backend never registers, and CUDA silently disappears on GPU hosts.
 //!
+//! The same script builds the `repro-front` package (`front/`: the library without libtorch, for
+//! the `repro` front binary): there it only embeds the code digest, computed over the same files
+//! (the root's, not `front/`'s), so both binaries put the same code identity into run keys; the
+//! libtorch build also sets `cfg(torch)`, which gates everything that calls libtorch.
+//!
 //! It also embeds the code identity (`REPRO_CODE_DIGEST`): a sha256 over everything that can
 //! change a number — `src/`, `csrc/`, `build.rs`, `Cargo.toml`, `Cargo.lock`,
 //! `.cargo/config.toml` and the rustc version — so run keys name the binary's code, not the git
@@ -28,11 +33,20 @@ const CODE: &[&str] = &[
 ];
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo::rustc-check-cfg=cfg(torch)");
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
+    let front = env::var("CARGO_PKG_NAME").is_ok_and(|name| name == "repro-front");
+    // The front package lives in `front/`; the code it is built from is the root's.
+    let root = if front { manifest.join("..") } else { manifest };
     for path in CODE {
-        println!("cargo:rerun-if-changed={path}");
+        println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
-    println!("cargo:rustc-env=REPRO_CODE_DIGEST={}", code_digest());
+    println!("cargo:rustc-env=REPRO_CODE_DIGEST={}", code_digest(&root));
+    if front {
+        return;
+    }
+    println!("cargo:rustc-cfg=torch");
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
     let torch = match env::var("LIBTORCH") {
         Ok(dir) => PathBuf::from(dir),
         Err(_) => {
@@ -50,8 +64,14 @@ fn main() {
     let lib = torch.join("lib");
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    // For the targets that link libtorch, never the `repro` front (it must load no torch
+    // library). The library's own unit tests, which run on CPU, go without it.
     if lib.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+        let keep = "-Wl,--no-as-needed,-ltorch_cuda,--as-needed";
+        println!("cargo:rustc-link-arg-bin=repro-torch={keep}");
+        for kind in ["tests", "benches"] {
+            println!("cargo:rustc-link-arg-{kind}={keep}");
+        }
     }
 
     compile_shim(&torch);
@@ -88,18 +108,18 @@ fn compile_shim(torch: &Path) {
     let _ = std::fs::write(&stamp_path, stamp);
 }
 
-/// sha256 over the files under [`CODE`] (sorted by path; each as path, length, bytes) and the
-/// compiler's version.
-fn code_digest() -> String {
+/// sha256 over the files under [`CODE`] in `root` (sorted by path relative to `root`; each as
+/// that path, length, bytes) and the compiler's version.
+fn code_digest(root: &Path) -> String {
     let mut files = Vec::new();
     for path in CODE {
-        collect(Path::new(path), &mut files);
+        collect(root, Path::new(path), &mut files);
     }
     files.sort();
     let mut hasher = Sha256::new();
     for file in &files {
-        let bytes =
-            std::fs::read(file).unwrap_or_else(|e| fail(&format!("{}: {e}", file.display())));
+        let bytes = std::fs::read(root.join(file))
+            .unwrap_or_else(|e| fail(&format!("{}: {e}", file.display())));
         hasher.update(file.to_string_lossy().as_bytes());
         hasher.update([0]);
         hasher.update((bytes.len() as u64).to_le_bytes());
@@ -115,14 +135,16 @@ fn code_digest() -> String {
     hex(&hasher.finalize())
 }
 
-fn collect(path: &Path, out: &mut Vec<PathBuf>) {
-    if path.is_dir() {
+/// The files under `path` (relative to `root`), as paths relative to `root`.
+fn collect(root: &Path, path: &Path, out: &mut Vec<PathBuf>) {
+    let full = root.join(path);
+    if full.is_dir() {
         let entries =
-            std::fs::read_dir(path).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+            std::fs::read_dir(&full).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
         for entry in entries.flatten() {
-            collect(&entry.path(), out);
+            collect(root, &path.join(entry.file_name()), out);
         }
-    } else if path.is_file() {
+    } else if full.is_file() {
         out.push(path.to_path_buf());
     }
 }

@@ -7,8 +7,9 @@
 # TORCH is where PyTorch 2.11 is installed on that machine: its python executable (asked where
 # `torch` lives) or the `torch` package directory itself; the binary loads libtorch (and, through
 # libtorch's own search path, the CUDA libraries) from its `lib/`. FILE defaults to
-# gpu-check.md. The tree must hold a release binary (REPRO, default target/release/repro, e.g.
-# built on another machine and carried in) and the verified datasets in data/.
+# gpu-check.md. The tree must hold the release binaries (REPRO, default target/release/repro,
+# with `repro-torch` beside it, or REPRO_TORCH naming it; e.g. built on another machine and
+# carried in, `objcopy --strip-debug` keeps them small) and the verified datasets in data/.
 #
 # Steps, each bounded in time (a step past its bound is cut and the file says so):
 #   1. nvidia-smi and `repro doctor` (the card, driver, CUDA runtime, cuDNN, datasets);
@@ -52,6 +53,11 @@ if [ ! -d "$TORCH_DIR/lib" ]; then
 fi
 if [ ! -x "$REPRO" ]; then
     echo "error: no binary at $REPRO (build with \`make build\`, or set REPRO)" >&2
+    exit 2
+fi
+TORCH_BIN=${REPRO_TORCH:-$(dirname "$REPRO")/repro-torch}
+if [ ! -x "$TORCH_BIN" ]; then
+    echo "error: no repro-torch at $TORCH_BIN (it trains; \`repro\` hands training to it)" >&2
     exit 2
 fi
 export LD_LIBRARY_PATH="$TORCH_DIR/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

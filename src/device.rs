@@ -2,6 +2,7 @@
 //! libtorch device (for the planner, the pool, the worker and `--verify-determinism` alike).
 
 use serde::{Deserialize, Serialize};
+#[cfg(torch)]
 use tch::Device;
 
 /// Which device kind runs train on; recorded in the key because results differ across kinds.
@@ -29,19 +30,34 @@ impl DeviceKind {
     }
 
     /// CUDA devices a pool can spread workers over: 0 on CPU.
+    /// (The front counts what `repro-torch` sees, [`crate::front::facts`].)
     pub fn gpus(self) -> usize {
         match self {
             DeviceKind::Cpu => 0,
+            #[cfg(torch)]
             DeviceKind::Cuda => tch::Cuda::device_count().max(0) as usize,
+            #[cfg(not(torch))]
+            DeviceKind::Cuda => crate::front::facts().map_or(0, |f| f.gpus),
         }
     }
 
     /// Fails unless this kind can train here (checked before planning, so nothing starts).
+    #[cfg(torch)]
     pub fn ensure_available(self) -> Result<(), DeviceError> {
         self.resolve(0).map(|_| ())
     }
 
+    /// The front's check: `repro-torch`'s workers will find a GPU.
+    #[cfg(not(torch))]
+    pub fn ensure_available(self) -> Result<(), DeviceError> {
+        match self {
+            DeviceKind::Cuda if self.gpus() == 0 => Err(DeviceError::NoCuda),
+            _ => Ok(()),
+        }
+    }
+
     /// The libtorch device for this kind; `ordinal` picks the GPU on CUDA.
+    #[cfg(torch)]
     pub fn resolve(self, ordinal: usize) -> Result<Device, DeviceError> {
         match self {
             DeviceKind::Cpu => Ok(Device::Cpu),

@@ -10,6 +10,8 @@ pub mod baseline;
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod front;
+#[cfg(torch)]
 pub mod model;
 pub mod numerics;
 pub mod progress;
@@ -18,6 +20,7 @@ pub mod record;
 pub mod report;
 pub mod rng;
 pub mod runner;
+#[cfg(torch)]
 pub mod sanity;
 pub mod session;
 pub mod spec;

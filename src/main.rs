@@ -1,4 +1,5 @@
-//! The `repro` binary: parse flags, run the command, map the outcome to an exit code.
+//! The `repro-torch` binary (the whole harness on libtorch; the `repro` front runs it for what
+//! needs libtorch): parse flags, run the command, map the outcome to an exit code.
 
 use clap::Parser;
 

@@ -16,12 +16,15 @@
 //! worker calls [`pin`] before any tensor exists, and the local pool also sets them on the
 //! worker's command line ([`pinned_env`]).
 
+#[cfg(torch)]
 use std::ffi::CStr;
 use std::fmt;
+#[cfg(torch)]
 use std::os::raw::{c_char, c_int};
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(torch)]
 unsafe extern "C" {
     fn repro_cpu_capability(buf: *mut c_char, len: c_int) -> c_int;
     fn repro_mkl_cbwr_branch(current: c_int) -> c_int;
@@ -66,6 +69,7 @@ impl fmt::Display for Numerics {
 pub const UNOBSERVED: &str = "unobserved";
 
 /// MKL's branch codes (`mkl_cbwr_get`), as names.
+#[cfg(torch)]
 fn mkl_branch_name(code: c_int) -> String {
     match code {
         -1 => "none".into(),
@@ -102,6 +106,7 @@ pub fn pinned_env(mode: Mode) -> &'static [(&'static str, &'static str)] {
 
 /// Pins this process's kernels for `mode`; must run before the first tensor operation (a
 /// worker calls it first thing). `native` leaves everything as the machine and user set it.
+#[cfg(torch)]
 pub fn pin(mode: Mode) {
     if mode == Mode::Portable {
         for (k, v) in pinned_env(mode) {
@@ -114,6 +119,7 @@ pub fn pin(mode: Mode) {
 }
 
 /// The ATen CPU capability in use, e.g. `AVX512`.
+#[cfg(torch)]
 pub fn cpu_capability() -> String {
     let mut buf = [0 as c_char; 64];
     // SAFETY: `buf` outlives the call and its length is passed; the shim NUL-terminates.
@@ -128,6 +134,7 @@ pub fn cpu_capability() -> String {
 }
 
 /// MKL's branch in force (`COMPATIBLE` when pinned, else the one it picks on this CPU).
+#[cfg(torch)]
 pub fn mkl_branch() -> String {
     // SAFETY: the shim looks the MKL functions up and returns -1 without them.
     let current = unsafe { repro_mkl_cbwr_branch(1) };
@@ -139,12 +146,14 @@ pub fn mkl_branch() -> String {
     mkl_branch_name(current)
 }
 
+#[cfg(torch)]
 pub fn onednn_enabled() -> bool {
     // SAFETY: plain getter on the ATen context.
     unsafe { repro_mkldnn_enabled() != 0 }
 }
 
 /// Variables that move MKL's or oneDNN's dispatch without showing in what they report.
+#[cfg(torch)]
 const DISPATCH_ENV: &[&str] = &[
     "MKL_ENABLE_INSTRUCTIONS",
     "MKL_DEBUG_CPU_TYPE",
@@ -153,6 +162,7 @@ const DISPATCH_ENV: &[&str] = &[
 ];
 
 /// The CPU vendor (`GenuineIntel`, `AuthenticAMD`, ...): MKL takes other paths on other vendors.
+#[cfg(torch)]
 fn cpu_vendor() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -168,6 +178,7 @@ fn cpu_vendor() -> String {
 /// The class of this process's CPU kernels, as they are now: architecture, ATen capability,
 /// MKL branch (with the vendor when MKL picks by itself), oneDNN on or off and the dispatch
 /// variables that are set.
+#[cfg(torch)]
 pub fn cpu_class() -> String {
     let mkl = mkl_branch();
     let onednn = onednn_enabled();
@@ -201,6 +212,7 @@ pub fn cpu_class() -> String {
 
 /// The class of CUDA device `ordinal`'s kernels: model, TF32 switches and cuDNN version
 /// (workers always run cuDNN deterministic, without benchmarking; provenance records it).
+#[cfg(torch)]
 pub fn cuda_class(ordinal: usize) -> String {
     let backend = crate::provenance::backend();
     let model = backend
@@ -228,6 +240,7 @@ pub fn cuda_class(ordinal: usize) -> String {
 /// The class a planner puts in the keys of runs on `device` in `mode`: what a worker on this
 /// machine will observe. Portable CPU kernels are the same everywhere, so that class is
 /// fixed; a CUDA plan made where no GPU is visible is [`UNOBSERVED`].
+#[cfg(torch)]
 pub fn planned(mode: Mode, device: crate::device::DeviceKind) -> Numerics {
     let class = match (device, mode) {
         (crate::device::DeviceKind::Cpu, Mode::Portable) => {
@@ -246,8 +259,24 @@ pub fn planned(mode: Mode, device: crate::device::DeviceKind) -> Numerics {
     Numerics { mode, class }
 }
 
+/// The front's [`planned`]: the same classes, as `repro-torch` reports them on this machine
+/// ([`crate::front::facts`], loaded before planning).
+#[cfg(not(torch))]
+pub fn planned(mode: Mode, device: crate::device::DeviceKind) -> Numerics {
+    let class = match crate::front::facts() {
+        Ok(facts) => match (device, mode) {
+            (crate::device::DeviceKind::Cpu, Mode::Portable) => facts.cpu_portable.clone(),
+            (crate::device::DeviceKind::Cpu, Mode::Native) => facts.cpu_native.clone(),
+            (crate::device::DeviceKind::Cuda, _) => facts.cuda.clone(),
+        },
+        Err(_) => UNOBSERVED.to_string(),
+    };
+    Numerics { mode, class }
+}
+
 /// What this process computes with for `mode` on `device` (`gpu`: the CUDA ordinal), after
 /// [`pin`] and [`crate::provenance::configure`].
+#[cfg(torch)]
 pub fn observe(mode: Mode, device: crate::device::DeviceKind, gpu: usize) -> Numerics {
     let class = match device {
         crate::device::DeviceKind::Cpu => cpu_class(),

@@ -2,13 +2,16 @@
 //! the only caller of git in the crate), libtorch/CUDA/cuDNN versions, devices, threads, host,
 //! numerics-relevant environment, and the seeding and determinism switches themselves.
 
+#[cfg(torch)]
 use std::ffi::CStr;
+#[cfg(torch)]
 use std::os::raw::{c_char, c_int, c_long};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+#[cfg(torch)]
 unsafe extern "C" {
     fn repro_torch_version() -> *const c_char;
     fn repro_set_deterministic(on: c_int) -> c_int;
@@ -36,15 +39,24 @@ const NUMERIC_ENV: &[&str] = &[
 ];
 
 /// Seeds every generator libtorch uses (CPU and all CUDA devices).
+#[cfg(torch)]
 pub fn seed(seed: i64) {
     tch::manual_seed(seed);
 }
 
+/// The libtorch version this binary is built on (the front: `repro-torch`'s, asked once).
+#[cfg(torch)]
 pub fn torch_version() -> String {
     // SAFETY: the shim returns a pointer to a static NUL-terminated string literal.
     unsafe { CStr::from_ptr(repro_torch_version()) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// The front's: `repro-torch`'s version ([`crate::front::facts`], loaded before planning).
+#[cfg(not(torch))]
+pub fn torch_version() -> String {
+    crate::front::facts().map_or_else(|_| "unknown".into(), |f| f.libtorch.clone())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +66,7 @@ pub struct Determinism {
     pub cudnn_benchmark: bool,
 }
 
+#[cfg(torch)]
 pub fn determinism() -> Determinism {
     // SAFETY: reads global flags from the ATen context.
     let flags = unsafe { repro_determinism_flags() };
@@ -68,6 +81,7 @@ pub fn determinism() -> Determinism {
 ///
 /// Deterministic mode also sets `CUBLAS_WORKSPACE_CONFIG` (required for deterministic cuBLAS)
 /// unless the user set it; it must happen before CUDA initialises, i.e. first thing.
+#[cfg(torch)]
 pub fn configure(threads: i32, deterministic: bool) -> Determinism {
     if deterministic && std::env::var_os("CUBLAS_WORKSPACE_CONFIG").is_none() {
         // SAFETY: called at process start, before any thread that reads the environment.
@@ -91,6 +105,7 @@ pub struct Backend {
     pub devices: Vec<String>,
 }
 
+#[cfg(torch)]
 fn version_string(v: c_long, major_div: c_long, minor_div: c_long) -> Option<String> {
     (v > 0).then(|| {
         format!(
@@ -102,6 +117,7 @@ fn version_string(v: c_long, major_div: c_long, minor_div: c_long) -> Option<Str
     })
 }
 
+#[cfg(torch)]
 pub fn backend() -> Backend {
     let cuda_available = tch::Cuda::is_available();
     // SAFETY: shim functions catch C++ exceptions and return -1 when unavailable.
@@ -264,6 +280,7 @@ pub struct Provenance {
     pub module: Option<crate::record::ModuleFile>,
 }
 
+#[cfg(torch)]
 pub fn collect(
     dir: &Path,
     device: &str,

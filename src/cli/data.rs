@@ -4,8 +4,11 @@
 use std::path::Path;
 
 use crate::data::{self, DataError};
+#[cfg(torch)]
 use crate::device::DeviceKind;
+#[cfg(torch)]
 use crate::numerics;
+#[cfg(torch)]
 use crate::provenance;
 
 use super::{DataCommand, Failure};
@@ -17,6 +20,7 @@ fn project() -> Result<Vec<data::UserDataset>, Failure> {
 
 /// `NAME` as `repro data profile` reads it: a spec file (its dataset), a project catalog's
 /// name, or a built-in one; the name and, for a dataset declared by files, its declaration.
+#[cfg(torch)]
 fn resolve(name: &str) -> Result<(String, Option<data::UserDataset>), Failure> {
     let path = Path::new(name);
     let is_spec = matches!(
@@ -103,6 +107,10 @@ pub fn data(command: DataCommand, dir: &Path) -> Result<(), Failure> {
                 )))
             }
         }
+        // The front hands the profile (it loads tensors) to `repro-torch`.
+        #[cfg(not(torch))]
+        DataCommand::Profile { .. } => Err(crate::front::delegate().into()),
+        #[cfg(torch)]
         DataCommand::Profile { name, json } => {
             let (name, user) = resolve(&name)?;
             let ds = data::load_named(&name, user.as_ref(), dir)?;
@@ -120,6 +128,7 @@ pub fn data(command: DataCommand, dir: &Path) -> Result<(), Failure> {
     }
 }
 
+#[cfg(torch)]
 pub fn doctor(data_dir: &Path) {
     let backend = provenance::backend();
     let code = provenance::code_identity(Path::new("."));

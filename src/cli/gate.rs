@@ -10,6 +10,7 @@ use crate::session::Session;
 use super::ui::Terminal;
 use super::{Failure, GateArgs};
 
+#[cfg(torch)]
 pub fn bless(session: &Session, gate: &GateArgs) -> Result<(), Failure> {
     Ok(session.bless(&gate.blessed, gate.tolerance, &Terminal::default())?)
 }

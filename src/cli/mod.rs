@@ -10,11 +10,14 @@
 mod data;
 mod gate;
 mod inspect;
+#[cfg(torch)]
 mod model_inspect;
+#[cfg(torch)]
 mod sanity;
 mod train;
 mod ui;
 mod validate;
+#[cfg(torch)]
 mod worker;
 
 use std::path::PathBuf;
@@ -196,6 +199,10 @@ pub enum Command {
         #[arg(long, env = "REPRO_DATA", default_value = "data")]
         data_dir: PathBuf,
     },
+    /// Print what a planner needs from libtorch on this machine, as JSON (used by the `repro`
+    /// front, which does not load libtorch): version, numerics classes, GPUs.
+    #[command(hide = true)]
+    Facts,
 }
 
 #[derive(Subcommand, Debug)]
@@ -334,6 +341,7 @@ impl From<RunError> for Failure {
             | RunError::Device(..)
             | RunError::CodeMismatch { .. }
             | RunError::NumericsMismatch { .. } => Failure::bad_input(e.to_string()),
+            #[cfg(torch)]
             RunError::Train(crate::train::TrainError::Model(_)) => {
                 Failure::bad_input(e.to_string())
             }
@@ -343,6 +351,12 @@ impl From<RunError> for Failure {
             },
             _ => Failure::failed(e.to_string()),
         }
+    }
+}
+
+impl From<crate::front::FrontError> for Failure {
+    fn from(e: crate::front::FrontError) -> Failure {
+        Failure::bad_input(e.to_string())
     }
 }
 
@@ -387,29 +401,40 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             sanity,
             executor,
         } => {
+            // The front hands over what trains in this process.
+            #[cfg(not(torch))]
+            if sanity || verify_determinism {
+                return Err(crate::front::delegate().into());
+            }
             let mut session = open(&specs, &common)?;
             session.jobs_per_gpu = jobs_per_gpu as usize;
+            #[cfg(torch)]
             if sanity {
                 sanity::before_run(&session)?;
             }
+            #[cfg(torch)]
             if verify_determinism {
-                train::verify_determinism(&session)
-            } else if executor.executor == Executor::Slurm {
+                return train::verify_determinism(&session);
+            }
+            if executor.executor == Executor::Slurm {
                 train::run_slurm(&session, &common, &executor, force)
             } else {
                 train::run_local(&session, &common, jobs, force)
             }
         }
+        #[cfg(torch)]
         Command::Sanity {
             specs,
             arm,
             verbose,
             common,
         } => sanity::sanity(&open(&specs, &common)?, arm.as_deref(), verbose),
+        #[cfg(torch)]
         Command::Inspect { specs, arm, common } => {
             model_inspect::inspect(&open(&specs, &common)?, arm.as_deref())
         }
         Command::Report { specs, common } => inspect::report(&open(&specs, &common)?, &common),
+        #[cfg(torch)]
         Command::Bless {
             specs,
             common,
@@ -434,10 +459,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Status { specs, common } => inspect::status(&open(&specs, &common)?),
         Command::Data { command, data_dir } => data::data(command, &data_dir),
+        #[cfg(torch)]
         Command::Doctor { data_dir } => {
             data::doctor(&data_dir);
             Ok(())
         }
+        #[cfg(torch)]
         Command::Worker {
             dir,
             plan,
@@ -455,6 +482,17 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             &data_dir,
             force,
         ),
+        #[cfg(torch)]
+        Command::Facts => {
+            let facts = crate::front::observe();
+            let json = serde_json::to_string(&facts).map_err(|e| Failure::failed(e.to_string()))?;
+            println!("{json}");
+            Ok(())
+        }
+        // The front: `sanity`, `inspect`, `bless` (its resolutions prepare the test split),
+        // `doctor`, `worker` and `facts` run in `repro-torch`.
+        #[cfg(not(torch))]
+        _ => Err(crate::front::delegate().into()),
     }
 }
 
@@ -487,6 +525,21 @@ fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
 /// A session over the specs under `paths` with the shared flags.
 fn open(paths: &[PathBuf], common: &Common) -> Result<Session, Failure> {
     let specs = load_specs(paths)?;
+    // The front: a TorchScript arm is run on a real batch when planned, in `repro-torch`; any
+    // other plan takes libtorch's facts from it (cached), failing here if it cannot.
+    #[cfg(not(torch))]
+    {
+        let torchscript = specs.iter().flat_map(|s| &s.arms).any(|arm| {
+            matches!(
+                arm.resolved(common.quick).model,
+                spec::ModelSpec::Torchscript { .. }
+            )
+        });
+        if torchscript {
+            return Err(crate::front::delegate().into());
+        }
+        crate::front::facts().map_err(|e| Failure::bad_input(e.to_string()))?;
+    }
     Ok(Session::new(
         specs,
         &session::Options {

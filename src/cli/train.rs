@@ -46,6 +46,7 @@ pub fn run_slurm(
     }
 }
 
+#[cfg(torch)]
 pub fn verify_determinism(session: &Session) -> Result<(), Failure> {
     Ok(session.verify_determinism(&Terminal::default())?)
 }

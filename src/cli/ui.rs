@@ -8,6 +8,7 @@ use crate::progress::Progress;
 use crate::record::Record;
 use crate::report;
 use crate::runner::{PlannedRun, RunResult};
+#[cfg(torch)]
 use crate::session::determinism::Agreement;
 use crate::session::{spec_records, Event, Observer, Session};
 use crate::train::{Metrics, Status};
@@ -115,6 +116,7 @@ impl Observer for Terminal {
                     self.last_waiting.set(Some(finished));
                 }
             }
+            #[cfg(torch)]
             Event::DeterminismSetup {
                 flags,
                 threads,
@@ -123,6 +125,7 @@ impl Observer for Terminal {
             } => eprintln!(
                 "determinism: {flags:?}, {threads} threads, device {device:?}, numerics {numerics}"
             ),
+            #[cfg(torch)]
             Event::Determinism(d) => {
                 let head = format!("{}/{} seed {}", d.spec_id, d.arm_id, d.seed);
                 match &d.outcome {

@@ -6,7 +6,9 @@
 
 pub mod catalog;
 pub mod delimited;
+#[cfg(torch)]
 pub mod prep;
+#[cfg(torch)]
 pub mod profile;
 pub mod ts;
 pub mod user;
@@ -15,10 +17,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+#[cfg(torch)]
 use tch::{Kind, Tensor};
 
 pub use catalog::Entry;
-pub use user::{load_named, verify_named, DatasetCache, UserDataset, UserFile, UserFormat};
+#[cfg(torch)]
+pub use user::{load_named, DatasetCache};
+pub use user::{verify_named, UserDataset, UserFile, UserFormat};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -82,6 +87,7 @@ pub struct FileDigest {
 /// An in-memory classification dataset. Inputs are `[N, channels, length]` float32, series
 /// shorter than `length` zero-padded at the end (their true lengths in `lengths_*`), missing
 /// values NaN.
+#[cfg(torch)]
 #[derive(Debug)]
 pub struct Dataset {
     pub name: String,
@@ -148,6 +154,7 @@ pub fn verify(entry: &Entry, dir: &Path) -> Result<Vec<FileDigest>, DataError> {
         .collect()
 }
 
+#[cfg(torch)]
 /// Verifies and loads the catalogued dataset `name` from `dir`.
 pub fn load(name: &str, dir: &Path) -> Result<Dataset, DataError> {
     let entry = catalog::get(name)?;
@@ -165,6 +172,7 @@ pub fn load(name: &str, dir: &Path) -> Result<Dataset, DataError> {
     Ok(ds)
 }
 
+#[cfg(torch)]
 /// An `.npz` with `x`, `y`, `x_test`, `y_test` (labels are class indices).
 pub fn load_npz_dataset(name: &str, path: &Path) -> Result<Dataset, DataError> {
     let (x_train, y_train, x_test, y_test) = load_npz_xy(path)?;
@@ -190,6 +198,7 @@ pub fn load_npz_dataset(name: &str, path: &Path) -> Result<Dataset, DataError> {
     })
 }
 
+#[cfg(torch)]
 /// A `.ts` train/test pair; labels map to indices in the train file's declared order.
 pub fn load_ts_pair(name: &str, train: &Path, test: &Path) -> Result<Dataset, DataError> {
     let tr = ts::read(train)?;
@@ -233,6 +242,7 @@ pub fn load_ts_pair(name: &str, train: &Path, test: &Path) -> Result<Dataset, Da
     )
 }
 
+#[cfg(torch)]
 /// A CSV/TSV train/test pair (UCR 2018 layout, see [`delimited`]). Class names are sorted
 /// numerically when every label is a number, else lexicographically; that order is recorded.
 pub fn load_delimited_pair(name: &str, train: &Path, test: &Path) -> Result<Dataset, DataError> {
@@ -276,6 +286,7 @@ pub fn load_delimited_pair(name: &str, train: &Path, test: &Path) -> Result<Data
     )
 }
 
+#[cfg(torch)]
 /// Builds the padded tensors from `[case][channel][time]` values and raw labels.
 fn from_cases(
     name: &str,
@@ -330,6 +341,7 @@ fn from_cases(
     })
 }
 
+#[cfg(torch)]
 /// An `.npz` with `x`, `y`, `x_test`, `y_test`; `x` is `[N, L]` or `[N, C, L]`.
 fn load_npz_xy(path: &Path) -> Result<(Tensor, Tensor, Tensor, Tensor), DataError> {
     let format = |message: String| DataError::Format {

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{catalog, DataError, Dataset, FileDigest};
+#[cfg(torch)]
+use super::Dataset;
+use super::{catalog, DataError, FileDigest};
 
 /// The file formats a user dataset may be declared in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +139,7 @@ pub fn verify(ds: &UserDataset) -> Result<Vec<FileDigest>, DataError> {
         .collect()
 }
 
+#[cfg(torch)]
 /// Verifies and loads a user dataset with the loader of its format.
 pub fn load(ds: &UserDataset) -> Result<Dataset, DataError> {
     let digests = verify(ds)?;
@@ -179,6 +182,7 @@ pub fn verify_named(
     }
 }
 
+#[cfg(torch)]
 /// Loads a dataset by name: the spec's own declaration when it has one, else the catalog's.
 pub fn load_named(
     name: &str,
@@ -193,9 +197,11 @@ pub fn load_named(
 
 /// Datasets loaded once each, for a command that visits many arms: keyed by name and the
 /// spec's own declaration (the same name may stand for other files in another spec).
+#[cfg(torch)]
 #[derive(Default)]
 pub struct DatasetCache(Vec<(Option<UserDataset>, Dataset)>);
 
+#[cfg(torch)]
 impl DatasetCache {
     /// The dataset `name` ([`load_named`]), loaded on first use.
     pub fn get(

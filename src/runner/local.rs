@@ -94,10 +94,7 @@ pub fn execute_local(
     progress: &crate::progress::Progress,
     mut on_finish: impl FnMut(usize, usize, &Finished),
 ) -> Result<Vec<Finished>, RunError> {
-    let exe = std::env::current_exe().map_err(|source| RunError::Spawn {
-        exe: PathBuf::from("repro"),
-        source,
-    })?;
+    let exe = super::worker_exe()?;
     let pending: Vec<&PlannedRun> = runs.iter().filter(|r| opts.force || !r.done).collect();
     let total = pending.len();
     let mut queue = pending.into_iter();

@@ -5,6 +5,7 @@
 //! - [`worker`] is what one such process does for one run directory.
 
 use std::path::{Path, PathBuf};
+#[cfg(torch)]
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -16,6 +17,7 @@ use crate::provenance;
 use crate::record::{Record, RunConfig};
 use crate::spec::{ResolvedArm, Spec};
 use crate::store::{self, RunDir, Store, StoreError};
+#[cfg(torch)]
 use crate::train::{self, Outcome};
 
 mod local;
@@ -30,7 +32,7 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Train(#[from] train::TrainError),
+    Train(#[from] crate::train::TrainError),
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
     #[error("cannot start worker `{exe}`: {source}")]
@@ -65,6 +67,19 @@ pub enum RunError {
     },
 }
 
+/// The binary a pool or a Slurm task runs `worker` with: this one, or beside the `repro` front
+/// (which has no libtorch) the torch binary, `repro-torch`.
+pub fn worker_exe() -> Result<PathBuf, RunError> {
+    #[cfg(torch)]
+    let exe = std::env::current_exe();
+    #[cfg(not(torch))]
+    let exe = Ok::<_, std::io::Error>(crate::front::torch_binary());
+    exe.map_err(|source| RunError::Spawn {
+        exe: PathBuf::from("repro"),
+        source,
+    })
+}
+
 /// Exit status of a worker that found its run done or locked by another process.
 pub const EXIT_HELD: i32 = 3;
 
@@ -79,16 +94,43 @@ pub fn run_key(
     device: DeviceKind,
     numerics: &Numerics,
 ) -> String {
-    let material = serde_json::json!({
-        "arm": serde_json::to_value(arm).unwrap_or_default(),
-        "seed": seed,
-        "data": data,
-        "code": code,
-        "libtorch": libtorch,
-        "device": device.name(),
-        "numerics": numerics,
-    });
-    hex::encode(Sha256::digest(material.to_string().as_bytes()))
+    KeyMaterial::new(arm, data, code, libtorch, device, numerics).key(seed)
+}
+
+/// What [`run_key`] hashes but the seed, serialised once for all of an arm's seeds (planning
+/// 10,000 runs serialised each arm 10,000 times). The hashed text is the compact JSON object
+/// of `arm`, `code`, `data`, `device`, `libtorch`, `numerics` and `seed`, keys sorted, so
+/// `seed` comes last and is appended.
+struct KeyMaterial(String);
+
+impl KeyMaterial {
+    fn new(
+        arm: &ResolvedArm,
+        data: &[FileDigest],
+        code: &str,
+        libtorch: &str,
+        device: DeviceKind,
+        numerics: &Numerics,
+    ) -> KeyMaterial {
+        let mut text = serde_json::json!({
+            "arm": serde_json::to_value(arm).unwrap_or_default(),
+            "data": data,
+            "code": code,
+            "libtorch": libtorch,
+            "device": device.name(),
+            "numerics": numerics,
+        })
+        .to_string();
+        text.pop(); // the closing brace; `seed` follows
+        KeyMaterial(text)
+    }
+
+    fn key(&self, seed: i64) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.0.as_bytes());
+        hasher.update(format!(",\"seed\":{seed}}}").as_bytes());
+        hex::encode(hasher.finalize())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +170,7 @@ pub fn plan(
     // other files in another spec's own declaration).
     let mut verified: Vec<(&str, Option<&data::UserDataset>, Vec<data::FileDigest>)> = Vec::new();
     // Datasets loaded to try TorchScript modules on (only arms that have one load theirs).
+    #[cfg(torch)]
     let mut loaded = data::DatasetCache::default();
     for spec in specs {
         let mode = if portable {
@@ -156,6 +199,8 @@ pub fn plan(
                 }
             };
             // A team's module is loaded and run on a real batch before any run is planned.
+            // (The front hands a spec with a TorchScript arm to `repro-torch` before planning.)
+            #[cfg(torch)]
             if matches!(resolved.model, crate::spec::ModelSpec::Torchscript { .. }) {
                 let ds = loaded.get(&resolved.dataset, user, data_dir)?;
                 train::probe(resolved, ds, seeds.seed(&arm.base, 0)).map_err(|e| {
@@ -165,17 +210,18 @@ pub fn plan(
                     }
                 })?;
             }
+            let material = KeyMaterial::new(
+                resolved,
+                &digests,
+                &fingerprint,
+                &libtorch,
+                device,
+                numerics,
+            );
+            let arm_sha256 = resolved.sha256();
             let make = |seed: i64| {
                 let mut numerics = numerics.clone();
-                let mut key = run_key(
-                    resolved,
-                    seed,
-                    &digests,
-                    &fingerprint,
-                    &libtorch,
-                    device,
-                    &numerics,
-                );
+                let mut key = material.key(seed);
                 // A planner that cannot see the device (a CUDA store read on a machine without
                 // one) takes the class of the results the store already holds for this run.
                 if numerics.class == numerics::UNOBSERVED {
@@ -211,7 +257,7 @@ pub fn plan(
                         spec_path: spec.path.clone(),
                         spec_sha256: spec.file_sha256.clone(),
                         arm: resolved.clone(),
-                        arm_sha256: resolved.sha256(),
+                        arm_sha256: arm_sha256.clone(),
                         seed,
                         quick,
                         data: digests.clone(),
@@ -288,6 +334,7 @@ fn stored_class(
 /// A TorchScript arm's module file must still be the one planned: its path goes back into the
 /// resolved model (the key holds only its sha256), and a file changed since planning is an
 /// error naming it.
+#[cfg(torch)]
 fn check_module(config: &mut RunConfig) -> Result<(), RunError> {
     let crate::spec::ModelSpec::Torchscript { path, sha256, .. } = &mut config.arm.model else {
         return Ok(());
@@ -387,6 +434,7 @@ pub struct WorkerOptions {
     pub progress: bool,
 }
 
+#[cfg(torch)]
 pub fn worker(
     dir: &Path,
     config: Option<RunConfig>,

@@ -289,10 +289,7 @@ pub fn submit(
             )));
         }
     }
-    let exe = std::env::current_exe().map_err(|source| RunError::Spawn {
-        exe: PathBuf::from("repro"),
-        source,
-    })?;
+    let exe = super::worker_exe()?;
     std::fs::create_dir_all(logs_dir(store)).map_err(|source| crate::store::StoreError::Io {
         path: logs_dir(store),
         source,

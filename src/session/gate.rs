@@ -5,14 +5,21 @@
 use std::path::Path;
 
 use crate::audit::{self, ArmGate, SeedOutcome};
-use crate::baseline::{self, BaselineError, BlessedTable};
+#[cfg(torch)]
+use crate::baseline::BaselineError;
+use crate::baseline::{self, BlessedTable};
+#[cfg(torch)]
 use crate::data;
 use crate::record::Record;
-use crate::runner::{self, PlannedRun, SeedCounts};
+#[cfg(torch)]
+use crate::runner::PlannedRun;
+use crate::runner::{self, SeedCounts};
 use crate::spec::{Metric, Spec};
 use crate::train::Status;
 
-use super::{spec_records, Event, Observer, Session, SessionError};
+#[cfg(torch)]
+use super::Event;
+use super::{spec_records, Observer, Session, SessionError};
 
 /// One blessed arm as `check` found it.
 pub struct GateResult {
@@ -34,6 +41,7 @@ pub struct GateResult {
 impl Session {
     /// `repro bless`: writes each spec's table under `blessed`, sending what changed. An arm's
     /// gate tolerance is its spec's `gate.tolerance`, else `tolerance`, else the default.
+    #[cfg(torch)]
     pub fn bless(
         &self,
         blessed: &Path,
@@ -67,6 +75,7 @@ impl Session {
 
     /// Per arm of `spec`, the metric's resolution: 1/N_test for a fraction of the test set
     /// (the test split as the arm's `data:` prepares it, for its first planned seed), else 0.
+    #[cfg(torch)]
     fn resolutions(&self, spec: &Spec, runs: &[PlannedRun]) -> Result<Vec<f64>, SessionError> {
         let mut loaded = data::DatasetCache::default();
         spec.arms

@@ -10,9 +10,11 @@
 //! - [`table`]: every arm of every spec in one baseline table, from the store.
 
 pub mod adaptive;
+#[cfg(torch)]
 pub mod determinism;
 pub mod gate;
 pub mod local;
+#[cfg(torch)]
 pub mod sanity;
 pub mod slurm;
 pub mod table;
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::baseline::BaselineError;
 use crate::data::DataError;
 use crate::device::{DeviceError, DeviceKind};
+#[cfg(torch)]
 use crate::provenance;
 use crate::record::Record;
 use crate::runner::{self, PlannedRun, RunError, RunState, SeedCounts};
@@ -98,6 +101,7 @@ pub enum Event<'a> {
         running: usize,
     },
     /// `--verify-determinism`: the switches and threads the comparison runs under.
+    #[cfg(torch)]
     DeterminismSetup {
         flags: provenance::Determinism,
         threads: i32,
@@ -106,6 +110,7 @@ pub enum Event<'a> {
         numerics: crate::numerics::Numerics,
     },
     /// `--verify-determinism`: one arm's two runs compared.
+    #[cfg(torch)]
     Determinism(&'a determinism::ArmDeterminism),
     /// `repro bless`: a spec's table was written, with what changed against the old one.
     Blessed {

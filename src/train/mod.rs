@@ -21,28 +21,41 @@
 //!   an embedding model's metrics on a split.
 //! - [`sampler`]: class-balanced P × K batches from the run's own seeded generator.
 
+#[cfg(torch)]
 pub mod collapse;
+#[cfg(torch)]
 pub(crate) mod eval;
+#[cfg(torch)]
 pub mod loss;
+#[cfg(torch)]
 pub mod optim;
+#[cfg(torch)]
 pub mod order;
+#[cfg(torch)]
 pub mod retrieval;
+#[cfg(torch)]
 pub(crate) mod run;
 pub mod sampler;
 pub mod schedule;
+#[cfg(torch)]
 mod select;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(torch)]
 use crate::model::ModelError;
 
+#[cfg(torch)]
 pub use eval::{evaluate, final_metrics, macro_f1, EvalPlan};
+#[cfg(torch)]
 pub use run::{probe, train, train_reading_back, train_with_progress, READBACK_EVERY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    #[cfg(torch)]
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[cfg(torch)]
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error(transparent)]

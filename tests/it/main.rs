@@ -8,6 +8,7 @@ mod budget;
 mod cli;
 mod curves;
 mod data;
+mod front;
 mod gate;
 mod golden;
 mod identity;
