@@ -31,6 +31,7 @@ pub(crate) mod run;
 pub mod sampler;
 pub mod schedule;
 mod select;
+pub mod stacked;
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,7 @@ use crate::model::ModelError;
 
 pub use eval::{evaluate, final_metrics, macro_f1, EvalPlan};
 pub use run::{probe, train, train_with_progress};
+pub use stacked::train_stacked;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
