@@ -89,17 +89,22 @@ fn stacked_adamw_cosine_norm_clipping_and_sgd_value_clipping_equal_separate_runs
 
 #[test]
 fn stacked_seeds_diverge_and_stop_early_each_on_its_own() {
-    // SGD at lr 3 with He init: some seeds diverge, at their own steps, and the others go on.
+    // SGD at lr 2.5 with He init: three seeds diverge, each at its own step, and one goes on.
     let mut arm = shuffled_mlp(60);
     arm.train.optimizer = Optimizer::Sgd {
         momentum: 0.0,
         nesterov: false,
     };
-    arm.train.lr = 3.0;
+    arm.train.lr = 2.5;
     arm.init = InitScheme::He;
     arm.train.eval_every = 10;
     let (separate, stacked) = separate_and_stacked(&arm);
     assert_same(&separate, &stacked);
+    let ends: Vec<_> = stacked.iter().map(|o| (o.status.name(), o.steps)).collect();
+    assert_eq!(
+        ends,
+        [("diverged", 15), ("diverged", 12), ("ok", 60), ("diverged", 13)]
+    );
 
     // A validation split, best-val selection and early stopping, per seed.
     let mut arm = shuffled_mlp(400);
@@ -112,6 +117,19 @@ fn stacked_seeds_diverge_and_stop_early_each_on_its_own() {
     });
     let (separate, stacked) = separate_and_stacked(&arm);
     assert_same(&separate, &stacked);
+    let ends: Vec<_> = stacked
+        .iter()
+        .map(|o| (o.stopped_early, o.steps, o.selected_step))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (true, 200, 160),
+            (true, 160, 120),
+            (true, 260, 220),
+            (true, 220, 180)
+        ]
+    );
 }
 
 #[test]
