@@ -60,7 +60,9 @@ impl StackedMlp {
         target: &VarStore,
     ) -> Result<StackedMlp, ModelError> {
         if let Some(why) = crate::spec::stack_model_refusal(spec) {
-            return Err(ModelError::Shape(format!("stacked seeds cannot train {why}")));
+            return Err(ModelError::Shape(format!(
+                "stacked seeds cannot train {why}"
+            )));
         }
         let (mut prefixes, activation, residual) = match spec {
             ModelSpec::Mlp {
@@ -153,7 +155,11 @@ impl StackedMlp {
             }
             let next = super::activate(self.activation, &z);
             let (out, inp) = (l.w.size()[1], l.w.size()[2]);
-            h = if self.residual && out == inp { h + next } else { next };
+            h = if self.residual && out == inp {
+                h + next
+            } else {
+                next
+            };
         }
         unreachable!("a stacked MLP has at least its head")
     }

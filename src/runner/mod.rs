@@ -20,8 +20,10 @@ use crate::train::{self, Outcome};
 
 mod local;
 pub mod slurm;
+mod stacked;
 
 pub use local::{execute_local, Finished, LocalOptions, RunResult};
+pub use stacked::{groups, worker_stacked};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -102,6 +104,9 @@ pub struct PlannedRun {
     pub dir: RunDir,
     pub config: RunConfig,
     pub done: bool,
+    /// The arm's `seeds.stack`: the local pool trains up to this many of its pending runs in
+    /// one worker, as one stacked model (1: each alone). Not in the key.
+    pub stack: u32,
 }
 
 /// Seeds per arm beyond the spec's own count, for adaptive seeding: `(spec id, arm id) → n`.
@@ -137,6 +142,15 @@ pub fn plan(
         };
         let numerics = &classes[mode as usize];
         let seeds = spec.seeds(quick);
+        if seeds.stack.unwrap_or(1) > 1 && device == DeviceKind::Cuda {
+            // Batched GPU kernels may round otherwise than a separate run's, and no key says so.
+            return Err(RunError::Config {
+                path: spec.path.clone(),
+                message: "`seeds.stack` trains on the CPU only, where each stacked seed is bit \
+                          for bit its separate run; drop it for `--device cuda`"
+                    .into(),
+            });
+        }
         for arm in &spec.arms {
             // An arm that needs another device (`requires:`) is reported, not planned.
             if arm.requires.as_ref().is_some_and(|r| !r.met_by(device)) {
@@ -205,6 +219,7 @@ pub fn plan(
                     point: arm.point.clone(),
                     seed,
                     done: dir.is_done(),
+                    stack: seeds.stack.unwrap_or(1),
                     dir,
                     config: RunConfig {
                         key,
@@ -394,41 +409,9 @@ pub fn worker(
     data_dir: &Path,
     force: bool,
 ) -> Result<Record, RunError> {
-    let run = RunDir::from_path(dir);
-    let mut config: RunConfig = match config {
-        Some(c) => c,
-        None => run.read_json(store::CONFIG)?,
-    };
-    check_module(&mut config)?;
-    if config.code != provenance::code_digest() {
-        return Err(RunError::CodeMismatch {
-            dir: dir.to_path_buf(),
-            planned: config.code,
-            mine: provenance::code_digest().to_string(),
-        });
-    }
-    // Before any tensor exists: libtorch reads the pins once, at first dispatch.
-    numerics::pin(config.numerics.mode);
-    let Some(_lock) = run.lock(force)? else {
-        return Err(RunError::Held(dir.to_path_buf()));
-    };
-    // A forced rerun of a finished run trains beside it: the old result stays whole until the
-    // new one is complete (an interrupted `--force` loses nothing).
-    let target = run;
-    // A forced rerun that died between its two renames left the old result aside.
-    if target.recover_replaced()? && !force {
-        return Err(RunError::Held(dir.to_path_buf()));
-    }
-    let staged = target.is_done();
-    let run = if staged {
-        target.staging()?
-    } else {
-        target.reset()?;
-        target.clone()
-    };
-    run.write_json(store::CONFIG, &config)?;
-    let store = Store::of_run_dir(&run);
-    store.journal(&format!("start {} pid {}", config.key, std::process::id()))?;
+    let held = hold(dir, config, force)?;
+    let config = held.config.clone();
+    let run = held.run.clone();
     let WorkerOptions { gpu, progress } = opts;
     let determinism = provenance::configure(config.arm.train.threads as i32, true);
     let device = config.device.resolve(gpu)?;
@@ -487,6 +470,92 @@ pub fn worker(
     if let Some(e) = write_error {
         return Err(e.into());
     }
+    record_of(
+        held,
+        outcome,
+        &dataset,
+        &prov,
+        start.elapsed().as_secs_f64(),
+    )
+}
+
+/// A run a worker holds: its lock, the directory it trains in (a staging directory beside a
+/// finished run under `--force`) and its config.
+pub(crate) struct Held {
+    _lock: store::RunLock,
+    target: RunDir,
+    run: RunDir,
+    staged: bool,
+    config: RunConfig,
+    store: Store,
+}
+
+/// What a worker does before training a run: checks the config against this binary, pins the
+/// numerics, locks the run (`Held` error when it is done or locked elsewhere), prepares its
+/// directory and writes the config there.
+pub(crate) fn hold(dir: &Path, config: Option<RunConfig>, force: bool) -> Result<Held, RunError> {
+    let run = RunDir::from_path(dir);
+    let mut config: RunConfig = match config {
+        Some(c) => c,
+        None => run.read_json(store::CONFIG)?,
+    };
+    check_module(&mut config)?;
+    if config.code != provenance::code_digest() {
+        return Err(RunError::CodeMismatch {
+            dir: dir.to_path_buf(),
+            planned: config.code,
+            mine: provenance::code_digest().to_string(),
+        });
+    }
+    // Before any tensor exists: libtorch reads the pins once, at first dispatch.
+    numerics::pin(config.numerics.mode);
+    let Some(lock) = run.lock(force)? else {
+        return Err(RunError::Held(dir.to_path_buf()));
+    };
+    // A forced rerun of a finished run trains beside it: the old result stays whole until the
+    // new one is complete (an interrupted `--force` loses nothing).
+    let target = run;
+    // A forced rerun that died between its two renames left the old result aside.
+    if target.recover_replaced()? && !force {
+        return Err(RunError::Held(dir.to_path_buf()));
+    }
+    let staged = target.is_done();
+    let run = if staged {
+        target.staging()?
+    } else {
+        target.reset()?;
+        target.clone()
+    };
+    run.write_json(store::CONFIG, &config)?;
+    let store = Store::of_run_dir(&run);
+    store.journal(&format!("start {} pid {}", config.key, std::process::id()))?;
+    Ok(Held {
+        _lock: lock,
+        target,
+        run,
+        staged,
+        config,
+        store,
+    })
+}
+
+/// What a worker does after training a run: its record, written with `DONE` (replacing the
+/// finished run under `--force`).
+pub(crate) fn record_of(
+    held: Held,
+    outcome: Outcome,
+    dataset: &data::Dataset,
+    prov: &provenance::Provenance,
+    wall_time_s: f64,
+) -> Result<Record, RunError> {
+    let Held {
+        target,
+        run,
+        staged,
+        config,
+        store,
+        ..
+    } = held;
     let record = Record {
         key: config.key.clone(),
         spec_id: config.arm.spec_id.clone(),
@@ -506,7 +575,7 @@ pub fn worker(
         test_total: outcome.test_total,
         eval_split: outcome.eval_split,
         class_names: dataset.class_names.clone(),
-        wall_time_s: start.elapsed().as_secs_f64(),
+        wall_time_s,
         weights_sha256: outcome.weights_sha256,
         arm_sha256: config.arm_sha256.clone(),
         spec_sha256: config.spec_sha256.clone(),

@@ -29,7 +29,9 @@ pub fn model_refusal(model: &ModelSpec) -> Option<String> {
         ModelSpec::LstmFcn { .. } => "lstm_fcn",
         ModelSpec::Torchscript { .. } => "torchscript",
     };
-    Some(format!("`model.kind: {kind}` (only `mlp` and `linear` stack)"))
+    Some(format!(
+        "`model.kind: {kind}` (only `mlp` and `linear` stack)"
+    ))
 }
 
 impl ResolvedArm {

@@ -62,14 +62,14 @@ fn refuse(arm: &ResolvedArm, why: impl std::fmt::Display) -> TrainError {
 
 /// Trains `arm` once per seed in `seeds`, all seeds as one stacked model; returns one
 /// [`Outcome`] per seed, in order. `on_point(i, point)` sees seed `i`'s curve points,
-/// `on_step(done, total)` each stacked step.
+/// `on_step(done, total, loss)` each stacked step (the mean loss of the seeds still training).
 pub fn train_stacked(
     arm: &ResolvedArm,
     data: &Dataset,
     seeds: &[i64],
     device: Device,
     mut on_point: impl FnMut(usize, &CurvePoint),
-    mut on_step: impl FnMut(i64, i64),
+    mut on_step: impl FnMut(i64, i64, f64),
 ) -> Result<Vec<Outcome>, TrainError> {
     if let Some(why) = arm.stack_refusal() {
         return Err(refuse(arm, why));
@@ -138,13 +138,7 @@ pub fn train_stacked(
     // that wraps around the split.
     let smallest = if n % batch == 0 { batch } else { 1 };
     stacked.check_sizes(smallest)?;
-    let loss_fn = Loss::new(
-        t.loss,
-        t.label_smoothing,
-        &stacked_vs.root(),
-        None,
-        classes,
-    );
+    let loss_fn = Loss::new(t.loss, t.label_smoothing, &stacked_vs.root(), None, classes);
     let mut opt = optim::Optim::new(&t.optimizer, t.weight_decay, t.lr, &stacked_vs)?;
     let steps_per_epoch = (n + batch - 1) / batch;
     let total_steps = match (t.steps, t.epochs) {
@@ -205,7 +199,15 @@ pub fn train_stacked(
         opt.step();
 
         let done = step + 1;
-        on_step(done, total_steps);
+        let training: Vec<f64> = (0..copies.len())
+            .filter(|&k| copies[k].active)
+            .map(|k| values[k])
+            .collect();
+        on_step(
+            done,
+            total_steps,
+            training.iter().sum::<f64>() / training.len() as f64,
+        );
         for (k, c) in copies.iter_mut().enumerate() {
             if !c.active {
                 continue;
@@ -294,7 +296,10 @@ pub fn train_stacked(
 fn clip_norm_per_copy(grads: &mut [Tensor], max: f64) -> Result<(), TrainError> {
     let norms: Vec<Tensor> = grads
         .iter()
-        .map(|g| g.flatten(1, -1).norm_scalaropt_dim(2, [1].as_slice(), false))
+        .map(|g| {
+            g.flatten(1, -1)
+                .norm_scalaropt_dim(2, [1].as_slice(), false)
+        })
         .collect();
     let totals = Tensor::stack(&norms, 1).norm_scalaropt_dim(2, [1].as_slice(), false);
     let totals = Vec::<f64>::try_from(totals.to_kind(Kind::Double).to_device(Device::Cpu))?;

@@ -18,7 +18,7 @@ fn separate_and_stacked(arm: &repro::spec::ResolvedArm) -> (Vec<Outcome>, Vec<Ou
         .iter()
         .map(|&s| train::train(arm, &data, s, dev, |_| {}).unwrap())
         .collect();
-    let stacked = train::train_stacked(arm, &data, &SEEDS, dev, |_, _| {}, |_, _| {}).unwrap();
+    let stacked = train::train_stacked(arm, &data, &SEEDS, dev, |_, _| {}, |_, _, _| {}).unwrap();
     (separate, stacked)
 }
 
@@ -26,7 +26,12 @@ fn separate_and_stacked(arm: &repro::spec::ResolvedArm) -> (Vec<Outcome>, Vec<Ou
 fn assert_same(separate: &[Outcome], stacked: &[Outcome]) {
     assert_eq!(stacked.len(), separate.len());
     for (i, (a, b)) in separate.iter().zip(stacked).enumerate() {
-        assert_eq!(a.step_losses.len(), b.step_losses.len(), "seed {}", SEEDS[i]);
+        assert_eq!(
+            a.step_losses.len(),
+            b.step_losses.len(),
+            "seed {}",
+            SEEDS[i]
+        );
         for (step, (x, y)) in a.step_losses.iter().zip(&b.step_losses).enumerate() {
             assert_eq!(x.to_bits(), y.to_bits(), "seed {} step {step}", SEEDS[i]);
         }
@@ -103,7 +108,12 @@ fn stacked_seeds_diverge_and_stop_early_each_on_its_own() {
     let ends: Vec<_> = stacked.iter().map(|o| (o.status.name(), o.steps)).collect();
     assert_eq!(
         ends,
-        [("diverged", 15), ("diverged", 12), ("ok", 60), ("diverged", 13)]
+        [
+            ("diverged", 15),
+            ("diverged", 12),
+            ("ok", 60),
+            ("diverged", 13)
+        ]
     );
 
     // A validation split, best-val selection and early stopping, per seed.
@@ -138,12 +148,119 @@ fn stacking_refuses_what_it_cannot_train_exactly() {
     let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
     let dev = tch::Device::Cpu;
     let cnn = util::mnist1d_arm("cnn", 10, 10);
-    let err = train::train_stacked(&cnn, &data, &SEEDS, dev, |_, _| {}, |_, _| {})
+    let err = train::train_stacked(&cnn, &data, &SEEDS, dev, |_, _| {}, |_, _, _| {})
         .err()
         .expect("a CNN is refused");
     assert!(
         err.to_string()
             .contains("stacked seeds cannot train `model.kind: cnn1d`"),
         "{err}"
+    );
+}
+
+const STACK_SPEC: &str = "\
+id: stack
+title: Stacked seeds end to end
+version: 1
+dataset: mnist1d
+numerics: portable
+defaults:
+  init: torch
+  train: { optimizer: adam, lr: 1.0e-2, batch_size: 100, steps: 60, order: shuffle, eval_every: 20 }
+seeds: { count: 3, base: 7STACK }
+arms:
+  - id: mlp
+    model: { kind: mlp, hidden: [100, 100], residual: true }
+  - id: logistic
+    model: { kind: linear }
+";
+
+/// `(path under the store, record.json)` of every run, and the journal's `start` lines.
+fn stored(root: &std::path::Path, stack: &str) -> (Vec<(String, serde_json::Value)>, Vec<String>) {
+    let spec = STACK_SPEC.replace("STACK", stack);
+    std::fs::write(root.join("stack.yaml"), spec).unwrap();
+    let store = root.join("store");
+    let args = [
+        "run",
+        "stack.yaml",
+        "--store",
+        store.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ];
+    let out = util::repro(root, &args, &[]);
+    let (_, stderr) = util::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let records = util::walk(&store, "record.json")
+        .into_iter()
+        .map(|p| {
+            let mut r: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            // The spec file itself differs (its `stack`), and so does the time taken.
+            for field in ["wall_time_s", "spec_sha256"] {
+                r.as_object_mut().unwrap().remove(field);
+            }
+            let rel = p
+                .strip_prefix(&store)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (rel, r)
+        })
+        .collect();
+    let journal = std::fs::read_to_string(store.join("journal.log")).unwrap();
+    let starts = journal
+        .lines()
+        .filter(|l| l.starts_with("start "))
+        .map(String::from)
+        .collect();
+    (records, starts)
+}
+
+#[test]
+fn a_stacked_spec_stores_the_records_of_separate_runs_under_the_same_keys() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (separate, separate_starts) = stored(a.path(), "");
+    let (stacked, stacked_starts) = stored(b.path(), ", stack: 3");
+    assert_eq!(separate.len(), 6);
+    // Same keys (directories), and every field of every record but the wall time.
+    let paths =
+        |r: &[(String, serde_json::Value)]| r.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(paths(&separate), paths(&stacked));
+    for ((path, a), (_, b)) in separate.iter().zip(&stacked) {
+        assert!(a == b, "{path}: separate {a}\nstacked {b}");
+    }
+    let pids = |starts: &[String]| {
+        let mut p: Vec<String> = starts
+            .iter()
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .collect();
+        p.sort();
+        p.dedup();
+        p.len()
+    };
+    assert_eq!(pids(&separate_starts), 6, "{separate_starts:?}");
+    assert_eq!(
+        pids(&stacked_starts),
+        2,
+        "one worker per arm: {stacked_starts:?}"
+    );
+}
+
+#[test]
+fn a_stack_over_an_arm_that_cannot_stack_is_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = STACK_SPEC.replace("STACK", ", stack: 2")
+        + "  - id: cnn\n    model: { kind: cnn1d, channels: [8], kernel: 3 }\n";
+    std::fs::write(dir.path().join("stack.yaml"), spec).unwrap();
+    let out = util::repro(dir.path(), &["validate", "stack.yaml"], &[]);
+    let (_, stderr) = util::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "stack.yaml:9:36: `seeds.stack: 2` cannot stack arm `cnn`: stacked seeds cannot \
+             train `model.kind: cnn1d` (only `mlp` and `linear` stack)"
+        ),
+        "{stderr}"
     );
 }
