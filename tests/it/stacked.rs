@@ -149,8 +149,7 @@ fn stacking_refuses_what_it_cannot_train_exactly() {
     let dev = tch::Device::Cpu;
     let cnn = util::mnist1d_arm("cnn", 10, 10);
     let err = train::train_stacked(&cnn, &data, &SEEDS, dev, |_, _| {}, |_, _, _| {})
-        .err()
-        .expect("a CNN is refused");
+        .expect_err("a CNN is refused");
     assert!(
         err.to_string()
             .contains("stacked seeds cannot train `model.kind: cnn1d`"),
