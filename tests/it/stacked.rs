@@ -61,7 +61,7 @@ fn stacked_mlp_equals_separate_runs_seed_by_seed() {
 }
 
 #[test]
-fn stacked_adamw_cosine_norm_clipping_and_sgd_value_clipping_equal_separate_runs() {
+fn stacked_optimizers_schedules_and_clipping_equal_separate_runs() {
     let mut adamw = shuffled_mlp(120);
     adamw.train.optimizer = Optimizer::Adamw {
         beta1: 0.9,
@@ -90,6 +90,26 @@ fn stacked_adamw_cosine_norm_clipping_and_sgd_value_clipping_equal_separate_runs
     sgd.train.clip_grad_value = Some(0.01);
     let (separate, stacked) = separate_and_stacked(&sgd);
     assert_same(&separate, &stacked);
+
+    // The optimizers implemented here, with L2 weight decay.
+    for optimizer in [
+        Optimizer::Radam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        },
+        Optimizer::Adadelta {
+            rho: 0.95,
+            eps: 1e-6,
+        },
+    ] {
+        let mut arm = shuffled_mlp(80);
+        arm.train.optimizer = optimizer;
+        arm.train.weight_decay = 1e-3;
+        arm.train.lr = 0.5;
+        let (separate, stacked) = separate_and_stacked(&arm);
+        assert_same(&separate, &stacked);
+    }
 }
 
 #[test]
