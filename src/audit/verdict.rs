@@ -371,6 +371,7 @@ mod tests {
             base: 0,
             max: None,
             derive: Default::default(),
+            stack: None,
         };
         assert_eq!(seeds_level(&fixed), (0.95, 1));
         let adaptive = Seeds {

@@ -180,6 +180,11 @@ pub enum Command {
         /// The run directory (with `--stdin-config` or a `config.json` in it).
         #[arg(required_unless_present = "plan")]
         dir: Option<PathBuf>,
+        /// Further run directories of the same arm, trained with DIR as one stacked model
+        /// (`seeds.stack`); with `--stdin-config`, standard input holds a JSON array of their
+        /// configs, DIR's first.
+        #[arg(long = "with", conflicts_with = "plan")]
+        with: Vec<PathBuf>,
         /// A plan file written by `--executor slurm`, with `--index`.
         #[arg(long, requires = "index")]
         plan: Option<PathBuf>,
@@ -467,6 +472,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         #[cfg(torch)]
         Command::Worker {
             dir,
+            with,
             plan,
             index,
             gpu,
@@ -476,6 +482,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             data_dir,
         } => worker::worker(
             dir,
+            with,
             plan.zip(index),
             stdin_config,
             runner::WorkerOptions { gpu, progress },

@@ -16,6 +16,7 @@ mod cnn;
 mod lstm_fcn;
 mod norm;
 mod rnn;
+pub mod stacked;
 pub mod torchscript;
 
 use tch::nn::{self, Init, Module};

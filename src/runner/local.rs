@@ -61,9 +61,9 @@ pub struct LocalOptions {
     pub gpus: usize,
 }
 
-/// A worker process in flight.
+/// A worker process in flight, training one run or a group of stacked ones.
 struct Active {
-    run: PlannedRun,
+    runs: Vec<PlannedRun>,
     child: std::process::Child,
     gpu: Option<usize>,
     bar: crate::progress::RunBar,
@@ -97,13 +97,20 @@ pub fn execute_local(
     let exe = super::worker_exe()?;
     let pending: Vec<&PlannedRun> = runs.iter().filter(|r| opts.force || !r.done).collect();
     let total = pending.len();
-    let mut queue = pending.into_iter();
+    // Runs of an arm with `seeds.stack` go to one worker per group.
+    let mut queue = super::groups(&pending).into_iter();
     let mut active: Vec<Active> = Vec::new();
     let mut finished = Vec::new();
     loop {
         while active.len() < opts.jobs.max(1) {
-            let Some(run) = queue.next() else { break };
-            let config = serde_json::to_vec(&run.config).map_err(|e| RunError::Config {
+            let Some(group) = queue.next() else { break };
+            let run = group[0];
+            let config = if group.len() == 1 {
+                serde_json::to_vec(&run.config)
+            } else {
+                serde_json::to_vec(&group.iter().map(|r| &r.config).collect::<Vec<_>>())
+            };
+            let config = config.map_err(|e| RunError::Config {
                 path: run.dir.path().join(store::CONFIG),
                 message: e.to_string(),
             })?;
@@ -117,6 +124,11 @@ pub fn execute_local(
             let mut child = Command::new(&exe)
                 .arg("worker")
                 .arg(run.dir.path())
+                .args(
+                    group[1..]
+                        .iter()
+                        .flat_map(|r| [std::ffi::OsStr::new("--with"), r.dir.path().as_os_str()]),
+                )
                 .arg("--stdin-config")
                 .arg("--progress")
                 .args(opts.force.then_some("--force"))
@@ -136,8 +148,14 @@ pub fn execute_local(
                 // A worker that dies before reading reports through its exit status.
                 let _ = stdin.write_all(&config);
             }
-            let bar =
-                progress.run_bar(&format!("{}/{} seed {}", run.spec_id, run.arm_id, run.seed));
+            let seeds: Vec<String> = group.iter().map(|r| r.seed.to_string()).collect();
+            let bar = progress.run_bar(&format!(
+                "{}/{} seed{} {}",
+                run.spec_id,
+                run.arm_id,
+                if group.len() > 1 { "s" } else { "" },
+                seeds.join(",")
+            ));
             // Progress lines on the worker's stdout feed its bar; reading them also keeps the
             // pipe from filling up.
             let reader = child.stdout.take().map(|out| {
@@ -155,7 +173,7 @@ pub fn execute_local(
             // and blocks the worker; its tail becomes the error message if the run fails.
             let errors = child.stderr.take().map(|e| drain(e, STDERR_TAIL));
             active.push(Active {
-                run: run.clone(),
+                runs: group.into_iter().cloned().collect(),
                 child,
                 gpu,
                 bar,
@@ -173,7 +191,7 @@ pub fn execute_local(
             let exited = active[i].child.try_wait().ok().flatten();
             if let Some(status) = exited {
                 let Active {
-                    run,
+                    runs,
                     child,
                     bar,
                     reader,
@@ -188,24 +206,30 @@ pub fn execute_local(
                     .map(|e| e.join().unwrap_or_default())
                     .unwrap_or_default();
                 bar.finish();
-                let result = if status.code() == Some(EXIT_HELD) {
-                    RunResult::Skipped
-                } else if status.success() && run.dir.is_done() {
-                    match run.dir.read_json::<Record>(store::RECORD) {
-                        Ok(r) => RunResult::Trained(Box::new(r)),
-                        Err(e) => RunResult::Error(e.to_string()),
-                    }
-                } else {
-                    RunResult::Error(if stderr.is_empty() {
-                        format!("worker exited with {status}")
+                let several = runs.len() > 1;
+                for run in runs {
+                    let result = if status.code() == Some(EXIT_HELD) {
+                        RunResult::Skipped
+                    } else if status.success() && run.dir.is_done() {
+                        match run.dir.read_json::<Record>(store::RECORD) {
+                            Ok(r) => RunResult::Trained(Box::new(r)),
+                            Err(e) => RunResult::Error(e.to_string()),
+                        }
+                    } else if status.success() && several {
+                        // A stacked worker leaves a run another process holds to that one.
+                        RunResult::Skipped
                     } else {
-                        stderr
-                    })
-                };
-                let done = Finished { run, result };
-                progress.inc();
-                on_finish(finished.len() + 1, total, &done);
-                finished.push(done);
+                        RunResult::Error(if stderr.is_empty() {
+                            format!("worker exited with {status}")
+                        } else {
+                            stderr.clone()
+                        })
+                    };
+                    let done = Finished { run, result };
+                    progress.inc();
+                    on_finish(finished.len() + 1, total, &done);
+                    finished.push(done);
+                }
                 any = true;
             } else {
                 i += 1;

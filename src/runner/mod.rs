@@ -5,8 +5,6 @@
 //! - [`worker`] is what one such process does for one run directory.
 
 use std::path::{Path, PathBuf};
-#[cfg(torch)]
-use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
@@ -17,13 +15,21 @@ use crate::provenance;
 use crate::record::{Record, RunConfig};
 use crate::spec::{ResolvedArm, Spec};
 use crate::store::{self, RunDir, Store, StoreError};
-#[cfg(torch)]
-use crate::train::{self, Outcome};
 
 mod local;
 pub mod slurm;
+mod stacked;
+#[cfg(torch)]
+mod worker;
+#[cfg(torch)]
+pub use worker::worker;
+#[cfg(torch)]
+pub(crate) use worker::{hold, record_of, Held};
 
 pub use local::{execute_local, Finished, LocalOptions, RunResult};
+pub use stacked::groups;
+#[cfg(torch)]
+pub use stacked::worker_stacked;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -144,6 +150,9 @@ pub struct PlannedRun {
     pub dir: RunDir,
     pub config: RunConfig,
     pub done: bool,
+    /// The arm's `seeds.stack`: the local pool trains up to this many of its pending runs in
+    /// one worker, as one stacked model (1: each alone). Not in the key.
+    pub stack: u32,
 }
 
 /// Seeds per arm beyond the spec's own count, for adaptive seeding: `(spec id, arm id) → n`.
@@ -180,6 +189,15 @@ pub fn plan(
         };
         let numerics = &classes[mode as usize];
         let seeds = spec.seeds(quick);
+        if seeds.stack.unwrap_or(1) > 1 && device == DeviceKind::Cuda {
+            // Batched GPU kernels may round otherwise than a separate run's, and no key says so.
+            return Err(RunError::Config {
+                path: spec.path.clone(),
+                message: "`seeds.stack` trains on the CPU only, where each stacked seed is bit \
+                          for bit its separate run; drop it for `--device cuda`"
+                    .into(),
+            });
+        }
         for arm in &spec.arms {
             // An arm that needs another device (`requires:`) is reported, not planned.
             if arm.requires.as_ref().is_some_and(|r| !r.met_by(device)) {
@@ -203,7 +221,7 @@ pub fn plan(
             #[cfg(torch)]
             if matches!(resolved.model, crate::spec::ModelSpec::Torchscript { .. }) {
                 let ds = loaded.get(&resolved.dataset, user, data_dir)?;
-                train::probe(resolved, ds, seeds.seed(&arm.base, 0)).map_err(|e| {
+                crate::train::probe(resolved, ds, seeds.seed(&arm.base, 0)).map_err(|e| {
                     RunError::Config {
                         path: spec.path.clone(),
                         message: format!("arm `{}`: {e}", arm.id),
@@ -251,6 +269,7 @@ pub fn plan(
                     point: arm.point.clone(),
                     seed,
                     done: dir.is_done(),
+                    stack: seeds.stack.unwrap_or(1),
                     dir,
                     config: RunConfig {
                         key,
@@ -335,7 +354,7 @@ fn stored_class(
 /// resolved model (the key holds only its sha256), and a file changed since planning is an
 /// error naming it.
 #[cfg(torch)]
-fn check_module(config: &mut RunConfig) -> Result<(), RunError> {
+pub(super) fn check_module(config: &mut RunConfig) -> Result<(), RunError> {
     let crate::spec::ModelSpec::Torchscript { path, sha256, .. } = &mut config.arm.model else {
         return Ok(());
     };
@@ -424,158 +443,10 @@ pub fn load_records(runs: &[PlannedRun]) -> Vec<Option<Record>> {
         .collect()
 }
 
-/// One worker process: locks the run in `dir`, writes `config` there (or, without one, trains
-/// the `config.json` already there), trains, and writes the record and `DONE`.
 /// How a worker process runs: CUDA ordinal, and whether it prints progress lines. (Its CPU
 /// threads come from the run's config: they are part of the key.)
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerOptions {
     pub gpu: usize,
     pub progress: bool,
-}
-
-#[cfg(torch)]
-pub fn worker(
-    dir: &Path,
-    config: Option<RunConfig>,
-    opts: WorkerOptions,
-    data_dir: &Path,
-    force: bool,
-) -> Result<Record, RunError> {
-    let run = RunDir::from_path(dir);
-    let mut config: RunConfig = match config {
-        Some(c) => c,
-        None => run.read_json(store::CONFIG)?,
-    };
-    check_module(&mut config)?;
-    if config.code != provenance::code_digest() {
-        return Err(RunError::CodeMismatch {
-            dir: dir.to_path_buf(),
-            planned: config.code,
-            mine: provenance::code_digest().to_string(),
-        });
-    }
-    // Before any tensor exists: libtorch reads the pins once, at first dispatch.
-    numerics::pin(config.numerics.mode);
-    let Some(_lock) = run.lock(force)? else {
-        return Err(RunError::Held(dir.to_path_buf()));
-    };
-    // A forced rerun of a finished run trains beside it: the old result stays whole until the
-    // new one is complete (an interrupted `--force` loses nothing).
-    let target = run;
-    // A forced rerun that died between its two renames left the old result aside.
-    if target.recover_replaced()? && !force {
-        return Err(RunError::Held(dir.to_path_buf()));
-    }
-    let staged = target.is_done();
-    let run = if staged {
-        target.staging()?
-    } else {
-        target.reset()?;
-        target.clone()
-    };
-    run.write_json(store::CONFIG, &config)?;
-    let store = Store::of_run_dir(&run);
-    store.journal(&format!("start {} pid {}", config.key, std::process::id()))?;
-    let WorkerOptions { gpu, progress } = opts;
-    let determinism = provenance::configure(config.arm.train.threads as i32, true);
-    let device = config.device.resolve(gpu)?;
-    let observed = numerics::observe(config.numerics.mode, config.device, gpu);
-    if observed.class != config.numerics.class {
-        return Err(RunError::NumericsMismatch {
-            dir: dir.to_path_buf(),
-            planned: config.numerics.class.clone(),
-            mine: observed.class,
-        });
-    }
-    let dataset = data::load_named(&config.arm.dataset, config.dataset.as_ref(), data_dir)?;
-    if dataset.digests != config.data {
-        return Err(RunError::Config {
-            path: dir.join(store::CONFIG),
-            message: "dataset digests differ from the ones the run was planned with".into(),
-        });
-    }
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let mut prov = provenance::collect(&cwd, &format!("{device:?}"), determinism, observed);
-    prov.module = config.module.clone();
-    run.write_json(store::PROVENANCE, &prov)?;
-
-    let start = Instant::now();
-    let mut curve_csv = String::from("step,train_loss,eval_loss,eval_accuracy,lr\n");
-    let mut write_error: Option<StoreError> = None;
-    // Progress for the parent's bars, at most a few lines a second (and the last step).
-    let mut last_report: Option<Instant> = None;
-    let outcome: Outcome = train::train_with_progress(
-        &config.arm,
-        &dataset,
-        config.seed,
-        device,
-        |p| {
-            curve_csv.push_str(&format!(
-                "{},{},{},{},{}\n",
-                p.step, p.train_loss, p.eval_loss, p.eval_accuracy, p.lr
-            ));
-            if write_error.is_none() {
-                write_error = run.write_text(store::CURVE, &curve_csv).err();
-            }
-        },
-        |done, total, loss| {
-            if !progress {
-                return;
-            }
-            if done == total || last_report.is_none_or(|t| t.elapsed().as_millis() >= 250) {
-                last_report = Some(Instant::now());
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{}", crate::progress::format_step(done, total, loss));
-                let _ = out.flush();
-            }
-        },
-    )?;
-    if let Some(e) = write_error {
-        return Err(e.into());
-    }
-    let record = Record {
-        key: config.key.clone(),
-        spec_id: config.arm.spec_id.clone(),
-        arm_id: config.arm.arm_id.clone(),
-        seed: config.seed,
-        quick: config.quick,
-        config: config.arm.clone(),
-        status: outcome.status,
-        metrics: outcome.metrics,
-        params: outcome.params,
-        steps: outcome.steps,
-        selected_step: outcome.selected_step,
-        stopped_early: outcome.stopped_early,
-        train_size: outcome.train_size,
-        test_size: Some(outcome.test_size),
-        length: outcome.length,
-        test_total: outcome.test_total,
-        eval_split: outcome.eval_split,
-        class_names: dataset.class_names.clone(),
-        wall_time_s: start.elapsed().as_secs_f64(),
-        peak_rss_mib: crate::record::peak_rss_mib(),
-        weights_sha256: outcome.weights_sha256,
-        arm_sha256: config.arm_sha256.clone(),
-        spec_sha256: config.spec_sha256.clone(),
-        data: config.data.clone(),
-        code: prov.code.clone(),
-        libtorch: prov.backend.libtorch.clone(),
-        device: prov.device.clone(),
-        numerics: prov.numerics.clone(),
-        curve_diagnosis: None,
-        curve: outcome.curve,
-    };
-    let record = Record {
-        curve_diagnosis: Some(record.diagnosis()),
-        ..record
-    };
-    run.write_json(store::RECORD, &record)?;
-    run.mark_done()?;
-    if staged {
-        target.replace_with(&run)?;
-    }
-    store.journal(&format!("done {} pid {}", config.key, std::process::id()))?;
-    Ok(record)
 }

@@ -77,6 +77,7 @@ pub(super) fn decode_spec(
             base: 0,
             max: None,
             derive: SeedDerive::Index,
+            stack: None,
         }),
     };
 
@@ -175,6 +176,38 @@ pub(super) fn decode_spec(
             }
         }
     }
+    // `seeds.stack` (and a `quick.seeds.stack` of its own) only where every arm stacks exactly.
+    let quick_seeds = top.get("quick").and_then(|q| map_entry(q, "seeds"));
+    for (node, seeds, quick) in [
+        (top.get("seeds"), seeds, false),
+        (quick_seeds, seeds_quick, true),
+    ] {
+        let (Some(at), Some(Seeds { stack: Some(k), .. })) =
+            (node.and_then(|n| map_entry(n, "stack")), seeds)
+        else {
+            continue;
+        };
+        if k < 2 {
+            continue;
+        }
+        for arm in &arms {
+            let resolved = if quick {
+                &arm.resolved_quick
+            } else {
+                &arm.resolved
+            };
+            if let Some(why) = resolved.stack_refusal() {
+                ctx.err(
+                    at.pos,
+                    format!(
+                        "`seeds.stack: {k}` cannot stack arm `{}`: stacked seeds cannot train \
+                         {why}; drop `stack` or move the arm to a spec of its own",
+                        arm.id
+                    ),
+                );
+            }
+        }
+    }
     let compare = top
         .get("compare")
         .map(|n| decode_compare(ctx, n, &arms))
@@ -195,4 +228,16 @@ pub(super) fn decode_spec(
         arms,
         compare,
     })
+}
+
+/// The value under `key` in a mapping node, if any (the node's own errors are reported where
+/// it is decoded).
+fn map_entry<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
+    let Value::Map(entries) = &node.value else {
+        return None;
+    };
+    entries
+        .iter()
+        .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key))
+        .map(|(_, v)| v)
 }

@@ -26,6 +26,7 @@ mod loss;
 mod metric;
 mod model_types;
 mod section;
+mod stack;
 mod sweep;
 pub mod types;
 
@@ -38,6 +39,7 @@ pub use section::dataset::{
     find_project_catalog, load_project, project_catalog_here, Project, PROJECT_CATALOG,
 };
 pub use section::RNN_DEFAULT_CLIP;
+pub use stack::model_refusal as stack_model_refusal;
 pub use types::*;
 
 /// Everything wrong with one spec file.

@@ -71,6 +71,10 @@ pub struct Seeds {
     /// How the i-th seed is derived from `base`.
     #[serde(default)]
     pub derive: SeedDerive,
+    /// `stack: K`: the local pool trains up to K seeds of an arm in one process, as one
+    /// stacked model (`train::train_stacked`); each seed's results are its separate run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<u32>,
 }
 
 /// `index` (default): seed i is `base + i` for every arm, so arms compared with `compare:`

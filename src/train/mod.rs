@@ -39,6 +39,8 @@ pub mod sampler;
 pub mod schedule;
 #[cfg(torch)]
 mod select;
+#[cfg(torch)]
+pub mod stacked;
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +51,8 @@ use crate::model::ModelError;
 pub use eval::{evaluate, final_metrics, macro_f1, EvalPlan};
 #[cfg(torch)]
 pub use run::{probe, train, train_reading_back, train_with_progress, READBACK_EVERY};
+#[cfg(torch)]
+pub use stacked::train_stacked;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {

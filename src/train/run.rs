@@ -35,7 +35,7 @@ fn check_token_ids(x: &Tensor, vocab: i64) -> Result<(), String> {
 /// columns come from the test split when no validation split is carved, so a plateau on
 /// `val_loss`, `best-val` selection or early stopping would read test loss there. The spec
 /// decoder reports the same with file and line; this guards arms built in code.
-fn check_no_test_decisions(arm: &ResolvedArm, has_val: bool) -> Result<(), TrainError> {
+pub(super) fn check_no_test_decisions(arm: &ResolvedArm, has_val: bool) -> Result<(), TrainError> {
     if has_val {
         return Ok(());
     }

@@ -24,6 +24,7 @@ mod retrieval;
 mod sanity;
 mod slurm;
 mod spec;
+mod stacked;
 mod stats;
 mod store;
 mod table;

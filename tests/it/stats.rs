@@ -124,6 +124,7 @@ fn intervals_match_scipy_at_every_level() {
             base: 0,
             max: (c.looks > 1).then_some(2 + c.looks),
             derive: Default::default(),
+            stack: None,
         };
         let (level, looks) = audit::seeds_level(&seeds);
         assert_eq!(looks, c.looks);

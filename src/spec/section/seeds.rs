@@ -1,4 +1,6 @@
-//! `seeds:` (and `quick.seeds:`, layered on the spec's): a fixed count or adaptive seeding.
+//! `seeds:` (and `quick.seeds:`, layered on the spec's): a fixed count or adaptive seeding, and
+//! `stack: K` (seeds trained K at a time as one stacked model; the arms that can stack are
+//! checked once the arms are decoded, `document.rs`).
 
 use crate::spec::decode::Ctx;
 use crate::spec::types::*;
@@ -12,7 +14,7 @@ pub(in crate::spec) fn decode_seeds(
     let f = ctx.map(
         node,
         "`seeds`",
-        &["count", "base", "min", "max", "until", "derive"],
+        &["count", "base", "min", "max", "until", "derive", "stack"],
     )?;
     let derive = match f.get("derive") {
         Some(n) => ctx.choice(
@@ -78,7 +80,17 @@ pub(in crate::spec) fn decode_seeds(
         }),
         None => Some(base.map_or(0, |b| b.base)),
     };
+    let stack = match f.get("stack") {
+        Some(n) => ctx.int(n, "`seeds.stack`").and_then(|k| {
+            ctx.check((1..=64).contains(&k), n.pos, || {
+                format!("`seeds.stack` must be between 1 and 64, found {k}")
+            })
+            .then_some(Some(k as u32))
+        }),
+        None => Some(base.and_then(|b| b.stack)),
+    };
     Some(Seeds {
+        stack: stack?,
         derive: derive?,
         count: count?,
         base: seed_base?,

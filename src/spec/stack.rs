@@ -1,0 +1,55 @@
+//! What stacked seeds (`seeds: { stack: K }`) can train: the arms whose K copies, trained as
+//! one set of batched tensors, give each seed the bits of its own separate run on CPU
+//! (`model::stacked`, `train::stacked`). Everything else is refused, by the spec decoder with
+//! file and line, and by the trainer for arms built in code.
+
+use super::types::{ModelSpec, ResolvedArm, Schedule};
+
+/// Why a model cannot be stacked, or `None`: an MLP or linear classifier without dropout and
+/// without an embedding head.
+pub fn model_refusal(model: &ModelSpec) -> Option<String> {
+    let kind = match model {
+        ModelSpec::Linear { embedding_dim } | ModelSpec::Mlp { embedding_dim, .. }
+            if embedding_dim.is_some() =>
+        {
+            return Some("an embedding head (`model.embedding_dim`)".into())
+        }
+        ModelSpec::Linear { .. } => return None,
+        ModelSpec::Mlp {
+            input_dropout,
+            dropout,
+            ..
+        } => {
+            return (*input_dropout > 0.0 || dropout.iter().any(|&p| p > 0.0))
+                .then(|| "dropout (each copy would need its own generator)".into())
+        }
+        ModelSpec::Cnn1d { .. } => "cnn1d",
+        ModelSpec::Resnet1d { .. } => "resnet1d",
+        ModelSpec::Rnn { .. } => "rnn",
+        ModelSpec::LstmFcn { .. } => "lstm_fcn",
+        ModelSpec::Torchscript { .. } => "torchscript",
+    };
+    Some(format!(
+        "`model.kind: {kind}` (only `mlp` and `linear` stack)"
+    ))
+}
+
+impl ResolvedArm {
+    /// Why this arm's seeds cannot be stacked, or `None` when they can.
+    pub fn stack_refusal(&self) -> Option<String> {
+        if let Some(why) = model_refusal(&self.model) {
+            return Some(why);
+        }
+        let t = &self.train;
+        if matches!(t.schedule, Schedule::Plateau { .. }) {
+            // Each copy would reduce its own learning rate; the copies share one.
+            Some("`schedule: plateau` (the copies share one learning rate)".into())
+        } else if t.sampler.is_some() {
+            Some("`train.sampler`".into())
+        } else if !t.loss.is_cross_entropy() {
+            Some("a loss other than `cross_entropy`".into())
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Stacked seeds (`seeds: { stack: K }`, issue #15): K seeds of an MLP arm trained as one
+//! batched model give each seed exactly what its own separate run gives on CPU: every step's
+//! loss, the curve, the final metrics and the weights' sha256.
+
+use repro::spec::{BatchOrder, EarlyStopping, InitScheme, Optimizer, Schedule, ScheduleUnit};
+use repro::train::{self, Outcome};
+
+use super::util;
+
+const SEEDS: [i64; 4] = [3, 4, 5, 6];
+
+/// Each seed's outcome trained on its own, then all of them stacked.
+fn separate_and_stacked(arm: &repro::spec::ResolvedArm) -> (Vec<Outcome>, Vec<Outcome>) {
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let dev = tch::Device::Cpu;
+    let separate = SEEDS
+        .iter()
+        .map(|&s| train::train(arm, &data, s, dev, |_| {}).unwrap())
+        .collect();
+    let stacked = train::train_stacked(arm, &data, &SEEDS, dev, |_, _| {}, |_, _, _| {}).unwrap();
+    (separate, stacked)
+}
+
+/// Seed by seed, everything an outcome holds (`Debug`, so a NaN equals a NaN).
+fn assert_same(separate: &[Outcome], stacked: &[Outcome]) {
+    assert_eq!(stacked.len(), separate.len());
+    for (i, (a, b)) in separate.iter().zip(stacked).enumerate() {
+        assert_eq!(
+            a.step_losses.len(),
+            b.step_losses.len(),
+            "seed {}",
+            SEEDS[i]
+        );
+        for (step, (x, y)) in a.step_losses.iter().zip(&b.step_losses).enumerate() {
+            assert_eq!(x.to_bits(), y.to_bits(), "seed {} step {step}", SEEDS[i]);
+        }
+        assert_eq!(a.weights_sha256, b.weights_sha256, "seed {}", SEEDS[i]);
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "seed {}", SEEDS[i]);
+    }
+}
+
+fn shuffled_mlp(steps: i64) -> repro::spec::ResolvedArm {
+    let mut arm = util::mnist1d_arm("mlp", steps, 40);
+    // Each seed its own batch order (the bundled spec's is sequential, the same for all).
+    arm.train.order = BatchOrder::Shuffle;
+    arm
+}
+
+#[test]
+fn stacked_mlp_equals_separate_runs_seed_by_seed() {
+    let arm = shuffled_mlp(200);
+    let (separate, stacked) = separate_and_stacked(&arm);
+    assert_same(&separate, &stacked);
+    let m = |o: &Outcome| o.metrics.unwrap().accuracy.unwrap();
+    assert!(m(&stacked[0]) > 0.3, "it learns: {}", m(&stacked[0]));
+    assert_ne!(
+        stacked[0].step_losses, stacked[1].step_losses,
+        "the seeds are trained apart"
+    );
+}
+
+#[test]
+fn stacked_optimizers_schedules_and_clipping_equal_separate_runs() {
+    let mut adamw = shuffled_mlp(120);
+    adamw.train.optimizer = Optimizer::Adamw {
+        beta1: 0.9,
+        beta2: 0.99,
+        eps: 1e-7,
+    };
+    adamw.train.weight_decay = 0.05;
+    adamw.train.schedule = Schedule::Cosine {
+        t_max: 100,
+        eta_min: 1e-4,
+        warmup: 10,
+        unit: ScheduleUnit::Steps,
+    };
+    // Small enough that every seed clips, each by its own coefficient.
+    adamw.train.clip_grad_norm = Some(0.3);
+    let (separate, stacked) = separate_and_stacked(&adamw);
+    assert_same(&separate, &stacked);
+
+    let mut sgd = shuffled_mlp(120);
+    sgd.train.optimizer = Optimizer::Sgd {
+        momentum: 0.9,
+        nesterov: true,
+    };
+    sgd.train.weight_decay = 1e-3;
+    sgd.train.lr = 0.05;
+    sgd.train.clip_grad_value = Some(0.01);
+    let (separate, stacked) = separate_and_stacked(&sgd);
+    assert_same(&separate, &stacked);
+
+    // The optimizers implemented here, with L2 weight decay.
+    for optimizer in [
+        Optimizer::Radam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        },
+        Optimizer::Adadelta {
+            rho: 0.95,
+            eps: 1e-6,
+        },
+    ] {
+        let mut arm = shuffled_mlp(80);
+        arm.train.optimizer = optimizer;
+        arm.train.weight_decay = 1e-3;
+        arm.train.lr = 0.5;
+        let (separate, stacked) = separate_and_stacked(&arm);
+        assert_same(&separate, &stacked);
+    }
+}
+
+#[test]
+fn stacked_seeds_diverge_and_stop_early_each_on_its_own() {
+    // SGD at lr 2.5 with He init: three seeds diverge, each at its own step, and one goes on.
+    let mut arm = shuffled_mlp(60);
+    arm.train.optimizer = Optimizer::Sgd {
+        momentum: 0.0,
+        nesterov: false,
+    };
+    arm.train.lr = 2.5;
+    arm.init = InitScheme::He;
+    arm.train.eval_every = 10;
+    let (separate, stacked) = separate_and_stacked(&arm);
+    assert_same(&separate, &stacked);
+    let ends: Vec<_> = stacked.iter().map(|o| (o.status.name(), o.steps)).collect();
+    assert_eq!(
+        ends,
+        [
+            ("diverged", 15),
+            ("diverged", 12),
+            ("ok", 60),
+            ("diverged", 13)
+        ]
+    );
+
+    // A validation split, best-val selection and early stopping, per seed.
+    let mut arm = shuffled_mlp(400);
+    arm.data.val_fraction = Some(0.2);
+    arm.protocol.selection = repro::spec::Selection::BestVal;
+    arm.train.eval_every = 20;
+    arm.train.early_stopping = Some(EarlyStopping {
+        patience: 2,
+        min_delta: 0.0,
+    });
+    let (separate, stacked) = separate_and_stacked(&arm);
+    assert_same(&separate, &stacked);
+    let ends: Vec<_> = stacked
+        .iter()
+        .map(|o| (o.stopped_early, o.steps, o.selected_step))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (true, 200, 160),
+            (true, 160, 120),
+            (true, 260, 220),
+            (true, 220, 180)
+        ]
+    );
+}
+
+#[test]
+fn stacking_refuses_what_it_cannot_train_exactly() {
+    let _torch = util::torch_lock();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let dev = tch::Device::Cpu;
+    let cnn = util::mnist1d_arm("cnn", 10, 10);
+    let err = train::train_stacked(&cnn, &data, &SEEDS, dev, |_, _| {}, |_, _, _| {})
+        .expect_err("a CNN is refused");
+    assert!(
+        err.to_string()
+            .contains("stacked seeds cannot train `model.kind: cnn1d`"),
+        "{err}"
+    );
+}
+
+const STACK_SPEC: &str = "\
+id: stack
+title: Stacked seeds end to end
+version: 1
+dataset: mnist1d
+numerics: portable
+defaults:
+  init: torch
+  train: { optimizer: adam, lr: 1.0e-2, batch_size: 100, steps: 60, order: shuffle, eval_every: 20 }
+seeds: { count: 3, base: 7STACK }
+arms:
+  - id: mlp
+    model: { kind: mlp, hidden: [100, 100], residual: true }
+  - id: logistic
+    model: { kind: linear }
+";
+
+/// `(path under the store, record.json)` of every run, and the journal's `start` lines.
+fn stored(root: &std::path::Path, stack: &str) -> (Vec<(String, serde_json::Value)>, Vec<String>) {
+    let spec = STACK_SPEC.replace("STACK", stack);
+    std::fs::write(root.join("stack.yaml"), spec).unwrap();
+    let store = root.join("store");
+    let args = [
+        "run",
+        "stack.yaml",
+        "--store",
+        store.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ];
+    let out = util::repro(root, &args, &[]);
+    let (_, stderr) = util::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let records = util::walk(&store, "record.json")
+        .into_iter()
+        .map(|p| {
+            let mut r: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            // The spec file itself differs (its `stack`), and so do the time taken and the memory.
+            for field in ["wall_time_s", "peak_rss_mib", "spec_sha256"] {
+                r.as_object_mut().unwrap().remove(field);
+            }
+            let rel = p
+                .strip_prefix(&store)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (rel, r)
+        })
+        .collect();
+    let journal = std::fs::read_to_string(store.join("journal.log")).unwrap();
+    let starts = journal
+        .lines()
+        .filter(|l| l.starts_with("start "))
+        .map(String::from)
+        .collect();
+    (records, starts)
+}
+
+#[test]
+fn a_stacked_spec_stores_the_records_of_separate_runs_under_the_same_keys() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (separate, separate_starts) = stored(a.path(), "");
+    let (stacked, stacked_starts) = stored(b.path(), ", stack: 3");
+    assert_eq!(separate.len(), 6);
+    // Same keys (directories), and every field of every record but the wall time.
+    let paths =
+        |r: &[(String, serde_json::Value)]| r.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(paths(&separate), paths(&stacked));
+    for ((path, a), (_, b)) in separate.iter().zip(&stacked) {
+        assert!(a == b, "{path}: separate {a}\nstacked {b}");
+    }
+    let pids = |starts: &[String]| {
+        let mut p: Vec<String> = starts
+            .iter()
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .collect();
+        p.sort();
+        p.dedup();
+        p.len()
+    };
+    assert_eq!(pids(&separate_starts), 6, "{separate_starts:?}");
+    assert_eq!(
+        pids(&stacked_starts),
+        2,
+        "one worker per arm: {stacked_starts:?}"
+    );
+}
+
+#[test]
+fn a_stack_over_an_arm_that_cannot_stack_is_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = STACK_SPEC.replace("STACK", ", stack: 2")
+        + "  - id: cnn\n    model: { kind: cnn1d, channels: [8], kernel: 3 }\n";
+    std::fs::write(dir.path().join("stack.yaml"), spec).unwrap();
+    let out = util::repro(dir.path(), &["validate", "stack.yaml"], &[]);
+    let (_, stderr) = util::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "stack.yaml:9:36: `seeds.stack: 2` cannot stack arm `cnn`: stacked seeds cannot \
+             train `model.kind: cnn1d` (only `mlp` and `linear` stack)"
+        ),
+        "{stderr}"
+    );
+}
