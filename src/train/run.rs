@@ -390,6 +390,12 @@ fn train_step_queued(
     (xb, yb, lb): &(Tensor, Tensor, Tensor),
 ) -> Result<Tensor, TchError> {
     let loss = loss_fn.compute(&net.forward(xb, lb, true), yb);
+    update(opt, t, &loss)?;
+    Ok(loss.detach())
+}
+
+/// Backward from `loss`, the arm's gradient clipping and the optimizer's update.
+fn update(opt: &mut optim::Optim, t: &TrainSpec, loss: &Tensor) -> Result<(), TchError> {
     opt.zero_grad();
     loss.f_backward()?;
     if let Some(max) = t.clip_grad_value {
@@ -399,7 +405,7 @@ fn train_step_queued(
         opt.clip_grad_norm(max);
     }
     opt.step();
-    Ok(loss.detach())
+    Ok(())
 }
 
 /// One optimizer step on `(x, y, lengths)`, as every training loop here takes it (`repro
@@ -419,15 +425,7 @@ pub(crate) fn train_step(
     if !value.is_finite() {
         return Ok(value);
     }
-    opt.zero_grad();
-    loss.f_backward()?;
-    if let Some(max) = t.clip_grad_value {
-        opt.clip_grad_value(max);
-    }
-    if let Some(max) = t.clip_grad_norm {
-        opt.clip_grad_norm(max);
-    }
-    opt.step();
+    update(opt, t, &loss)?;
     Ok(value)
 }
 
