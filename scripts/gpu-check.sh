@@ -103,7 +103,7 @@ say "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 say "- tree: git $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (the binary's own code sha256 is in \`repro doctor\` below)"
 say "- host: $(hostname), $(nproc) CPU cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 say "- torch: $TORCH_DIR"
-say "- binary: $REPRO"
+say "- binaries: $REPRO and $TORCH_BIN"
 say "- device: $DEVICE"
 if want 1; then
 say ""
