@@ -147,7 +147,7 @@ for k in $KS; do
         jobs=(--jobs "$k")
     fi
     t0=$(date +%s.%N)
-    fenced "$budget" "$REPRO" run "${quick[@]}" "$SPEC" --device "$DEVICE" "${jobs[@]}" --store "$store"
+    fenced "$budget" "$REPRO" run ${quick[@]+"${quick[@]}"} "$SPEC" --device "$DEVICE" "${jobs[@]}" --store "$store"
     rc=$?
     t1=$(date +%s.%N)
     runs=$(find "$store" -name record.json 2> /dev/null | wc -l)

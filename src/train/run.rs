@@ -262,7 +262,7 @@ pub fn train_reading_back(
             if queued.len() < readback && !eval::due(done, total_steps, t.eval_every) {
                 continue;
             }
-            read_back(&mut queued)
+            read_back(&mut queued)?
         };
         // The steps whose losses just came back, in order.
         let first = done - values.len() as i64;
@@ -371,12 +371,12 @@ pub fn train_reading_back(
 pub const READBACK_EVERY: usize = 32;
 
 /// The queued losses as numbers (one device-to-host copy), emptying the queue.
-fn read_back(queued: &mut Vec<Tensor>) -> Vec<f64> {
+fn read_back(queued: &mut Vec<Tensor>) -> Result<Vec<f64>, TchError> {
     let all = Tensor::stack(queued, 0)
         .to_device(Device::Cpu)
         .to_kind(tch::Kind::Double);
     queued.clear();
-    Vec::<f64>::try_from(&all).unwrap_or_default()
+    Vec::<f64>::try_from(&all)
 }
 
 /// [`train_step`] without reading the loss: forward, backward, clipping and the update, the
