@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 #[cfg(torch)]
 use std::time::Instant;
 
+#[cfg(torch)]
+use super::worker::{curve_row, ProgressLines, CURVE_HEADER};
 use super::PlannedRun;
 #[cfg(torch)]
 use super::{hold, record_of, Held, RunError, WorkerOptions};
@@ -115,9 +117,9 @@ pub fn worker_stacked(
 
     let start = Instant::now();
     let seeds: Vec<i64> = held.iter().map(|h| h.config.seed).collect();
-    let mut curves = vec![String::from("step,train_loss,eval_loss,eval_accuracy,lr\n"); held.len()];
+    let mut curves = vec![String::from(CURVE_HEADER); held.len()];
     let mut write_error: Option<StoreError> = None;
-    let mut last_report: Option<Instant> = None;
+    let mut lines = ProgressLines::new(progress);
     let outcomes = train::train_stacked(
         &c0.arm,
         &dataset,
@@ -125,26 +127,12 @@ pub fn worker_stacked(
         device,
         |k, p| {
             let csv = &mut curves[k];
-            csv.push_str(&format!(
-                "{},{},{},{},{}\n",
-                p.step, p.train_loss, p.eval_loss, p.eval_accuracy, p.lr
-            ));
+            csv.push_str(&curve_row(p));
             if write_error.is_none() {
                 write_error = held[k].run.write_text(store::CURVE, csv).err();
             }
         },
-        |done, total, loss| {
-            if !progress {
-                return;
-            }
-            if done == total || last_report.is_none_or(|t| t.elapsed().as_millis() >= 250) {
-                last_report = Some(Instant::now());
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{}", crate::progress::format_step(done, total, loss));
-                let _ = out.flush();
-            }
-        },
+        |done, total, loss| lines.step(done, total, loss),
     )?;
     if let Some(e) = write_error {
         return Err(e.into());

@@ -47,36 +47,21 @@ pub fn worker(
     run.write_json(store::PROVENANCE, &prov)?;
 
     let start = Instant::now();
-    let mut curve_csv = String::from("step,train_loss,eval_loss,eval_accuracy,lr\n");
+    let mut curve_csv = String::from(CURVE_HEADER);
     let mut write_error: Option<StoreError> = None;
-    // Progress for the parent's bars, at most a few lines a second (and the last step).
-    let mut last_report: Option<Instant> = None;
+    let mut lines = ProgressLines::new(progress);
     let outcome: Outcome = train::train_with_progress(
         &config.arm,
         &dataset,
         config.seed,
         device,
         |p| {
-            curve_csv.push_str(&format!(
-                "{},{},{},{},{}\n",
-                p.step, p.train_loss, p.eval_loss, p.eval_accuracy, p.lr
-            ));
+            curve_csv.push_str(&curve_row(p));
             if write_error.is_none() {
                 write_error = run.write_text(store::CURVE, &curve_csv).err();
             }
         },
-        |done, total, loss| {
-            if !progress {
-                return;
-            }
-            if done == total || last_report.is_none_or(|t| t.elapsed().as_millis() >= 250) {
-                last_report = Some(Instant::now());
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{}", crate::progress::format_step(done, total, loss));
-                let _ = out.flush();
-            }
-        },
+        |done, total, loss| lines.step(done, total, loss),
     )?;
     if let Some(e) = write_error {
         return Err(e.into());
@@ -88,6 +73,43 @@ pub fn worker(
         &prov,
         start.elapsed().as_secs_f64(),
     )
+}
+
+/// The first line of a run's `curve.csv`.
+pub(super) const CURVE_HEADER: &str = "step,train_loss,eval_loss,eval_accuracy,lr\n";
+
+/// One curve point as a row of `curve.csv`.
+pub(super) fn curve_row(p: &train::CurvePoint) -> String {
+    format!(
+        "{},{},{},{},{}\n",
+        p.step, p.train_loss, p.eval_loss, p.eval_accuracy, p.lr
+    )
+}
+
+/// Progress lines on standard output for the parent's bars (`--progress`): at most a few a
+/// second, and always the last step.
+pub(super) struct ProgressLines {
+    on: bool,
+    last: Option<Instant>,
+}
+
+impl ProgressLines {
+    pub(super) fn new(on: bool) -> ProgressLines {
+        ProgressLines { on, last: None }
+    }
+
+    pub(super) fn step(&mut self, done: i64, total: i64, loss: f64) {
+        if !self.on {
+            return;
+        }
+        if done == total || self.last.is_none_or(|t| t.elapsed().as_millis() >= 250) {
+            self.last = Some(Instant::now());
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", crate::progress::format_step(done, total, loss));
+            let _ = out.flush();
+        }
+    }
 }
 
 /// A run a worker holds: its lock, the directory it trains in (a staging directory beside a
