@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use super::queue::{Item, Queue};
 use super::{PlannedRun, RunError, EXIT_HELD};
 use crate::record::Record;
 use crate::store;
@@ -63,6 +64,7 @@ pub struct LocalOptions {
 
 /// A worker process in flight, training one run or a group of stacked ones.
 struct Active {
+    started: std::time::Instant,
     runs: Vec<PlannedRun>,
     child: std::process::Child,
     gpu: Option<usize>,
@@ -87,7 +89,8 @@ pub enum RunResult {
 }
 
 /// Trains every pending run in `runs` with up to `jobs` worker processes, calling
-/// `on_finish` as each one ends. Runs already `DONE` are skipped unless `force`.
+/// `on_finish` as each one ends. Runs already `DONE` are skipped unless `force`. The longest
+/// runs start first ([`queue`](super::queue)); the order never changes what a run computes.
 pub fn execute_local(
     runs: &[PlannedRun],
     opts: &LocalOptions,
@@ -97,13 +100,46 @@ pub fn execute_local(
     let exe = super::worker_exe()?;
     let pending: Vec<&PlannedRun> = runs.iter().filter(|r| opts.force || !r.done).collect();
     let total = pending.len();
-    // Runs of an arm with `seeds.stack` go to one worker per group.
-    let mut queue = super::groups(&pending).into_iter();
+    // Runs of an arm with `seeds.stack` go to one worker per group; the longest start first
+    // (queue.rs), estimated from the arm's runs already in the store and those finished here.
+    let mut groups: Vec<Option<Vec<&PlannedRun>>> =
+        super::groups(&pending).into_iter().map(Some).collect();
+    let mut queue = Queue::new(
+        groups
+            .iter()
+            .flatten()
+            .map(|g| Item {
+                spec: g[0].spec_id.clone(),
+                arm: g[0].arm_id.clone(),
+                runs: g.len(),
+            })
+            .collect(),
+    );
+    if !pending.is_empty() {
+        for run in runs.iter().filter(|r| r.done) {
+            if let Ok(r) = run.dir.read_json::<Record>(store::RECORD) {
+                queue.observe(&run.spec_id, &run.arm_id, r.wall_time_s);
+            }
+        }
+    }
     let mut active: Vec<Active> = Vec::new();
     let mut finished = Vec::new();
     loop {
         while active.len() < opts.jobs.max(1) {
-            let Some(group) = queue.next() else { break };
+            let running: Vec<(&str, &str, f64)> = active
+                .iter()
+                .map(|a| {
+                    let r = &a.runs[0];
+                    (
+                        r.spec_id.as_str(),
+                        r.arm_id.as_str(),
+                        a.started.elapsed().as_secs_f64(),
+                    )
+                })
+                .collect();
+            let Some(group) = queue.next(&running).and_then(|i| groups[i].take()) else {
+                break;
+            };
             let run = group[0];
             let config = if group.len() == 1 {
                 serde_json::to_vec(&run.config)
@@ -173,6 +209,7 @@ pub fn execute_local(
             // and blocks the worker; its tail becomes the error message if the run fails.
             let errors = child.stderr.take().map(|e| drain(e, STDERR_TAIL));
             active.push(Active {
+                started: std::time::Instant::now(),
                 runs: group.into_iter().cloned().collect(),
                 child,
                 gpu,
@@ -191,6 +228,7 @@ pub fn execute_local(
             let exited = active[i].child.try_wait().ok().flatten();
             if let Some(status) = exited {
                 let Active {
+                    started,
                     runs,
                     child,
                     bar,
@@ -207,6 +245,10 @@ pub fn execute_local(
                     .unwrap_or_default();
                 bar.finish();
                 let several = runs.len() > 1;
+                if status.success() {
+                    let each = started.elapsed().as_secs_f64() / runs.len() as f64;
+                    queue.observe(&runs[0].spec_id, &runs[0].arm_id, each);
+                }
                 for run in runs {
                     let result = if status.code() == Some(EXIT_HELD) {
                         RunResult::Skipped

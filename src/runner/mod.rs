@@ -17,6 +17,7 @@ use crate::spec::{ResolvedArm, Spec};
 use crate::store::{self, RunDir, Store, StoreError};
 
 mod local;
+mod queue;
 pub mod slurm;
 mod stacked;
 #[cfg(torch)]
