@@ -95,9 +95,13 @@ const MALLOC_TRIM_THRESHOLD: c_long = 512 << 20;
 /// data. A user's own `MALLOC_*` variables or `GLIBC_TUNABLES` win.
 #[cfg(torch)]
 fn tune_malloc() {
-    let user_set = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"]
-        .iter()
-        .any(|k| std::env::var_os(k).is_some());
+    let user_set = [
+        "MALLOC_MMAP_THRESHOLD_",
+        "MALLOC_TRIM_THRESHOLD_",
+        "GLIBC_TUNABLES",
+    ]
+    .iter()
+    .any(|k| std::env::var_os(k).is_some());
     if !user_set {
         // SAFETY: mallopt on the process's allocator; returns a status, never fails otherwise.
         let _ = unsafe { repro_tune_malloc(MALLOC_MMAP_THRESHOLD, MALLOC_TRIM_THRESHOLD) };

@@ -30,8 +30,11 @@ pub(super) fn both_directions(
     let pair = |k: usize| Tensor::stack(&[&params[k], &params[4 + k]], 0);
     let (w_ih, w_hh, b_ih, b_hh) = (pair(0), pair(1), pair(2), pair(3));
     // Time-major input of both directions, [2, L·B, I], projected at once: [2, L, B, 3H].
-    let xs = Tensor::stack(&[forward_in.transpose(0, 1), reverse_in.transpose(0, 1)], 0)
-        .reshape([2, steps * batch, input]);
+    let xs = Tensor::stack(&[forward_in.transpose(0, 1), reverse_in.transpose(0, 1)], 0).reshape([
+        2,
+        steps * batch,
+        input,
+    ]);
     let input_gates = b_ih
         .unsqueeze(1)
         .baddbmm(&xs, &w_ih.transpose(1, 2), 1, 1)

@@ -231,8 +231,7 @@ struct GruPairConfig {
 /// `a` and `b` agree to float rounding: 1e-5 absolute plus 1e-4 relative.
 fn close(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b)
             .all(|(x, y)| (x - y).abs() <= 1e-5 + 1e-4 * y.abs())
 }
@@ -245,8 +244,7 @@ fn close(a: &[f32], b: &[f32]) -> bool {
 #[test]
 fn bidirectional_gru_logits_and_gradients_match_pytorch() {
     let golden: GruPairGolden = serde_json::from_str(
-        &std::fs::read_to_string(util::root().join("tests/golden/gru_pair_pytorch.json"))
-            .unwrap(),
+        &std::fs::read_to_string(util::root().join("tests/golden/gru_pair_pytorch.json")).unwrap(),
     )
     .unwrap();
     let _torch = util::torch_lock();
@@ -274,9 +272,13 @@ fn bidirectional_gru_logits_and_gradients_match_pytorch() {
             length: golden.length,
             classes: golden.classes,
         };
-        let built =
-            repro::model::build(&spec, repro::spec::InitScheme::Torch, input, tch::Device::Cpu)
-                .unwrap();
+        let built = repro::model::build(
+            &spec,
+            repro::spec::InitScheme::Torch,
+            input,
+            tch::Device::Cpu,
+        )
+        .unwrap();
         let vars = built.vs.variables();
         assert_eq!(vars.len(), case.state.len(), "{c:?}: same parameters");
         tch::no_grad(|| {
@@ -293,13 +295,20 @@ fn bidirectional_gru_logits_and_gradients_match_pytorch() {
             .net
             .forward(&x, &tch::Tensor::from_slice(&c.lengths), true);
         let got = Vec::<f32>::try_from(logits.flatten(0, -1)).unwrap();
-        assert!(close(&got, &case.logits), "{c:?}: logits {got:?} vs PyTorch {:?}", case.logits);
+        assert!(
+            close(&got, &case.logits),
+            "{c:?}: logits {got:?} vs PyTorch {:?}",
+            case.logits
+        );
         logits
             .cross_entropy_for_logits(&tch::Tensor::from_slice(&case.y))
             .backward();
         for (name, want) in &case.grads {
             let grad = Vec::<f32>::try_from(vars[name].grad().flatten(0, -1)).unwrap();
-            assert!(close(&grad, want), "{c:?}: gradient of {name} {grad:?} vs PyTorch {want:?}");
+            assert!(
+                close(&grad, want),
+                "{c:?}: gradient of {name} {grad:?} vs PyTorch {want:?}"
+            );
         }
     }
 }
