@@ -6,6 +6,9 @@
 #include <torch/version.h>
 
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <cstring>
 #include <string>
@@ -117,5 +120,20 @@ int repro_tf32_flags() {
   } catch (...) {
     return -1;
   }
+}
+
+// glibc's malloc: serve blocks up to `mmap_threshold` bytes from the heap instead of fresh
+// mmap'd pages, and keep up to `trim_threshold` bytes of freed heap instead of returning them.
+// Returns 1 when both were set, 0 when glibc refused one, -1 where the C library is not glibc.
+int repro_tune_malloc(long mmap_threshold, long trim_threshold) {
+#if defined(__GLIBC__)
+  int a = mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmap_threshold));
+  int b = mallopt(M_TRIM_THRESHOLD, static_cast<int>(trim_threshold));
+  return (a == 1 && b == 1) ? 1 : 0;
+#else
+  (void)mmap_threshold;
+  (void)trim_threshold;
+  return -1;
+#endif
 }
 }

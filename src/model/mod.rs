@@ -13,6 +13,7 @@
 //! `models.py` of greydanus/mnist1d: their parameter counts are checked in tests.
 
 mod cnn;
+mod gru_pair;
 mod lstm_fcn;
 mod norm;
 mod rnn;

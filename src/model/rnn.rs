@@ -207,13 +207,40 @@ impl Recurrent {
         }
     }
 
+    /// Whether a layer over `input` runs as [`super::gru_pair`]'s one loop over both
+    /// directions: a bidirectional GRU on the CPU (elsewhere cuDNN's kernel is the fast one).
+    fn gru_pair(&self, input: &Tensor) -> bool {
+        let c = &self.config;
+        c.cell == Cell::Gru && c.bidirectional && input.device() == Device::Cpu
+    }
+
     /// Layer by layer, direction by direction: for padded bidirectional input (the reverse
     /// direction must start at each sequence's own last step, so it reads the input reversed
-    /// within each length, as PyTorch's packed sequences do) and for layer norm between layers.
+    /// within each length, as PyTorch's packed sequences do), for layer norm between layers, and
+    /// for bidirectional GRUs on the CPU (both directions of a layer in one loop).
     fn layered(&self, seq: &Tensor, lengths: &Tensor, train: bool) -> Tensor {
         let c = &self.config;
         let mut input = seq.shallow_clone();
         for layer in 0..c.layers {
+            if self.gru_pair(&input) {
+                let reversed = reverse_within(&input, lengths);
+                let at = (layer * 8) as usize;
+                let (forward, backward) = super::gru_pair::both_directions(
+                    &input,
+                    &reversed,
+                    &self.flat_weights[at..at + 8],
+                    c.hidden,
+                );
+                input = Tensor::cat(&[forward, reverse_within(&backward, lengths)], 2);
+                if let Some((w, b)) = self.norms.get(layer as usize) {
+                    let width = input.size()[2];
+                    input = input.layer_norm([width].as_slice(), Some(w), Some(b), 1e-5, false);
+                }
+                if layer + 1 < c.layers {
+                    input = super::dropout(&input, c.dropout, train);
+                }
+                continue;
+            }
             let forward = self.single(&input, layer, 0, train);
             input = if c.bidirectional {
                 let reversed = reverse_within(&input, lengths);
@@ -324,7 +351,7 @@ impl Recurrent {
         // Only a bidirectional net asks whether the batch is padded: the answer is a read back
         // to the host (on a GPU, a wait for it every step), and a unidirectional net needs none.
         let padded = || lengths.min().int64_value(&[]) < steps;
-        let output = if c.layer_norm || (c.bidirectional && padded()) {
+        let output = if c.layer_norm || self.gru_pair(&seq) || (c.bidirectional && padded()) {
             self.layered(&seq, lengths, train)
         } else {
             // Fused kernel. Unidirectionally, padding comes after the real steps, so outputs

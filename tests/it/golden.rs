@@ -200,3 +200,115 @@ fn rnn_forward_matches_pytorch_with_identical_weights() {
         }
     }
 }
+
+#[derive(Deserialize)]
+struct GruPairGolden {
+    batch: i64,
+    length: i64,
+    classes: i64,
+    cases: Vec<GruPairCase>,
+}
+
+#[derive(Deserialize)]
+struct GruPairCase {
+    config: GruPairConfig,
+    x: Vec<f32>,
+    y: Vec<i64>,
+    state: std::collections::BTreeMap<String, Vec<f32>>,
+    logits: Vec<f32>,
+    grads: std::collections::BTreeMap<String, Vec<f32>>,
+}
+
+#[derive(Deserialize, Debug)]
+struct GruPairConfig {
+    input: i64,
+    hidden: i64,
+    layers: i64,
+    readout: String,
+    lengths: Vec<i64>,
+}
+
+/// `a` and `b` agree to float rounding: 1e-5 absolute plus 1e-4 relative.
+fn close(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= 1e-5 + 1e-4 * y.abs())
+}
+
+/// Issue 15: a bidirectional GRU on the CPU runs both directions as one loop
+/// (`src/model/gru_pair.rs`); with nn.GRU's weights it gives nn.GRU's logits and, for the mean
+/// cross-entropy, its gradients for every parameter, on full-length and on padded input
+/// (`pack_padded_sequence`), one and two layers, flatten/last/mean readouts
+/// (`scripts/gen_golden_gru_pair.py`).
+#[test]
+fn bidirectional_gru_logits_and_gradients_match_pytorch() {
+    let golden: GruPairGolden = serde_json::from_str(
+        &std::fs::read_to_string(util::root().join("tests/golden/gru_pair_pytorch.json")).unwrap(),
+    )
+    .unwrap();
+    let _torch = util::torch_lock();
+    for case in &golden.cases {
+        let c = &case.config;
+        let spec = repro::spec::ModelSpec::Rnn {
+            cell: repro::spec::Cell::Gru,
+            hidden: c.hidden,
+            layers: c.layers,
+            bidirectional: true,
+            readout: match c.readout.as_str() {
+                "flatten" => repro::spec::Readout::Flatten,
+                "mean" => repro::spec::Readout::Mean,
+                _ => repro::spec::Readout::Last,
+            },
+            dropout: 0.0,
+            layer_norm: false,
+            output_dropout: 0.0,
+            forget_bias: None,
+            embedding: None,
+            embedding_dim: None,
+        };
+        let input = repro::model::InputShape {
+            channels: c.input,
+            length: golden.length,
+            classes: golden.classes,
+        };
+        let built = repro::model::build(
+            &spec,
+            repro::spec::InitScheme::Torch,
+            input,
+            tch::Device::Cpu,
+        )
+        .unwrap();
+        let vars = built.vs.variables();
+        assert_eq!(vars.len(), case.state.len(), "{c:?}: same parameters");
+        tch::no_grad(|| {
+            for (name, values) in &case.state {
+                let v = vars
+                    .get(name)
+                    .unwrap_or_else(|| panic!("{c:?}: no variable {name}"));
+                v.shallow_clone()
+                    .copy_(&tch::Tensor::from_slice(values).view(v.size().as_slice()));
+            }
+        });
+        let x = tch::Tensor::from_slice(&case.x).view([golden.batch, c.input, golden.length]);
+        let logits = built
+            .net
+            .forward(&x, &tch::Tensor::from_slice(&c.lengths), true);
+        let got = Vec::<f32>::try_from(logits.flatten(0, -1)).unwrap();
+        assert!(
+            close(&got, &case.logits),
+            "{c:?}: logits {got:?} vs PyTorch {:?}",
+            case.logits
+        );
+        logits
+            .cross_entropy_for_logits(&tch::Tensor::from_slice(&case.y))
+            .backward();
+        for (name, want) in &case.grads {
+            let grad = Vec::<f32>::try_from(vars[name].grad().flatten(0, -1)).unwrap();
+            assert!(
+                close(&grad, want),
+                "{c:?}: gradient of {name} {grad:?} vs PyTorch {want:?}"
+            );
+        }
+    }
+}

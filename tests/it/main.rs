@@ -13,6 +13,7 @@ mod gate;
 mod golden;
 mod identity;
 mod lstm_fcn;
+mod malloc;
 mod metric;
 mod model;
 mod numerics;
