@@ -56,7 +56,11 @@ fn bench_specs_validate_and_train_the_bundled_arms_they_stand_for() {
             // The one difference: 1200 of the arm's 3000 steps, the cosine over those 1200.
             assert_eq!((s.train.steps, b.train.steps), (Some(3000), Some(1200)));
             s.train.steps = Some(1200);
-            assert_ne!(work(&b), work(&s), "only the schedule's length is left to differ");
+            assert_ne!(
+                work(&b),
+                work(&s),
+                "only the schedule's length is left to differ"
+            );
             s.train.schedule = b.train.schedule.clone();
         }
         assert_eq!(work(&b), work(&s), "{bench}.yaml against {source} `{id}`");
