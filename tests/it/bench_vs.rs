@@ -61,7 +61,7 @@ fn bench_specs_validate_and_train_the_bundled_arms_they_stand_for() {
                 work(&s),
                 "only the schedule's length is left to differ"
             );
-            s.train.schedule = b.train.schedule.clone();
+            s.train.schedule = b.train.schedule;
         }
         assert_eq!(work(&b), work(&s), "{bench}.yaml against {source} `{id}`");
     }
