@@ -114,6 +114,63 @@ struct RnnConfig {
     bidirectional: bool,
 }
 
+/// A torch-initialised RNN classifier (`shape`: input channels, length, classes) whose
+/// parameters are then overwritten with PyTorch's (`state`, by repro's variable names; `what`
+/// names the case in failures): the two golden RNN tests start from it.
+#[allow(clippy::too_many_arguments)]
+fn rnn_with_weights(
+    cell: repro::spec::Cell,
+    hidden: i64,
+    layers: i64,
+    bidirectional: bool,
+    readout: repro::spec::Readout,
+    (channels, length, classes): (i64, i64, i64),
+    state: &std::collections::BTreeMap<String, Vec<f32>>,
+    what: &str,
+) -> repro::model::Built {
+    let spec = repro::spec::ModelSpec::Rnn {
+        cell,
+        hidden,
+        layers,
+        bidirectional,
+        readout,
+        dropout: 0.0,
+        layer_norm: false,
+        output_dropout: 0.0,
+        forget_bias: None,
+        embedding: None,
+        embedding_dim: None,
+    };
+    let input = repro::model::InputShape {
+        channels,
+        length,
+        classes,
+    };
+    let built = repro::model::build(
+        &spec,
+        repro::spec::InitScheme::Torch,
+        input,
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let vars = built.vs.variables();
+    assert_eq!(
+        vars.len(),
+        state.len(),
+        "{what}: same parameters as PyTorch"
+    );
+    tch::no_grad(|| {
+        for (name, values) in state {
+            let v = vars
+                .get(name)
+                .unwrap_or_else(|| panic!("{what}: no variable {name}"));
+            v.shallow_clone()
+                .copy_(&tch::Tensor::from_slice(values).view(v.size().as_slice()));
+        }
+    });
+    built
+}
+
 /// LSTM/GRU classifiers with PyTorch's weights give PyTorch's logits, for full-length input and
 /// for padded input against `pack_padded_sequence` (`scripts/gen_golden_rnn.py`).
 #[test]
@@ -126,54 +183,27 @@ fn rnn_forward_matches_pytorch_with_identical_weights() {
     for case in &golden.cases {
         let c = &case.config;
         for readout in ["last", "mean"] {
-            let spec = repro::spec::ModelSpec::Rnn {
-                cell: if c.cell == "lstm" {
-                    repro::spec::Cell::Lstm
-                } else {
-                    repro::spec::Cell::Gru
-                },
-                hidden: c.hidden,
-                layers: c.layers,
-                bidirectional: c.bidirectional,
-                readout: if readout == "last" {
-                    repro::spec::Readout::Last
-                } else {
-                    repro::spec::Readout::Mean
-                },
-                dropout: 0.0,
-                layer_norm: false,
-                output_dropout: 0.0,
-                forget_bias: None,
-                embedding: None,
-                embedding_dim: None,
+            let cell = if c.cell == "lstm" {
+                repro::spec::Cell::Lstm
+            } else {
+                repro::spec::Cell::Gru
             };
-            let input = repro::model::InputShape {
-                channels: c.input,
-                length: golden.length,
-                classes: golden.classes,
+            let kind = if readout == "last" {
+                repro::spec::Readout::Last
+            } else {
+                repro::spec::Readout::Mean
             };
-            let built = repro::model::build(
-                &spec,
-                repro::spec::InitScheme::Torch,
-                input,
-                tch::Device::Cpu,
-            )
-            .unwrap();
-            let vars = built.vs.variables();
-            assert_eq!(
-                vars.len(),
-                case.state.len(),
-                "{c:?}: same parameters as PyTorch"
+            let shape = (c.input, golden.length, golden.classes);
+            let built = rnn_with_weights(
+                cell,
+                c.hidden,
+                c.layers,
+                c.bidirectional,
+                kind,
+                shape,
+                &case.state,
+                &format!("{c:?}"),
             );
-            tch::no_grad(|| {
-                for (name, values) in &case.state {
-                    let v = vars
-                        .get(name)
-                        .unwrap_or_else(|| panic!("{c:?}: no variable {name}"));
-                    let src = tch::Tensor::from_slice(values).view(v.size().as_slice());
-                    v.shallow_clone().copy_(&src);
-                }
-            });
             let x = tch::Tensor::from_slice(&case.x).view([golden.batch, c.input, golden.length]);
             for (variant, lengths) in [
                 ("full", vec![golden.length; golden.batch as usize]),
@@ -250,46 +280,24 @@ fn bidirectional_gru_logits_and_gradients_match_pytorch() {
     let _torch = util::torch_lock();
     for case in &golden.cases {
         let c = &case.config;
-        let spec = repro::spec::ModelSpec::Rnn {
-            cell: repro::spec::Cell::Gru,
-            hidden: c.hidden,
-            layers: c.layers,
-            bidirectional: true,
-            readout: match c.readout.as_str() {
-                "flatten" => repro::spec::Readout::Flatten,
-                "mean" => repro::spec::Readout::Mean,
-                _ => repro::spec::Readout::Last,
-            },
-            dropout: 0.0,
-            layer_norm: false,
-            output_dropout: 0.0,
-            forget_bias: None,
-            embedding: None,
-            embedding_dim: None,
+        let readout = match c.readout.as_str() {
+            "flatten" => repro::spec::Readout::Flatten,
+            "mean" => repro::spec::Readout::Mean,
+            _ => repro::spec::Readout::Last,
         };
-        let input = repro::model::InputShape {
-            channels: c.input,
-            length: golden.length,
-            classes: golden.classes,
-        };
-        let built = repro::model::build(
-            &spec,
-            repro::spec::InitScheme::Torch,
-            input,
-            tch::Device::Cpu,
-        )
-        .unwrap();
+        let shape = (c.input, golden.length, golden.classes);
+        let gru = repro::spec::Cell::Gru;
+        let built = rnn_with_weights(
+            gru,
+            c.hidden,
+            c.layers,
+            true,
+            readout,
+            shape,
+            &case.state,
+            &format!("{c:?}"),
+        );
         let vars = built.vs.variables();
-        assert_eq!(vars.len(), case.state.len(), "{c:?}: same parameters");
-        tch::no_grad(|| {
-            for (name, values) in &case.state {
-                let v = vars
-                    .get(name)
-                    .unwrap_or_else(|| panic!("{c:?}: no variable {name}"));
-                v.shallow_clone()
-                    .copy_(&tch::Tensor::from_slice(values).view(v.size().as_slice()));
-            }
-        });
         let x = tch::Tensor::from_slice(&case.x).view([golden.batch, c.input, golden.length]);
         let logits = built
             .net
