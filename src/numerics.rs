@@ -146,6 +146,14 @@ pub fn mkl_branch() -> String {
     mkl_branch_name(current)
 }
 
+/// Switches oneDNN on or off in this process (what [`pin`] does for `portable`); for tests that
+/// train in-process with portable numerics.
+#[cfg(torch)]
+pub fn set_onednn(on: bool) {
+    // SAFETY: plain setter on the ATen context.
+    unsafe { repro_set_mkldnn(c_int::from(on)) };
+}
+
 #[cfg(torch)]
 pub fn onednn_enabled() -> bool {
     // SAFETY: plain getter on the ATen context.

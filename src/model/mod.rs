@@ -18,6 +18,7 @@ mod lstm_fcn;
 mod norm;
 mod rnn;
 pub mod stacked;
+mod stacked_cnn;
 pub mod torchscript;
 
 use tch::nn::{self, Init, Module};

@@ -16,9 +16,12 @@
 //! - a batched cross-entropy (`reduction: none`, then a mean per copy) is not bit-identical to
 //!   the per-copy mean: the caller computes each copy's loss on its own logits.
 
+use std::collections::HashMap;
+
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
+use super::stacked_cnn::StackedCnn;
 use super::ModelError;
 use crate::spec::{Activation, ModelSpec};
 
@@ -41,10 +44,11 @@ pub struct StackedMlp {
     residual: bool,
 }
 
-/// What a forward pass keeps for the gradients: each layer's input and pre-activation.
+/// What a forward pass keeps for the gradients: each layer's input and pre-activation (an
+/// MLP's; a CNN's gradients come from autograd and keep nothing).
 pub struct Tape {
-    inputs: Vec<Tensor>,
-    pre: Vec<Tensor>,
+    pub(super) inputs: Vec<Tensor>,
+    pub(super) pre: Vec<Tensor>,
     /// `[K, B, classes]`.
     pub logits: Tensor,
 }
@@ -64,6 +68,9 @@ impl StackedMlp {
                 "stacked seeds cannot train {why}"
             )));
         }
+        if !matches!(spec, ModelSpec::Mlp { .. } | ModelSpec::Linear { .. }) {
+            return Err(ModelError::Shape("not an `mlp` or `linear` model".into()));
+        }
         let (mut prefixes, activation, residual) = match spec {
             ModelSpec::Mlp {
                 hidden,
@@ -81,24 +88,12 @@ impl StackedMlp {
         };
         prefixes.push(if prefixes.is_empty() { "linear" } else { "out" }.into());
         let vars: Vec<_> = copies.iter().map(|vs| vs.variables()).collect();
-        let stacked = |prefix: &str, leaf: &str| -> Result<Tensor, ModelError> {
-            let name = format!("{prefix}.{leaf}");
-            let parts = vars
-                .iter()
-                .map(|v| {
-                    v.get(&name).map(Tensor::detach).ok_or_else(|| {
-                        ModelError::Shape(format!("stacked copy has no variable `{name}`"))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((target.root() / prefix).var_copy(leaf, &Tensor::stack(&parts, 0)))
-        };
         let layers = prefixes
             .into_iter()
             .map(|n| {
                 Ok(Layer {
-                    w: stacked(&n, "weight")?,
-                    b: stacked(&n, "bias")?,
+                    w: stack_var(&vars, target, &n, "weight")?,
+                    b: stack_var(&vars, target, &n, "bias")?,
                     names: (format!("{n}.weight"), format!("{n}.bias")),
                 })
             })
@@ -186,17 +181,113 @@ impl StackedMlp {
     /// evaluates, selects and digests them as a separate run would.
     pub fn write_into(&self, k: i64, vs: &VarStore) -> Result<(), ModelError> {
         let vars = vs.variables();
-        tch::no_grad(|| {
-            for l in &self.layers {
-                for (name, t) in [(&l.names.0, &l.w), (&l.names.1, &l.b)] {
-                    let mut v = vars.get(name).map(Tensor::shallow_clone).ok_or_else(|| {
-                        ModelError::Shape(format!("stacked copy has no variable `{name}`"))
-                    })?;
-                    v.copy_(&t.get(k));
-                }
+        for l in &self.layers {
+            for (name, t) in [(&l.names.0, &l.w), (&l.names.1, &l.b)] {
+                write_var(&vars, name, &t.get(k))?;
             }
-            Ok(())
+        }
+        Ok(())
+    }
+}
+
+/// The copies' variable `{prefix}.{leaf}` stacked along a new first axis, as a variable of
+/// `target` under the same name.
+pub(super) fn stack_var(
+    vars: &[HashMap<String, Tensor>],
+    target: &VarStore,
+    prefix: &str,
+    leaf: &str,
+) -> Result<Tensor, ModelError> {
+    let name = format!("{prefix}.{leaf}");
+    let parts = vars
+        .iter()
+        .map(|v| {
+            v.get(&name)
+                .map(Tensor::detach)
+                .ok_or_else(|| ModelError::Shape(format!("stacked copy has no variable `{name}`")))
         })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((target.root() / prefix).var_copy(leaf, &Tensor::stack(&parts, 0)))
+}
+
+/// Copies `value` into the variable `name` of `vars` (a copy's `VarStore`).
+pub(super) fn write_var(
+    vars: &HashMap<String, Tensor>,
+    name: &str,
+    value: &Tensor,
+) -> Result<(), ModelError> {
+    let mut v = vars
+        .get(name)
+        .map(Tensor::shallow_clone)
+        .ok_or_else(|| ModelError::Shape(format!("stacked copy has no variable `{name}`")))?;
+    tch::no_grad(|| v.copy_(value));
+    Ok(())
+}
+
+/// K copies of a model that stacks: an MLP (or linear classifier), or a plain CNN
+/// ([`super::stacked_cnn`]).
+pub enum Stacked {
+    Mlp(StackedMlp),
+    Cnn(StackedCnn),
+}
+
+impl Stacked {
+    /// The stacked form of `spec`'s copies (see [`StackedMlp::stack`]).
+    pub fn stack(
+        spec: &ModelSpec,
+        copies: &[&VarStore],
+        target: &VarStore,
+    ) -> Result<Stacked, ModelError> {
+        if let Some(why) = crate::spec::stack_model_refusal(spec) {
+            return Err(ModelError::Shape(format!(
+                "stacked seeds cannot train {why}"
+            )));
+        }
+        Ok(match spec {
+            ModelSpec::Cnn1d { .. } => Stacked::Cnn(StackedCnn::stack(spec, copies, target)?),
+            _ => Stacked::Mlp(StackedMlp::stack(spec, copies, target)?),
+        })
+    }
+
+    /// Whether its convolutions are grouped ones (bit for bit each copy's only with oneDNN off).
+    pub fn convolves(&self) -> bool {
+        matches!(self, Stacked::Cnn(_))
+    }
+
+    pub fn params(&self) -> Vec<&Tensor> {
+        match self {
+            Stacked::Mlp(m) => m.params(),
+            Stacked::Cnn(c) => c.params(),
+        }
+    }
+
+    /// See [`StackedMlp::check_sizes`]; a CNN's head is each copy's own `linear`.
+    pub fn check_sizes(&self, batch: i64) -> Result<(), ModelError> {
+        match self {
+            Stacked::Mlp(m) => m.check_sizes(batch),
+            Stacked::Cnn(_) => Ok(()),
+        }
+    }
+
+    pub fn forward(&self, xs: &Tensor) -> Tape {
+        match self {
+            Stacked::Mlp(m) => m.forward(xs),
+            Stacked::Cnn(c) => c.forward(xs),
+        }
+    }
+
+    pub fn gradients(&self, tape: &Tape, loss: &Tensor) -> Vec<Tensor> {
+        match self {
+            Stacked::Mlp(m) => m.gradients(tape, loss),
+            Stacked::Cnn(c) => c.gradients(loss),
+        }
+    }
+
+    pub fn write_into(&self, k: i64, vs: &VarStore) -> Result<(), ModelError> {
+        match self {
+            Stacked::Mlp(m) => m.write_into(k, vs),
+            Stacked::Cnn(c) => c.write_into(k, vs),
+        }
     }
 }
 

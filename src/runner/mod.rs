@@ -199,6 +199,25 @@ pub fn plan(
                     .into(),
             });
         }
+        if seeds.stack.unwrap_or(1) > 1 && mode == Mode::Native {
+            // oneDNN's convolutions round a grouped convolution otherwise than K separate ones.
+            if let Some(arm) = spec.arms.iter().find(|a| {
+                matches!(
+                    a.resolved(quick).model,
+                    crate::spec::ModelSpec::Cnn1d { .. }
+                )
+            }) {
+                return Err(RunError::Config {
+                    path: spec.path.clone(),
+                    message: format!(
+                        "`seeds.stack` trains the `cnn1d` arm `{}` bit for bit only with \
+                         `numerics: portable` (oneDNN off); set it, pass `--portable`, or drop \
+                         `stack`",
+                        arm.id
+                    ),
+                });
+            }
+        }
         for arm in &spec.arms {
             // An arm that needs another device (`requires:`) is reported, not planned.
             if arm.requires.as_ref().is_some_and(|r| !r.met_by(device)) {

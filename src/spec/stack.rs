@@ -3,13 +3,18 @@
 //! (`model::stacked`, `train::stacked`). Everything else is refused, by the spec decoder with
 //! file and line, and by the trainer for arms built in code.
 
-use super::types::{ModelSpec, ResolvedArm, Schedule};
+use super::types::{Activation, CnnHead, ModelSpec, ResolvedArm, Schedule};
 
 /// Why a model cannot be stacked, or `None`: an MLP or linear classifier without dropout and
-/// without an embedding head.
+/// without an embedding head, or a plain `cnn1d` with ReLU, no batch norm, no dropout and a
+/// `flatten` head (whose grouped convolutions are each copy's own bit for bit only with oneDNN
+/// off: `numerics: portable`, checked by the runner and the trainer, which know the numerics
+/// in force).
 pub fn model_refusal(model: &ModelSpec) -> Option<String> {
     let kind = match model {
-        ModelSpec::Linear { embedding_dim } | ModelSpec::Mlp { embedding_dim, .. }
+        ModelSpec::Linear { embedding_dim }
+        | ModelSpec::Mlp { embedding_dim, .. }
+        | ModelSpec::Cnn1d { embedding_dim, .. }
             if embedding_dim.is_some() =>
         {
             return Some("an embedding head (`model.embedding_dim`)".into())
@@ -23,14 +28,32 @@ pub fn model_refusal(model: &ModelSpec) -> Option<String> {
             return (*input_dropout > 0.0 || dropout.iter().any(|&p| p > 0.0))
                 .then(|| "dropout (each copy would need its own generator)".into())
         }
-        ModelSpec::Cnn1d { .. } => "cnn1d",
+        ModelSpec::Cnn1d {
+            activation,
+            batch_norm,
+            head,
+            dropout,
+            ..
+        } => {
+            return if *batch_norm {
+                Some("a `cnn1d` with `batch_norm` (its statistics would span the copies)".into())
+            } else if *dropout > 0.0 {
+                Some("dropout (each copy would need its own generator)".into())
+            } else if !matches!(head, CnnHead::Flatten) {
+                Some("a `cnn1d` with `head: gap` (only `head: flatten` stacks)".into())
+            } else if !matches!(activation, Activation::Relu) {
+                Some("a `cnn1d` with an activation other than `relu`".into())
+            } else {
+                None
+            }
+        }
         ModelSpec::Resnet1d { .. } => "resnet1d",
         ModelSpec::Rnn { .. } => "rnn",
         ModelSpec::LstmFcn { .. } => "lstm_fcn",
         ModelSpec::Torchscript { .. } => "torchscript",
     };
     Some(format!(
-        "`model.kind: {kind}` (only `mlp` and `linear` stack)"
+        "`model.kind: {kind}` (only `mlp`, `linear` and `cnn1d` stack)"
     ))
 }
 

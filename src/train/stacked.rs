@@ -17,7 +17,7 @@ use super::select::{self, Selector};
 use super::{optim, schedule, CurvePoint, Outcome, Status, TrainError};
 use crate::data::prep::{self, Prepared, Split};
 use crate::data::Dataset;
-use crate::model::stacked::StackedMlp;
+use crate::model::stacked::Stacked;
 use crate::model::{self, Built, InputShape};
 use crate::spec::{ResolvedArm, Schedule};
 
@@ -133,7 +133,26 @@ pub fn train_stacked(
     let batch = t.batch_size.min(n);
     let stacked_vs = tch::nn::VarStore::new(device);
     let vss: Vec<_> = copies.iter().map(|c| &c.built.vs).collect();
-    let stacked = StackedMlp::stack(&arm.model, &vss, &stacked_vs)?;
+    let stacked = Stacked::stack(&arm.model, &vss, &stacked_vs)?;
+    if stacked.convolves() {
+        // A grouped convolution is each copy's own bit for bit only on ATen's own CPU kernels.
+        if device != Device::Cpu || crate::numerics::onednn_enabled() {
+            return Err(refuse(
+                arm,
+                "a `cnn1d` with oneDNN on (native numerics) or on a GPU, where a grouped \
+                 convolution rounds otherwise than K separate ones; compute it with \
+                 `numerics: portable` (or `--portable`) on the CPU",
+            ));
+        }
+        // Padded batches would be masked per copy; every sequence must fill the length.
+        let length = copies[0].prepared.length;
+        for c in &copies {
+            let l = &c.train.lengths;
+            if l.numel() > 0 && l.min().int64_value(&[]) < length {
+                return Err(refuse(arm, "a `cnn1d` on variable-length (padded) data"));
+            }
+        }
+    }
     // The shortest batch a step can take: an epoch's last one, or any under a sequential order
     // that wraps around the split.
     let smallest = if n % batch == 0 { batch } else { 1 };

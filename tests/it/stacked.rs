@@ -1,6 +1,7 @@
-//! Stacked seeds (`seeds: { stack: K }`, issue #15): K seeds of an MLP arm trained as one
-//! batched model give each seed exactly what its own separate run gives on CPU: every step's
-//! loss, the curve, the final metrics and the weights' sha256.
+//! Stacked seeds (`seeds: { stack: K }`, issue #15): K seeds of an MLP arm, or of a plain CNN
+//! arm with oneDNN off (`numerics: portable`), trained as one batched model give each seed
+//! exactly what its own separate run gives on CPU: every step's loss, the curve, the final
+//! metrics and the weights' sha256.
 
 use repro::spec::{BatchOrder, EarlyStopping, InitScheme, Optimizer, Schedule, ScheduleUnit};
 use repro::train::{self, Outcome};
@@ -162,19 +163,157 @@ fn stacked_seeds_diverge_and_stop_early_each_on_its_own() {
     );
 }
 
+/// oneDNN off (as `numerics: portable` runs) while it lives, on again after.
+struct PortableConvs;
+
+impl PortableConvs {
+    fn new() -> PortableConvs {
+        repro::numerics::set_onednn(false);
+        PortableConvs
+    }
+}
+
+impl Drop for PortableConvs {
+    fn drop(&mut self) {
+        repro::numerics::set_onednn(true);
+    }
+}
+
+fn shuffled_cnn(steps: i64) -> repro::spec::ResolvedArm {
+    let mut arm = util::mnist1d_arm("cnn", steps, 40);
+    arm.train.order = BatchOrder::Shuffle;
+    arm
+}
+
+/// Each seed's outcome trained on its own, then stacked, with oneDNN off.
+fn separate_and_stacked_portable(arm: &repro::spec::ResolvedArm) -> (Vec<Outcome>, Vec<Outcome>) {
+    let _torch = util::torch_lock();
+    let _portable = PortableConvs::new();
+    let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
+    let dev = tch::Device::Cpu;
+    let separate = SEEDS
+        .iter()
+        .map(|&s| train::train(arm, &data, s, dev, |_| {}).unwrap())
+        .collect();
+    let stacked = train::train_stacked(arm, &data, &SEEDS, dev, |_, _| {}, |_, _, _| {}).unwrap();
+    (separate, stacked)
+}
+
+#[test]
+fn stacked_cnn_equals_separate_runs_seed_by_seed_with_onednn_off() {
+    // MNIST-1D's paper CNN (3 convolutions, stride 2, padding 1, flatten head) under Adam.
+    let arm = shuffled_cnn(160);
+    let (separate, stacked) = separate_and_stacked_portable(&arm);
+    assert_same(&separate, &stacked);
+    let m = |o: &Outcome| o.metrics.unwrap().accuracy.unwrap();
+    assert!(m(&stacked[0]) > 0.3, "it learns: {}", m(&stacked[0]));
+    assert_ne!(
+        stacked[0].step_losses, stacked[1].step_losses,
+        "the seeds are trained apart"
+    );
+
+    // SGD with Nesterov momentum, weight decay and per-copy norm clipping, on `same` padding
+    // at stride 1 with even kernels (asymmetric padding) and a cosine schedule.
+    let mut sgd = shuffled_cnn(80);
+    sgd.model = repro::spec::ModelSpec::Cnn1d {
+        channels: vec![8, 12],
+        kernel: vec![4, 3],
+        stride: 1,
+        padding: repro::spec::Padding::Same,
+        activation: repro::spec::Activation::Relu,
+        batch_norm: false,
+        head: repro::spec::CnnHead::Flatten,
+        dropout: 0.0,
+        embedding_dim: None,
+    };
+    sgd.train.optimizer = Optimizer::Sgd {
+        momentum: 0.9,
+        nesterov: true,
+    };
+    sgd.train.weight_decay = 1e-3;
+    sgd.train.lr = 0.05;
+    sgd.train.clip_grad_norm = Some(0.5);
+    sgd.train.schedule = Schedule::Cosine {
+        t_max: 80,
+        eta_min: 1e-4,
+        warmup: 5,
+        unit: ScheduleUnit::Steps,
+    };
+    let (separate, stacked) = separate_and_stacked_portable(&sgd);
+    assert_same(&separate, &stacked);
+}
+
 #[test]
 fn stacking_refuses_what_it_cannot_train_exactly() {
     let _torch = util::torch_lock();
     let data = repro::data::load("mnist1d", &util::data_dir()).unwrap();
     let dev = tch::Device::Cpu;
+    let refusal = |arm: &repro::spec::ResolvedArm| {
+        train::train_stacked(arm, &data, &SEEDS, dev, |_, _| {}, |_, _, _| {})
+            .expect_err("refused")
+            .to_string()
+    };
+    // oneDNN on (native numerics): grouped convolutions round otherwise.
+    repro::numerics::set_onednn(true);
     let cnn = util::mnist1d_arm("cnn", 10, 10);
-    let err = train::train_stacked(&cnn, &data, &SEEDS, dev, |_, _| {}, |_, _, _| {})
-        .expect_err("a CNN is refused");
+    let err = refusal(&cnn);
     assert!(
-        err.to_string()
-            .contains("stacked seeds cannot train `model.kind: cnn1d`"),
+        err.contains(
+            "mnist1d, arm `cnn`: stacked seeds cannot train a `cnn1d` with oneDNN on (native \
+             numerics) or on a GPU"
+        ),
         "{err}"
     );
+    let with = |f: &dyn Fn(&mut repro::spec::ModelSpec)| {
+        let mut arm = cnn.clone();
+        f(&mut arm.model);
+        arm
+    };
+    use repro::spec::ModelSpec::Cnn1d;
+    for (arm, why) in [
+        (
+            with(&|m| {
+                if let Cnn1d { batch_norm, .. } = m {
+                    *batch_norm = true
+                }
+            }),
+            "a `cnn1d` with `batch_norm` (its statistics would span the copies)",
+        ),
+        (
+            with(&|m| {
+                if let Cnn1d { dropout, .. } = m {
+                    *dropout = 0.1
+                }
+            }),
+            "dropout (each copy would need its own generator)",
+        ),
+        (
+            with(&|m| {
+                if let Cnn1d { head, .. } = m {
+                    *head = repro::spec::CnnHead::Gap
+                }
+            }),
+            "a `cnn1d` with `head: gap` (only `head: flatten` stacks)",
+        ),
+        (
+            with(&|m| {
+                if let Cnn1d { activation, .. } = m {
+                    *activation = repro::spec::Activation::Gelu
+                }
+            }),
+            "a `cnn1d` with an activation other than `relu`",
+        ),
+        (
+            util::mnist1d_arm("gru", 10, 10),
+            "`model.kind: rnn` (only `mlp`, `linear` and `cnn1d` stack)",
+        ),
+    ] {
+        let err = refusal(&arm);
+        assert!(
+            err.contains(&format!("stacked seeds cannot train {why}")),
+            "{err}"
+        );
+    }
 }
 
 const STACK_SPEC: &str = "\
@@ -192,6 +331,8 @@ arms:
     model: { kind: mlp, hidden: [100, 100], residual: true }
   - id: logistic
     model: { kind: linear }
+  - id: cnn
+    model: { kind: cnn1d, channels: [25, 25, 25], kernel: [5, 3, 3], stride: 2, padding: 1, head: flatten }
 ";
 
 /// `(path under the store, record.json)` of every run, and the journal's `start` lines.
@@ -241,7 +382,7 @@ fn a_stacked_spec_stores_the_records_of_separate_runs_under_the_same_keys() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (separate, separate_starts) = stored(a.path(), "");
     let (stacked, stacked_starts) = stored(b.path(), ", stack: 3");
-    assert_eq!(separate.len(), 6);
+    assert_eq!(separate.len(), 9);
     // Same keys (directories), and every field of every record but the wall time.
     let paths =
         |r: &[(String, serde_json::Value)]| r.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
@@ -258,10 +399,10 @@ fn a_stacked_spec_stores_the_records_of_separate_runs_under_the_same_keys() {
         p.dedup();
         p.len()
     };
-    assert_eq!(pids(&separate_starts), 6, "{separate_starts:?}");
+    assert_eq!(pids(&separate_starts), 9, "{separate_starts:?}");
     assert_eq!(
         pids(&stacked_starts),
-        2,
+        3,
         "one worker per arm: {stacked_starts:?}"
     );
 }
@@ -270,16 +411,45 @@ fn a_stacked_spec_stores_the_records_of_separate_runs_under_the_same_keys() {
 fn a_stack_over_an_arm_that_cannot_stack_is_refused_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let spec = STACK_SPEC.replace("STACK", ", stack: 2")
-        + "  - id: cnn\n    model: { kind: cnn1d, channels: [8], kernel: 3 }\n";
+        + "  - id: fcn\n    model: { kind: cnn1d, channels: [8], kernel: 3, batch_norm: true }\n";
     std::fs::write(dir.path().join("stack.yaml"), spec).unwrap();
     let out = util::repro(dir.path(), &["validate", "stack.yaml"], &[]);
     let (_, stderr) = util::text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(
-            "stack.yaml:9:36: `seeds.stack: 2` cannot stack arm `cnn`: stacked seeds cannot \
-             train `model.kind: cnn1d` (only `mlp` and `linear` stack)"
+            "stack.yaml:9:36: `seeds.stack: 2` cannot stack arm `fcn`: stacked seeds cannot \
+             train a `cnn1d` with `batch_norm` (its statistics would span the copies)"
         ),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_stacked_cnn_needs_portable_numerics_and_the_runner_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = STACK_SPEC
+        .replace("STACK", ", stack: 2")
+        .replace("numerics: portable", "numerics: native");
+    std::fs::write(dir.path().join("stack.yaml"), spec).unwrap();
+    let store = dir.path().join("store");
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["plan", "stack.yaml", "--store", store.to_str().unwrap()];
+        args.extend(extra);
+        util::repro(dir.path(), &args, &[])
+    };
+    let out = plan(&[]);
+    let (_, stderr) = util::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "stack.yaml: `seeds.stack` trains the `cnn1d` arm `cnn` bit for bit only with \
+             `numerics: portable` (oneDNN off); set it, pass `--portable`, or drop `stack`"
+        ),
+        "{stderr}"
+    );
+    // `--portable` makes the native spec portable: then it stacks.
+    let out = plan(&["--portable"]);
+    let (_, stderr) = util::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
