@@ -48,7 +48,17 @@ pub fn model_refusal(model: &ModelSpec) -> Option<String> {
             }
         }
         ModelSpec::Resnet1d { .. } => "resnet1d",
-        ModelSpec::Rnn { .. } => "rnn",
+        ModelSpec::Rnn { .. } => {
+            // Probed (scripts/probe_stacked_lstm.py): an exact stacked LSTM needs ATen's loop,
+            // portable kernels and hand-made weight gradients, and is then no faster than K
+            // separate portable runs, about 4x slower than K separate native ones.
+            return Some(
+                "`model.kind: rnn` (only `mlp`, `linear` and `cnn1d` stack: a stacked LSTM \
+                 that keeps each seed's bits is about 4x slower on the CPU than separate native \
+                 runs, README \"Stacked seeds\")"
+                    .into(),
+            );
+        }
         ModelSpec::LstmFcn { .. } => "lstm_fcn",
         ModelSpec::Torchscript { .. } => "torchscript",
     };
