@@ -122,8 +122,12 @@ pub struct Record {
 }
 
 impl Record {
-    /// The stored curve diagnosis, or for an older record, the one its curve gives.
+    /// The stored curve diagnosis, or for an older record, the one its curve gives; a run
+    /// whose embeddings collapsed is [`Diagnosis::Collapsed`] whatever was stored.
     pub fn diagnosis(&self) -> Diagnosis {
+        if matches!(self.status, Status::Collapsed { .. }) {
+            return Diagnosis::Collapsed;
+        }
         self.curve_diagnosis.unwrap_or_else(|| {
             curves::diagnose(&curve_of(
                 &self.config,

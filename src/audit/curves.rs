@@ -27,6 +27,11 @@
 //!    rate or enlarge the batch.
 //! 8. Otherwise **healthy**.
 //!
+//! A run whose test embeddings collapsed (`Status::Collapsed`, metric learning) is diagnosed
+//! **collapsed** whatever its curve, because its loss curve (often flat at the margin) would
+//! otherwise read as "not decreasing" and send the user to check the labels. Advice: lower the
+//! learning rate or mine semi-hard triplets.
+//!
 //! Per arm, [`summarize`] counts the seeds by outcome and reports the most common one, with
 //! the median S over the seeds that overfit ("overfitting from step ~1000 in 5/5 seeds").
 
@@ -67,9 +72,13 @@ pub enum Diagnosis {
     Healthy,
     NotDecreasing,
     Diverging,
-    Overfitting { from_step: i64 },
+    Overfitting {
+        from_step: i64,
+    },
     TooNoisy,
     TooShort,
+    /// The run's test embeddings collapsed (all alike): its metrics are not used.
+    Collapsed,
 }
 
 impl Diagnosis {
@@ -82,6 +91,7 @@ impl Diagnosis {
             Diagnosis::Overfitting { .. } => "overfitting",
             Diagnosis::TooNoisy => "too noisy",
             Diagnosis::TooShort => "too short to tell",
+            Diagnosis::Collapsed => "collapsed",
         }
     }
 
@@ -99,6 +109,10 @@ impl Diagnosis {
                  `selection: best-val`)"
             }
             Diagnosis::TooNoisy => "lower the learning rate or enlarge the batch",
+            Diagnosis::Collapsed => {
+                "the embeddings collapsed to one point: lower the learning rate, or mine \
+                 semi-hard triplets (`mining: semihard`) instead of the hardest"
+            }
         }
     }
 }
@@ -202,14 +216,26 @@ impl CurveSummary {
     }
 }
 
+/// Outcomes in the order a summary names them (and breaks ties): the worst first.
+const NAMES: [&str; 7] = [
+    "collapsed",
+    "diverging",
+    "not decreasing",
+    "overfitting",
+    "too noisy",
+    "healthy",
+    "too short to tell",
+];
+
 fn rank(d: &Diagnosis) -> usize {
     match d {
-        Diagnosis::Diverging => 0,
-        Diagnosis::NotDecreasing => 1,
-        Diagnosis::Overfitting { .. } => 2,
-        Diagnosis::TooNoisy => 3,
-        Diagnosis::Healthy => 4,
-        Diagnosis::TooShort => 5,
+        Diagnosis::Collapsed => 0,
+        Diagnosis::Diverging => 1,
+        Diagnosis::NotDecreasing => 2,
+        Diagnosis::Overfitting { .. } => 3,
+        Diagnosis::TooNoisy => 4,
+        Diagnosis::Healthy => 5,
+        Diagnosis::TooShort => 6,
     }
 }
 
@@ -218,11 +244,11 @@ pub fn summarize(diagnoses: &[Diagnosis]) -> Option<CurveSummary> {
     if diagnoses.is_empty() {
         return None;
     }
-    let mut counts = [0usize; 6];
+    let mut counts = [0usize; NAMES.len()];
     for d in diagnoses {
         counts[rank(d)] += 1;
     }
-    let top = (0..6).fold(0, |best, r| if counts[r] > counts[best] { r } else { best });
+    let top = (0..NAMES.len()).fold(0, |best, r| if counts[r] > counts[best] { r } else { best });
     let mut diagnosis = *diagnoses
         .iter()
         .find(|d| rank(d) == top)
@@ -239,19 +265,11 @@ pub fn summarize(diagnoses: &[Diagnosis]) -> Option<CurveSummary> {
             from_step: median(&steps).round() as i64,
         };
     }
-    let names = [
-        "diverging",
-        "not decreasing",
-        "overfitting",
-        "too noisy",
-        "healthy",
-        "too short to tell",
-    ];
     Some(CurveSummary {
         diagnosis,
         seeds: counts[top],
         of: diagnoses.len(),
-        counts: names
+        counts: NAMES
             .iter()
             .zip(counts)
             .filter(|(_, c)| *c > 0)

@@ -259,3 +259,36 @@ fn every_report_shows_the_arms_curve_diagnosis() {
     assert_eq!(json["curves"]["diagnosis"]["from_step"], 1000);
     assert_eq!(json["curves"]["seeds"], 5);
 }
+
+/// A run whose embeddings collapsed is diagnosed `collapsed`, whatever its stored curve
+/// diagnosis says: the batch-hard triplet runs on MNIST-1D collapsed in 5/5 seeds with flat
+/// loss curves, which read as "not decreasing: check the labels", the wrong advice.
+#[test]
+fn a_collapsed_run_is_diagnosed_collapsed_not_by_its_flat_curve() {
+    let mut records = kept_gru_records();
+    for r in &mut records[..3] {
+        r.status = repro::train::Status::Collapsed {
+            reason: "every test embedding within 1e-6 of the others".into(),
+        };
+        r.curve_diagnosis = Some(Diagnosis::NotDecreasing);
+    }
+    let each: Vec<Diagnosis> = records.iter().map(|r| r.diagnosis()).collect();
+    assert_eq!(&each[..3], &[Diagnosis::Collapsed; 3]);
+    assert_eq!(
+        &each[3..],
+        &[1500, 1250].map(|s| Diagnosis::Overfitting { from_step: s })
+    );
+    let s = curves::summarize(&each).unwrap();
+    assert_eq!(s.text(), "collapsed in 3/5 seeds");
+    assert!(
+        s.text_with_advice().contains("mining: semihard"),
+        "{}",
+        s.text_with_advice()
+    );
+    assert_eq!(
+        s.counts,
+        vec![("collapsed".to_string(), 3), ("overfitting".to_string(), 2)]
+    );
+    let json = serde_json::to_value(s.diagnosis).unwrap();
+    assert_eq!(json["shape"], "collapsed");
+}
