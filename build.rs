@@ -42,6 +42,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo:rustc-env=REPRO_CODE_DIGEST={}", code_digest(&root));
+    println!("cargo:rustc-env=REPRO_BUILT_FROM={}", built_from(&root));
     if front {
         return;
     }
@@ -133,6 +134,31 @@ fn code_digest(root: &Path) -> String {
         .unwrap_or_else(|e| fail(&format!("{rustc} -vV: {e}")));
     hasher.update(&version);
     hex(&hasher.finalize())
+}
+
+/// The git commit checked out when the code digest was computed, with `+dirty` when a file
+/// under [`CODE`] differed from it (untracked ones included); empty outside a git work tree or
+/// without git. For people reading a report (a pinned binary runs anywhere, so the git state of
+/// the directory a run starts in says nothing about its code); never part of a key. It is
+/// recomputed when the code changes, not on every commit: a commit that leaves [`CODE`] alone
+/// keeps the binary, and its code is that commit's too.
+fn built_from(root: &Path) -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let Some(head) = git(&["rev-parse", "--verify", "HEAD"]).filter(|h| h.len() == 40) else {
+        return String::new();
+    };
+    let mut status = vec!["status", "--porcelain", "--untracked-files=all", "--"];
+    status.extend(CODE);
+    let dirty = git(&status).is_some_and(|s| !s.is_empty());
+    format!("{head}{}", if dirty { "+dirty" } else { "" })
 }
 
 /// The files under `path` (relative to `root`), as paths relative to `root`.

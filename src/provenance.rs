@@ -191,13 +191,23 @@ pub fn code_digest() -> &'static str {
     env!("REPRO_CODE_DIGEST")
 }
 
-/// What the code was: the binary's digest, and for people the git state of the directory the
-/// run was started in (which does not enter the key).
+/// The git commit this binary's code was built from (`+dirty` when its code files differed
+/// from that commit), computed by `build.rs` with the code digest; `None` when it was built
+/// outside a git work tree. Never part of a key.
+pub fn built_from() -> Option<&'static str> {
+    Some(env!("REPRO_BUILT_FROM")).filter(|s| !s.is_empty())
+}
+
+/// What the code was: the binary's digest, and for people the commit it was built from and
+/// the git state of the directory the run was started in (neither enters the key).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CodeIdentity {
     /// [`code_digest`] of the binary that trained (empty in records written before it existed).
     #[serde(default)]
     pub build: String,
+    /// [`built_from`] of the binary that trained (absent in records written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_from: Option<String>,
     /// Whether the directory is inside a git repository at all.
     pub repository: bool,
     pub commit: Option<String>,
@@ -213,6 +223,7 @@ pub struct CodeIdentity {
 pub fn code_identity(dir: &Path) -> CodeIdentity {
     let none = CodeIdentity {
         build: code_digest().to_string(),
+        built_from: built_from().map(str::to_string),
         repository: false,
         commit: None,
         branch: None,
@@ -257,6 +268,7 @@ pub fn code_identity(dir: &Path) -> CodeIdentity {
         .unwrap_or(0);
     CodeIdentity {
         build: code_digest().to_string(),
+        built_from: built_from().map(str::to_string),
         repository: true,
         commit,
         branch,

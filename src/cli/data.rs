@@ -181,6 +181,12 @@ pub fn doctor(data_dir: &Path) {
         "code         {} (sha256 of the sources this binary was built from; in every run key)",
         code.build
     );
+    println!(
+        "built from   {}",
+        code.built_from
+            .as_deref()
+            .unwrap_or("no git commit (built outside a git work tree)")
+    );
     match &code.commit {
         Some(c) => println!(
             "git          {} on {}{}{}",

@@ -8,9 +8,22 @@ use crate::record::Record;
 use crate::spec::Spec;
 use crate::store::{self, StoreError};
 
-/// The code a record was trained by: its binary's code digest and the git commit beside it,
-/// e.g. `3f2a9c01d4e5 (git 6383ef3a1b2c, dirty)`.
+/// The code a record was trained by: its binary's code digest and the commit that binary was
+/// built from, e.g. `3f2a9c01d4e5 (built from 6383ef3a1b2c)`; for a record written before
+/// binaries knew it, the git commit of the directory the run started in,
+/// `3f2a9c01d4e5 (git 6383ef3a1b2c, dirty)`.
 pub fn code_version(r: &Record) -> String {
+    if let Some(from) = &r.code.built_from {
+        let (commit, dirty) = match from.strip_suffix("+dirty") {
+            Some(c) => (c, ", dirty"),
+            None => (from.as_str(), ""),
+        };
+        return format!(
+            "{} (built from {}{dirty})",
+            &r.code.build[..12.min(r.code.build.len())],
+            &commit[..12.min(commit.len())]
+        );
+    }
     let git = match &r.code.commit {
         Some(c) => format!(
             "git {}{}",

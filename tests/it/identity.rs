@@ -80,6 +80,41 @@ fn writing_tracked_reports_in_a_git_clone_keeps_every_run_done() {
     assert_eq!(digest.len(), 64);
     let reports = std::fs::read_to_string(root.join("reports/ident.json")).unwrap();
     assert!(reports.contains(&digest[..12]), "{reports}");
+
+    // And the commit the binary was built from: this repository's, not the clone's the run
+    // started in (a pinned binary runs anywhere; the directory's commit says nothing of it).
+    let built = doctor
+        .lines()
+        .find_map(|l| l.strip_prefix("built from"))
+        .map(str::trim)
+        .unwrap()
+        .to_string();
+    let source = super::util::root();
+    let source_is_git = Command::new("git")
+        .current_dir(&source)
+        .args(["rev-parse", "--verify", "HEAD"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !source_is_git {
+        assert!(built.starts_with("no git commit"), "{built}");
+        return;
+    }
+    let commit = built.strip_suffix("+dirty").unwrap_or(&built);
+    assert_eq!(commit.len(), 40, "{built}");
+    git(
+        &source,
+        &["cat-file", "-e", &format!("{commit}^{{commit}}")],
+    );
+    assert_ne!(git(root, &["rev-parse", "HEAD"]).trim(), commit);
+    let record = walk(&root.join("store"), "record.json").remove(0);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
+    assert_eq!(record["code"]["built_from"], built.as_str());
+    let md = std::fs::read_to_string(root.join("reports/ident.md")).unwrap();
+    assert!(
+        md.contains(&format!("{} (built from {}", &digest[..12], &commit[..12])),
+        "{md}"
+    );
 }
 
 /// A worker whose binary was rebuilt since planning (a queued Slurm array, a stale binary)

@@ -250,6 +250,7 @@ fn record(
         data: Vec::new(),
         code: repro::provenance::CodeIdentity {
             build: String::new(),
+            built_from: None,
             repository: false,
             commit: None,
             branch: None,
