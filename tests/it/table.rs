@@ -122,8 +122,17 @@ fn the_baseline_table_lists_every_arm_of_every_spec_and_its_page_links_work_in_c
         );
         assert_eq!(cells[3], a["params"].as_i64().unwrap().to_string());
         assert_eq!(cells[7], "2/2");
-        // The code digest of the binary that trained, and the day the runs finished.
-        assert_eq!(cells[10].len(), 12 + " (not in git)".len(), "{cells:?}");
+        // The code digest of the binary that trained with the commit it was built from (this
+        // repository's, not the temporary directory's), and the day the runs finished.
+        let from = match repro::provenance::built_from() {
+            Some(f) => match f.strip_suffix("+dirty") {
+                Some(c) => format!(" (built from {}, dirty)", &c[..12]),
+                None => format!(" (built from {})", &f[..12]),
+            },
+            None => " (not in git)".to_string(),
+        };
+        assert!(cells[10].ends_with(&from), "{cells:?}");
+        assert_eq!(cells[10].len(), 12 + from.len(), "{cells:?}");
         assert!(cells[11].starts_with("20"), "{cells:?}");
     }
     // The spec's own report: P(b > a) beside the mean difference, and the sweep's expected
