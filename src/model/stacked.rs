@@ -292,12 +292,35 @@ impl Stacked {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use tch::{Device, Kind, Tensor};
 
     use super::StackedMlp;
-    use crate::model::{build, InputShape};
+    use crate::model::{build, Built, InputShape};
     use crate::spec::{Activation, InitScheme, ModelSpec};
+
+    /// The stacked-step experiments' setup: three copies of `spec` on MNIST-1D's shapes (seeds
+    /// 0, 1, 2), each copy's own batch of 100 (`[3, 100, 1, 40]` inputs, `[3, 100]` labels,
+    /// seed 7) and an empty variable store to stack them into.
+    pub(in crate::model) fn three_copies(
+        spec: &ModelSpec,
+    ) -> (Vec<Built>, Tensor, Tensor, tch::nn::VarStore) {
+        let input = InputShape {
+            channels: 1,
+            length: 40,
+            classes: 10,
+        };
+        let copies = (0..3)
+            .map(|seed| {
+                tch::manual_seed(seed);
+                build(spec, InitScheme::Torch, input, Device::Cpu).unwrap()
+            })
+            .collect();
+        tch::manual_seed(7);
+        let xs = Tensor::randn([3, 100, 1, 40], (Kind::Float, Device::Cpu));
+        let ys = Tensor::randint(10, [3, 100], (Kind::Int64, Device::Cpu));
+        (copies, xs, ys, tch::nn::VarStore::new(Device::Cpu))
+    }
 
     /// The experiment behind this file's design, at MNIST-1D's sizes (40 → 100 → 100 → 10,
     /// residual, batch 100), one intra-op thread: the stacked forward, each copy's own
@@ -314,21 +337,7 @@ mod tests {
             dropout: vec![],
             embedding_dim: None,
         };
-        let input = InputShape {
-            channels: 1,
-            length: 40,
-            classes: 10,
-        };
-        let copies: Vec<_> = (0..3)
-            .map(|seed| {
-                tch::manual_seed(seed);
-                build(&spec, InitScheme::Torch, input, Device::Cpu).unwrap()
-            })
-            .collect();
-        tch::manual_seed(7);
-        let xs = Tensor::randn([3, 100, 1, 40], (Kind::Float, Device::Cpu));
-        let ys = Tensor::randint(10, [3, 100], (Kind::Int64, Device::Cpu));
-        let target = tch::nn::VarStore::new(Device::Cpu);
+        let (copies, xs, ys, target) = three_copies(&spec);
         let vss: Vec<_> = copies.iter().map(|c| &c.vs).collect();
         let stacked = StackedMlp::stack(&spec, &vss, &target).unwrap();
         let tape = stacked.forward(&xs);

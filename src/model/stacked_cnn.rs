@@ -152,8 +152,7 @@ mod tests {
     use tch::{Device, Kind, Tensor};
 
     use super::StackedCnn;
-    use crate::model::{build, InputShape};
-    use crate::spec::{Activation, CnnHead, InitScheme, ModelSpec, Padding};
+    use crate::spec::{Activation, CnnHead, ModelSpec, Padding};
 
     /// oneDNN off while it lives (as `numerics: portable` runs), on again after, panic or not.
     struct OnednnOff;
@@ -183,21 +182,7 @@ mod tests {
             dropout: 0.0,
             embedding_dim: None,
         };
-        let input = InputShape {
-            channels: 1,
-            length: 40,
-            classes: 10,
-        };
-        let copies: Vec<_> = (0..3)
-            .map(|seed| {
-                tch::manual_seed(seed);
-                build(&spec, InitScheme::Torch, input, Device::Cpu).unwrap()
-            })
-            .collect();
-        tch::manual_seed(7);
-        let xs = Tensor::randn([3, 100, 1, 40], (Kind::Float, Device::Cpu));
-        let ys = Tensor::randint(10, [3, 100], (Kind::Int64, Device::Cpu));
-        let target = tch::nn::VarStore::new(Device::Cpu);
+        let (copies, xs, ys, target) = crate::model::stacked::tests::three_copies(&spec);
         let vss: Vec<_> = copies.iter().map(|c| &c.vs).collect();
         let stacked = StackedCnn::stack(&spec, &vss, &target).unwrap();
         let tape = stacked.forward(&xs);
