@@ -53,9 +53,9 @@ bench: setup
 	.venv/bin/python benches/pytorch_eager.py
 
 ## repro and PyTorch eager side by side on the same training (benches/vs_pytorch/run.py):
-## alternating runs, steps/s and their ratio. WORKLOADS=cnn,gru,lstm,fcn REPS=3 QUICK=1 THREADS=N
+## alternating runs, steps/s and their ratio. WORKLOADS=cnn,gru,lstm,fcn REPS=3 QUICK=1 THREADS=N FUSED=1
 bench-vs: build
-	WORKLOADS="$(WORKLOADS)" REPS="$(REPS)" QUICK="$(QUICK)" THREADS="$(THREADS)" \
+	WORKLOADS="$(WORKLOADS)" REPS="$(REPS)" QUICK="$(QUICK)" THREADS="$(THREADS)" FUSED="$(FUSED)" \
 		.venv/bin/python benches/vs_pytorch/run.py
 
 clean:

@@ -1,6 +1,9 @@
-// The few libtorch calls tch does not expose: determinism switches and version/backend facts.
+// The few libtorch calls tch does not expose: determinism switches, version/backend facts, and
+// the multi-tensor optimizer ops (`_foreach_*`, `_fused_adam_`) that tch 0.24 does not bind.
 // Every function is noexcept from Rust's point of view: C++ exceptions are caught here.
+#include <ATen/ATen.h>
 #include <ATen/Context.h>
+#include <c10/core/GradMode.h>
 #include <ATen/Version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
@@ -12,6 +15,26 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
+
+namespace {
+
+// tch's tensor handles are `at::Tensor*` (torch-sys's `C_tensor`); these are shallow copies,
+// sharing storage, so in-place ops on them change the caller's tensors.
+std::vector<at::Tensor> tensors(at::Tensor* const* ts, int n) {
+  std::vector<at::Tensor> out;
+  out.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) out.push_back(*ts[i]);
+  return out;
+}
+
+void copy_error(const char* what, char* err, int len) {
+  if (err == nullptr || len <= 0) return;
+  std::strncpy(err, what, static_cast<size_t>(len - 1));
+  err[len - 1] = 0;
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -135,5 +158,59 @@ int repro_tune_malloc(long mmap_threshold, long trim_threshold) {
   (void)trim_threshold;
   return -1;
 #endif
+}
+
+// `torch.nn.utils.clip_grad_norm_(grads, max_norm)` as PyTorch 2.11 computes it on CPU and CUDA
+// (its foreach path): per-tensor norms with `_foreach_norm`, the norm of their stack, the
+// coefficient `max_norm / (total + 1e-6)` clamped at 1 (Python's `float / Tensor` is
+// `reciprocal() * float`), and one `_foreach_mul_` by it. Nothing is read back to the host.
+// Returns 0, or -1 with the exception's text in `err`.
+int repro_clip_grad_norm(at::Tensor* const* grads, int n, double max_norm, char* err, int len) {
+  try {
+    if (n <= 0) return 0;
+    c10::NoGradGuard no_grad;
+    auto gs = tensors(grads, n);
+    auto norms = at::_foreach_norm(gs, 2.0);
+    auto total = at::linalg_vector_norm(at::stack(norms), 2.0);
+    auto coef = at::clamp_max(at::reciprocal(total + 1e-6) * max_norm, 1.0);
+    at::_foreach_mul_(gs, coef);
+    return 0;
+  } catch (const std::exception& e) {
+    copy_error(e.what(), err, len);
+    return -1;
+  }
+}
+
+// One step of `torch.optim.Adam(..., fused=True)` (`decoupled` 0) or `AdamW(..., fused=True)`
+// (`decoupled` 1) over `n` parameters, as `torch.optim.adam._fused_adam` takes it: every
+// `steps[i]` (a float32 scalar on the parameter's device) incremented by one with
+// `_foreach_add_`, then one `_fused_adam_`/`_fused_adamw_` call, no AMSGrad, no grad scaling.
+// Returns 0, or -1 with the exception's text in `err`.
+int repro_fused_adam(at::Tensor* const* params, at::Tensor* const* grads,
+                     at::Tensor* const* exp_avgs, at::Tensor* const* exp_avg_sqs,
+                     at::Tensor* const* steps, int n, double lr, double beta1, double beta2,
+                     double weight_decay, double eps, int decoupled, char* err, int len) {
+  try {
+    if (n <= 0) return 0;
+    c10::NoGradGuard no_grad;
+    auto ps = tensors(params, n);
+    auto gs = tensors(grads, n);
+    auto ms = tensors(exp_avgs, n);
+    auto vs = tensors(exp_avg_sqs, n);
+    auto ss = tensors(steps, n);
+    std::vector<at::Tensor> max_exp_avg_sqs;
+    at::_foreach_add_(ss, 1);
+    if (decoupled) {
+      at::_fused_adamw_(ps, gs, ms, vs, max_exp_avg_sqs, ss, lr, beta1, beta2, weight_decay, eps,
+                        /*amsgrad=*/false, /*maximize=*/false);
+    } else {
+      at::_fused_adam_(ps, gs, ms, vs, max_exp_avg_sqs, ss, lr, beta1, beta2, weight_decay, eps,
+                       /*amsgrad=*/false, /*maximize=*/false);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    copy_error(e.what(), err, len);
+    return -1;
+  }
 }
 }

@@ -3,7 +3,8 @@
 A fixed least-squares problem (W: 4x3, b: 4, X: 16x3, Y: 16x4, drawn once with seed 0 and stored
 in the output, so repro needs no RNG agreement) is optimised for STEPS steps by every optimizer
 × schedule pair (each optimizer at its own starting lr, stored per case); the final parameters and the learning rate used at each step are recorded.
-repro must reach the same parameters to 1e-5.
+repro must reach the same parameters to 1e-5, and the fused Adam/AdamW cases bit for bit under
+the constant and step schedules (whose learning rates are exact in both).
 
 Usage: .venv/bin/python scripts/gen_golden_optim.py > tests/golden/optim_pytorch.json
 """
@@ -17,6 +18,10 @@ STEPS, LR = 30, 0.05
 OPTIMIZERS = {
     "adam": lambda p: torch.optim.Adam(p, lr=LR, weight_decay=0.01, foreach=False),
     "adamw": lambda p: torch.optim.AdamW(p, lr=LR, weight_decay=0.01, foreach=False),
+    # PyTorch's fused kernels (`_fused_adam_`/`_fused_adamw_`): repro calls the same op, so these
+    # must match bit for bit wherever the learning rate does.
+    "adam_fused": lambda p: torch.optim.Adam(p, lr=LR, weight_decay=0.01, fused=True),
+    "adamw_fused": lambda p: torch.optim.AdamW(p, lr=LR, weight_decay=0.01, fused=True),
     "radam": lambda p: torch.optim.RAdam(p, lr=LR, weight_decay=0.01, foreach=False),
     "radam_nowd": lambda p: torch.optim.RAdam(p, lr=LR, weight_decay=0.0, foreach=False),
     "sgd": lambda p: torch.optim.SGD(p, lr=LR, momentum=0.9, weight_decay=0.01, foreach=False),
@@ -68,7 +73,7 @@ def main():
     torch.set_num_threads(1)
     problem = {"w": torch.randn(4, 3), "b": torch.randn(4), "x": torch.randn(16, 3), "y": torch.randn(16, 4)}
     cases = [run(problem, o, s, None) for o in OPTIMIZERS for s in SCHEDULES]
-    cases += [run(problem, o, "constant", CLIPS[c]) for o in ("adam", "radam") for c in ("norm", "value")]
+    cases += [run(problem, o, "constant", CLIPS[c]) for o in ("adam", "adam_fused", "radam") for c in ("norm", "value")]
     out = {
         "generator": "scripts/gen_golden_optim.py",
         "torch": torch.__version__,

@@ -189,10 +189,11 @@ def train(cfg, build, data):
     torch.manual_seed(cfg["seed"])
     model = build()
     params = model.parameters()
+    fused = cfg["fused"] or None  # None: PyTorch's default (single-tensor on CPU)
     if cfg["optimizer"] == "adam":
-        opt = torch.optim.Adam(params, lr=cfg["lr"], eps=cfg["eps"], weight_decay=cfg["weight_decay"])
+        opt = torch.optim.Adam(params, lr=cfg["lr"], eps=cfg["eps"], weight_decay=cfg["weight_decay"], fused=fused)
     elif cfg["optimizer"] == "adamw":
-        opt = torch.optim.AdamW(params, lr=cfg["lr"], eps=cfg["eps"], weight_decay=cfg["weight_decay"])
+        opt = torch.optim.AdamW(params, lr=cfg["lr"], eps=cfg["eps"], weight_decay=cfg["weight_decay"], fused=fused)
     else:
         raise SystemExit(f"optimizer {cfg['optimizer']!r} is not in this benchmark")
     schedule = cfg["schedule"]
@@ -248,8 +249,9 @@ def train(cfg, build, data):
 
 def main(name, cfg, load, build):
     """Command line of a workload script: its defaults are the repro spec beside it; the
-    runner passes the steps, evaluation cadence, threads and seed of the repro run it pairs
-    with (`--steps`, `--eval-every`, `--t-max`, `--threads`, `--seed`)."""
+    runner passes the steps, evaluation cadence, threads, seed and fused optimizer step of the
+    repro run it pairs with (`--steps`, `--eval-every`, `--t-max`, `--threads`, `--seed`,
+    `--fused`)."""
     p = argparse.ArgumentParser(description=f"PyTorch eager side of benches/vs_pytorch/{name}.yaml")
     p.add_argument("--steps", type=int, default=cfg["steps"])
     p.add_argument("--eval-every", type=int, default=cfg["eval_every"])
@@ -257,8 +259,10 @@ def main(name, cfg, load, build):
     p.add_argument("--threads", type=int, default=cfg["threads"])
     p.add_argument("--seed", type=int, default=cfg["seed"])
     p.add_argument("--data-dir", default=str(ROOT / "data"))
+    p.add_argument("--fused", action="store_true", help="Adam/AdamW with fused=True")
     a = p.parse_args()
-    cfg = dict(cfg, steps=a.steps, eval_every=a.eval_every, threads=a.threads, seed=a.seed)
+    cfg = dict(cfg, steps=a.steps, eval_every=a.eval_every, threads=a.threads, seed=a.seed,
+               fused=a.fused)
     if cfg["schedule"]["kind"] == "cosine":
         cfg["schedule"] = dict(cfg["schedule"], t_max=a.t_max)
     set_threads(cfg["threads"])

@@ -24,6 +24,8 @@ Settings (environment, or `make bench-vs VAR=...`):
   REPS       pairs per workload (default 3)
   QUICK      1: each spec's `quick:` steps (a few hundred), to check the plumbing in a minute
   THREADS    intra-op threads on both sides (default: each spec's `train.threads`, 1)
+  FUSED      1: Adam/AdamW's fused single-kernel step on both sides (`fused: true` in the spec,
+             `fused=True` in PyTorch); default: each side's per-parameter step
   REPRO      the binary (default target/release/repro)
 
 The table goes to stdout and to benches/vs_pytorch/latest.md with the machine, date, commit,
@@ -74,22 +76,30 @@ def settings():
     if reps < 1 or (threads is not None and threads < 1):
         fail("REPS and THREADS must be at least 1")
     quick = (env.get("QUICK") or "0") not in ("0", "")
+    fused = (env.get("FUSED") or "0") not in ("0", "")
     repro = Path(env.get("REPRO") or ROOT / "target" / "release" / "repro")
     if not repro.is_file():
         fail(f"{repro}: no repro binary (run `cargo build --release` or `make build`)")
     if not PYTHON.is_file():
         fail(f"{PYTHON}: no virtual environment (run `make setup`)")
-    return names, reps, quick, threads, repro
+    return names, reps, quick, threads, fused, repro
 
 
-def spec_for(name, threads, tmp):
-    """The workload's spec; with THREADS, a copy whose `train.threads` says so."""
+def spec_for(name, threads, fused, tmp):
+    """The workload's spec; with THREADS, a copy whose `train.threads` says so; with FUSED, one
+    whose optimizer line is followed by `fused: true`."""
     spec = HERE / f"{name}.yaml"
-    if threads is None:
+    if threads is None and not fused:
         return spec
-    text, count = re.subn(r"(?m)^(\s*threads:\s*)\d+\s*$", rf"\g<1>{threads}", spec.read_text())
-    if count != 1:
-        fail(f"{spec}: expected one `threads:` line to set THREADS, found {count}")
+    text = spec.read_text()
+    if threads is not None:
+        text, count = re.subn(r"(?m)^(\s*threads:\s*)\d+\s*$", rf"\g<1>{threads}", text)
+        if count != 1:
+            fail(f"{spec}: expected one `threads:` line to set THREADS, found {count}")
+    if fused:
+        text, count = re.subn(r"(?m)^(\s*)(optimizer:\s*adamw?\s*)$", r"\g<1>\g<2>\n\g<1>fused: true", text)
+        if count != 1:
+            fail(f"{spec}: expected one `optimizer: adam` or `adamw` line to set FUSED, found {count}")
     copy = Path(tmp) / spec.name
     copy.write_text(text)
     return copy
@@ -127,6 +137,8 @@ def run_pytorch(name, record):
            "--seed", str(record["seed"]), "--data-dir", str(ROOT / "data")]
     if train["schedule"]["kind"] == "cosine":
         cmd += ["--t-max", str(train["schedule"]["t_max"])]
+    if train["optimizer"].get("fused"):
+        cmd += ["--fused"]
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     process_s = time.perf_counter() - start
@@ -145,6 +157,7 @@ def same_work(name, record, py):
     pairs = {
         "optimizer": (train["optimizer"]["name"], c["optimizer"]),
         "eps": (train["optimizer"].get("eps"), c["eps"]),
+        "fused": (train["optimizer"].get("fused", False), c["fused"]),
         "lr": (train["lr"], c["lr"]),
         "weight_decay": (train["weight_decay"], c["weight_decay"]),
         "batch_size": (train["batch_size"], c["batch_size"]),
@@ -242,13 +255,13 @@ def machine():
 
 
 def main():
-    names, reps, quick, threads, repro = settings()
+    names, reps, quick, threads, fused, repro = settings()
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load_before = os.getloadavg()
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-vs-") as tmp:
         for name in names:
-            spec = spec_for(name, threads, tmp)
+            spec = spec_for(name, threads, fused, tmp)
             print(f"{name}: {reps} × (repro, PyTorch){' QUICK' if quick else ''}", flush=True)
             results[name] = bench(name, spec, repro, reps, quick)
     load_after = os.getloadavg()
@@ -256,7 +269,7 @@ def main():
     first = next(iter(results.values()))[0]
     settings_used = " ".join(f"{k}={v}" for k, v in [
         ("WORKLOADS", ",".join(names)), ("REPS", reps), ("QUICK", 1 if quick else ""),
-        ("THREADS", threads if threads is not None else "")] if v != "")
+        ("THREADS", threads if threads is not None else ""), ("FUSED", 1 if fused else "")] if v != "")
     sums = {n: summary(n, rows) for n, rows in results.items()}
     lines = [
         "# repro vs PyTorch eager, side by side" + (" (QUICK: plumbing check, not a measurement)" if quick else ""),
@@ -264,6 +277,7 @@ def main():
         f"- machine: {model}, {cores} cores; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after",
         f"- date: {started}; commit {commit}; repro binary {os.path.relpath(repro, ROOT)}; torch {first['torch']}",
         f"- intra-op threads: {first['threads']} on both sides; deterministic algorithms on both sides; native kernels",
+        f"- optimizer step: {'fused (one `_fused_adam_` call) on both sides' if fused else 'per parameter on both sides (repro: libtorch C++ Adam; PyTorch: single-tensor Adam)'}",
         f"- command: `make bench-vs {settings_used}`",
         "",
         "Timed on both sides in-process: one run's training from its data in memory to its final test",

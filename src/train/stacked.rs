@@ -158,7 +158,13 @@ pub fn train_stacked(
     let smallest = if n % batch == 0 { batch } else { 1 };
     stacked.check_sizes(smallest)?;
     let loss_fn = Loss::new(t.loss, t.label_smoothing, &stacked_vs.root(), None, classes);
-    let mut opt = optim::Optim::new(&t.optimizer, t.weight_decay, t.lr, &stacked_vs)?;
+    let mut opt = optim::Optim::stacked(
+        &t.optimizer,
+        t.weight_decay,
+        t.lr,
+        &stacked_vs,
+        copies.len() as i64,
+    )?;
     let steps_per_epoch = (n + batch - 1) / batch;
     let total_steps = match (t.steps, t.epochs) {
         (Some(s), _) => s,

@@ -49,19 +49,21 @@ struct Case {
 fn optimizer(name: &str) -> (Optimizer, f64) {
     let adam = (0.9, 0.999, 1e-8);
     match name {
-        "adam" => (
+        "adam" | "adam_fused" => (
             Optimizer::Adam {
                 beta1: adam.0,
                 beta2: adam.1,
                 eps: adam.2,
+                fused: name == "adam_fused",
             },
             0.01,
         ),
-        "adamw" => (
+        "adamw" | "adamw_fused" => (
             Optimizer::Adamw {
                 beta1: adam.0,
                 beta2: adam.1,
                 eps: adam.2,
+                fused: name == "adamw_fused",
             },
             0.01,
         ),
@@ -162,7 +164,8 @@ fn optimizers_and_schedules_match_pytorch() {
     let p = &golden.problem;
     let x = Tensor::from_slice(&p.x).view([16, 3]);
     let y = Tensor::from_slice(&p.y).view([16, 4]);
-    assert_eq!(golden.cases.len(), 39);
+    assert_eq!(golden.cases.len(), 51);
+    let mut fused_bits = 0;
     for case in &golden.cases {
         let what = format!(
             "{} / {} / clip {:?}",
@@ -205,5 +208,19 @@ fn optimizers_and_schedules_match_pytorch() {
         }
         close(&w, &case.w, &format!("{what}: w"));
         close(&b, &case.b, &format!("{what}: b"));
+        // The fused step is PyTorch's own kernel: the same bits, wherever the learning rates
+        // are the same bits too (the cosine and plateau schedules' differ by an ulp or so).
+        if case.optimizer.ends_with("_fused") && ["constant", "step"].contains(&case.schedule.as_str()) {
+            fused_bits += 1;
+            identical(&w, &case.w, &format!("{what}: w"));
+            identical(&b, &case.b, &format!("{what}: b"));
+        }
     }
+    assert_eq!(fused_bits, 6, "fused cases compared bit for bit");
+}
+
+fn identical(got: &Tensor, want: &[f32], what: &str) {
+    let got = Vec::<f32>::try_from(got.flatten(0, -1)).unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&got), bits(want), "{what}: not PyTorch's bits ({got:?} vs {want:?})");
 }

@@ -222,6 +222,34 @@ fn optimizer_specific_keys_are_checked() {
         ),
         &[("14:35", "`momentum` does not apply to optimizer `adam`")],
     );
+    // PyTorch has fused kernels for Adam and AdamW only.
+    check(
+        &GOOD.replace(
+            "    train: { lr: 0.001 }",
+            "    train: { lr: 0.001, optimizer: radam, fused: true }",
+        ),
+        &[("14:50", "`fused` does not apply to optimizer `radam`")],
+    );
+    check(
+        &GOOD.replace(
+            "    train: { lr: 0.001 }",
+            "    train: { lr: 0.001, fused: yes }",
+        ),
+        &[("14:32", "`fused` must be true or false")],
+    );
+    let fused = GOOD.replace(
+        "    train: { lr: 0.001 }",
+        "    train: { lr: 0.001, optimizer: adamw, fused: true }",
+    );
+    let s = spec::parse_bytes(Path::new("t.yaml"), fused.as_bytes()).unwrap();
+    assert!(matches!(
+        s.arms[1].resolved.train.optimizer,
+        spec::Optimizer::Adamw { fused: true, .. }
+    ));
+    assert!(matches!(
+        s.arms[0].resolved.train.optimizer,
+        spec::Optimizer::Adam { fused: false, .. }
+    ));
 }
 
 #[test]

@@ -68,6 +68,7 @@ fn stacked_optimizers_schedules_and_clipping_equal_separate_runs() {
         beta1: 0.9,
         beta2: 0.99,
         eps: 1e-7,
+        fused: false,
     };
     adamw.train.weight_decay = 0.05;
     adamw.train.schedule = Schedule::Cosine {
@@ -79,6 +80,18 @@ fn stacked_optimizers_schedules_and_clipping_equal_separate_runs() {
     // Small enough that every seed clips, each by its own coefficient.
     adamw.train.clip_grad_norm = Some(0.3);
     let (separate, stacked) = separate_and_stacked(&adamw);
+    assert_same(&separate, &stacked);
+
+    // PyTorch's fused kernel over the [K, ...] variables: elementwise, so each copy's update
+    // is its separate run's, whichever vector lane or tail an element falls in.
+    let mut fused = adamw.clone();
+    fused.train.optimizer = Optimizer::Adamw {
+        beta1: 0.9,
+        beta2: 0.99,
+        eps: 1e-7,
+        fused: true,
+    };
+    let (separate, stacked) = separate_and_stacked(&fused);
     assert_same(&separate, &stacked);
 
     let mut sgd = shuffled_mlp(120);

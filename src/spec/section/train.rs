@@ -27,6 +27,7 @@ const TRAIN_KEYS: &[&str] = &[
     "beta2",
     "eps",
     "rho",
+    "fused",
     "loss",
     "sampler",
 ];
@@ -60,8 +61,9 @@ pub(in crate::spec) fn decode_train(
     };
     if let Some(name) = kind {
         let wrong: &[&str] = match name {
-            "sgd" => &["beta1", "beta2", "eps", "rho"],
-            "adadelta" => &["momentum", "nesterov", "beta1", "beta2"],
+            "sgd" => &["beta1", "beta2", "eps", "rho", "fused"],
+            "adadelta" => &["momentum", "nesterov", "beta1", "beta2", "fused"],
+            "radam" => &["momentum", "nesterov", "rho", "fused"],
             _ => &["momentum", "nesterov", "rho"],
         };
         for key in wrong {
@@ -90,10 +92,24 @@ pub(in crate::spec) fn decode_train(
             let beta1 = number(ctx, &f, "beta1", 0.9, unit, "in [0, 1)")?;
             let beta2 = number(ctx, &f, "beta2", 0.999, unit, "in [0, 1)")?;
             let eps = number(ctx, &f, "eps", 1e-8, |v| v > 0.0, "> 0")?;
+            let fused = match f.get("fused") {
+                Some(n) => ctx.bool(n, "`fused`")?,
+                None => false,
+            };
             match name {
-                "adamw" => Optimizer::Adamw { beta1, beta2, eps },
+                "adamw" => Optimizer::Adamw {
+                    beta1,
+                    beta2,
+                    eps,
+                    fused,
+                },
                 "radam" => Optimizer::Radam { beta1, beta2, eps },
-                _ => Optimizer::Adam { beta1, beta2, eps },
+                _ => Optimizer::Adam {
+                    beta1,
+                    beta2,
+                    eps,
+                    fused,
+                },
             }
         }
     };
