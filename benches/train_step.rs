@@ -16,6 +16,7 @@ fn train_step(c: &mut Criterion) {
         channels: data.channels,
         length: data.length,
         classes: data.classes,
+        full_length: false,
     };
     let xb = data.x_train.narrow(0, 0, 100);
     let yb = data.y_train.narrow(0, 0, 100);

@@ -17,12 +17,14 @@
 #   3. `--verify-determinism` on CUDA (each arm's first seed twice, step by step);
 #   4. runs/hour with K = 1, 2, 4, 8 worker processes per GPU (`--jobs-per-gpu K`) on
 #      benches/gpu/throughput.yaml (16 runs: the paper's CNN and a tuned 2-layer LSTM), each K
-#      into a fresh store.
+#      into a fresh store;
+#   5. the same with Adam's fused step (`fused: true`, one `_fused_adam_` launch per step
+#      instead of several per parameter) for K = 1 and 8 (KS_FUSED), against step 4's rows.
 #
-# Environment: REPRO (the binary), KS (default "1 2 4 8"), DEVICE (default cuda; `cpu` runs the
+# Environment: REPRO (the binary), KS (default "1 2 4 8"), KS_FUSED (default "1 8"), DEVICE (default cuda; `cpu` runs the
 # same steps on the CPU, a dry run of this script), QUICK_THROUGHPUT=1 (the throughput spec's
 # `quick:` block, for a dry run), BUDGET_S (default 480: later steps are skipped once spent),
-# STEPS (default "1 2 3 4": which of the steps above to run).
+# STEPS (default "1 2 3 4 5": which of the steps above to run).
 set -uo pipefail
 
 if [ $# -lt 1 ]; then
@@ -36,7 +38,8 @@ KS=${KS:-1 2 4 8}
 DEVICE=${DEVICE:-cuda}
 BUDGET_S=${BUDGET_S:-480}
 SPEC=benches/gpu/throughput.yaml
-STEPS=${STEPS:-1 2 3 4}
+KS_FUSED=${KS_FUSED:-1 8}
+STEPS=${STEPS:-1 2 3 4 5}
 want() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 if [ -d "$TORCH_ARG" ]; then
@@ -128,40 +131,59 @@ fenced "$(bound 120)" "$REPRO" run --verify-determinism --quick papers/mnist1d.y
     --device "$DEVICE" --store "$WORK/det"
 fi
 
+# Trains spec $1 once per K in $2 (each into a fresh store under $WORK/$3-K) and prints the
+# runs/hour table.
+throughput() {
+    local spec=$1 ks=$2 tag=$3 k budget store t0 t1 rc runs per_run row
+    local quick=() rows=() jobs=()
+    [ "${QUICK_THROUGHPUT:-0}" = 1 ] && quick=(--quick)
+    for k in $ks; do
+        budget=$(left)
+        if [ "$budget" -lt 20 ]; then
+            say "K=$k skipped: the check's ${BUDGET_S} s are spent"
+            continue
+        fi
+        store="$WORK/$tag-$k"
+        if [ "$DEVICE" = cuda ]; then
+            jobs=(--jobs-per-gpu "$k")
+        else
+            jobs=(--jobs "$k")
+        fi
+        t0=$(date +%s.%N)
+        fenced "$budget" "$REPRO" run ${quick[@]+"${quick[@]}"} "$spec" --device "$DEVICE" "${jobs[@]}" --store "$store"
+        rc=$?
+        t1=$(date +%s.%N)
+        runs=$(find "$store" -name record.json 2> /dev/null | wc -l)
+        # Per run: wall seconds inside the worker (from its record), to set beside the pool's.
+        per_run=$(find "$store" -name record.json -print0 2> /dev/null | xargs -0 -r cat |
+            grep -o '"wall_time_s": *[0-9.]*' | awk -F: '{s += $2; n += 1} END {if (n) printf "%.1f", s / n; else print "-"}')
+        row=$(awk -v k="$k" -v n="$runs" -v a="$t0" -v b="$t1" -v p="$per_run" -v rc="$rc" \
+            'BEGIN {w = b - a; printf "| %d | %d | %.1f | %.0f | %s | %s |", k, n, w, (w > 0 ? n * 3600 / w : 0), p, rc}')
+        rows+=("$row")
+    done
+    say ""
+    say "| K (workers per GPU) | runs done | wall s | runs/hour | mean s per run (in worker) | exit |"
+    say "|---|---|---|---|---|---|"
+    for row in "${rows[@]}"; do say "$row"; done
+}
+
 if want 4; then
 say ""
 say "## 4. Runs/hour by worker processes per GPU ($SPEC)"
-quick=()
-[ "${QUICK_THROUGHPUT:-0}" = 1 ] && quick=(--quick)
-rows=()
-for k in $KS; do
-    budget=$(left)
-    if [ "$budget" -lt 20 ]; then
-        say "K=$k skipped: the check's ${BUDGET_S} s are spent"
-        continue
-    fi
-    store="$WORK/k$k"
-    if [ "$DEVICE" = cuda ]; then
-        jobs=(--jobs-per-gpu "$k")
-    else
-        jobs=(--jobs "$k")
-    fi
-    t0=$(date +%s.%N)
-    fenced "$budget" "$REPRO" run ${quick[@]+"${quick[@]}"} "$SPEC" --device "$DEVICE" "${jobs[@]}" --store "$store"
-    rc=$?
-    t1=$(date +%s.%N)
-    runs=$(find "$store" -name record.json 2> /dev/null | wc -l)
-    # Per run: wall seconds inside the worker (from its record), to set beside the pool's.
-    per_run=$(find "$store" -name record.json -print0 2> /dev/null | xargs -0 -r cat |
-        grep -o '"wall_time_s": *[0-9.]*' | awk -F: '{s += $2; n += 1} END {if (n) printf "%.1f", s / n; else print "-"}')
-    row=$(awk -v k="$k" -v n="$runs" -v a="$t0" -v b="$t1" -v p="$per_run" -v rc="$rc" \
-        'BEGIN {w = b - a; printf "| %d | %d | %.1f | %.0f | %s | %s |", k, n, w, (w > 0 ? n * 3600 / w : 0), p, rc}')
-    rows+=("$row")
-done
+throughput "$SPEC" "$KS" k
+fi
+
+if want 5; then
 say ""
-say "| K (workers per GPU) | runs done | wall s | runs/hour | mean s per run (in worker) | exit |"
-say "|---|---|---|---|---|---|"
-for row in "${rows[@]}"; do say "$row"; done
+say "## 5. Runs/hour with Adam's fused step ($SPEC, \`fused: true\`)"
+# The same spec with `fused: true` under both of its optimizer lines (adam, adamw).
+FUSED_SPEC="$WORK/throughput-fused.yaml"
+sed -E 's/^( *)(optimizer: adamw?)$/\1\2\n\1fused: true/' "$SPEC" > "$FUSED_SPEC"
+if [ "$(grep -c 'fused: true' "$FUSED_SPEC")" != 2 ]; then
+    say "skipped: expected two optimizer lines in $SPEC"
+else
+    throughput "$FUSED_SPEC" "$KS_FUSED" fused
+fi
 fi
 say ""
 say "Total wall time of the check: $(( $(date +%s) - START )) s"

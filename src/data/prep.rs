@@ -60,6 +60,23 @@ pub struct Prepared {
     pub class_disjoint: bool,
 }
 
+impl Prepared {
+    /// The model's view of the data. `full_length` is decided here, once, on the host: when
+    /// no series of any split is shorter than the pad length, no batch can be padded.
+    pub fn input(&self) -> crate::model::InputShape {
+        let fills =
+            |s: &Split| s.lengths.numel() == 0 || s.lengths.min().int64_value(&[]) >= self.length;
+        crate::model::InputShape {
+            channels: self.channels,
+            length: self.length,
+            classes: self.classes,
+            full_length: fills(&self.train)
+                && self.val.as_ref().is_none_or(fills)
+                && fills(&self.test),
+        }
+    }
+}
+
 /// The dataset's class indices on each side of `data.classes`: `(train, test)`, train in the
 /// order written (the head's label order), test ascending.
 pub fn class_sides(ds: &Dataset, split: &ClassSplit) -> Result<(Vec<i64>, Vec<i64>), DataError> {

@@ -166,6 +166,7 @@ pub(crate) fn build(
                 out: Head::new(root / "out", c_in, input, *embedding_dim, init),
                 activation: *activation,
                 dropout: *dropout,
+                full_length: input.full_length,
             }))
         }
         _ => Err(ModelError::Shape("not a convolutional model".into())),
@@ -177,6 +178,8 @@ pub(crate) fn build(
 pub(crate) struct ConvStack {
     layers: Vec<(Conv1d, Option<BatchNorm1d>)>,
     activation: Activation,
+    /// [`InputShape::full_length`]: no batch is padded, so none is asked about.
+    full_length: bool,
 }
 
 impl ConvStack {
@@ -216,7 +219,14 @@ impl ConvStack {
             c_in = c_out;
             length = out_len;
         }
-        Ok((ConvStack { layers, activation }, length))
+        Ok((
+            ConvStack {
+                layers,
+                activation,
+                full_length: input.full_length,
+            },
+            length,
+        ))
     }
 
     /// Channels out of the last layer.
@@ -235,7 +245,7 @@ impl ConvStack {
         trace: &mut Trace,
         prefix: &str,
     ) -> (Tensor, Tensor) {
-        let padded = padding_mask(xs, lengths);
+        let padded = padding_mask(xs, lengths, self.full_length);
         let mut h = match &padded {
             Some(mask) => xs * mask,
             None => xs.shallow_clone(),
@@ -290,10 +300,12 @@ impl Net for Cnn1d {
 }
 
 /// `[B, 1, L]` mask of valid positions when some sequence of the batch is padded; `None` when
-/// every sequence fills the whole length (no masking needed, nothing changes).
-fn padding_mask(xs: &Tensor, lengths: &Tensor) -> Option<Tensor> {
+/// every sequence fills the whole length (no masking needed, nothing changes). Asking reads
+/// the shortest length back to the host; with `full_length` (the data has no shorter series)
+/// nothing is asked.
+fn padding_mask(xs: &Tensor, lengths: &Tensor, full_length: bool) -> Option<Tensor> {
     let length = xs.size()[2];
-    (lengths.numel() > 0 && lengths.min().int64_value(&[]) < length)
+    (!full_length && lengths.numel() > 0 && lengths.min().int64_value(&[]) < length)
         .then(|| prep::mask(lengths, length).unsqueeze(1))
 }
 
@@ -308,6 +320,8 @@ struct Resnet1d {
     out: Head,
     activation: Activation,
     dropout: f64,
+    /// [`InputShape::full_length`].
+    full_length: bool,
 }
 
 impl Net for Resnet1d {
@@ -323,7 +337,7 @@ impl Net for Resnet1d {
         trace: &mut Trace,
     ) -> Tensor {
         // `same` padding at stride 1 keeps every length, so one mask serves every layer.
-        let mask = padding_mask(xs, lengths);
+        let mask = padding_mask(xs, lengths, self.full_length);
         let masked = |h: Tensor| match &mask {
             Some(m) => h * m,
             None => h,

@@ -64,6 +64,8 @@ impl LstmFcn {
                 forget_bias: None,
                 embedding: None,
                 embedding_dim: None,
+                // Unidirectional: it never asks whether a batch is padded.
+                full_length: input.full_length,
             },
             init,
         )?;

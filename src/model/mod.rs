@@ -39,11 +39,16 @@ pub enum ModelError {
 }
 
 /// What the data looks like to the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct InputShape {
     pub channels: i64,
     pub length: i64,
     pub classes: i64,
+    /// Every series of every split fills `length` ([`crate::data::prep::Prepared::input`]),
+    /// so no batch is padded: the models that mask padding then skip asking whether a batch
+    /// is, a read back to the host (on a GPU, a wait) every forward pass. `false` (the
+    /// default) asks every time, which is always right.
+    pub full_length: bool,
 }
 
 /// A forward pass over `[B, C, L]` inputs whose true lengths are `lengths` (`[B]`, int64):
@@ -378,6 +383,7 @@ fn build_on(
                 forget_bias: *forget_bias,
                 embedding: *embedding,
                 embedding_dim: *embedding_dim,
+                full_length: input.full_length,
             },
             init,
         )?),

@@ -31,6 +31,9 @@ pub struct RnnConfig {
     pub embedding: Option<Embedding>,
     /// The width of an embedding head in place of the class head.
     pub embedding_dim: Option<i64>,
+    /// [`InputShape::full_length`]: no batch is padded, so a bidirectional net takes the
+    /// fused kernel without asking (a read back to the host every forward pass).
+    pub full_length: bool,
 }
 
 /// The recurrent backbone: embedding, stacked layers, layer norms, readout and output dropout;
@@ -74,6 +77,7 @@ impl RnnClassifier {
             channels: config.input,
             length: config.length,
             classes: config.classes,
+            full_length: config.full_length,
         };
         let out = Head::new(root / "out", rnn.width(), shape, config.embedding_dim, init);
         Ok(RnnClassifier { rnn, out })
@@ -350,7 +354,7 @@ impl Recurrent {
         };
         // Only a bidirectional net asks whether the batch is padded: the answer is a read back
         // to the host (on a GPU, a wait for it every step), and a unidirectional net needs none.
-        let padded = || lengths.min().int64_value(&[]) < steps;
+        let padded = || !c.full_length && lengths.min().int64_value(&[]) < steps;
         let output = if c.layer_norm || self.gru_pair(&seq) || (c.bidirectional && padded()) {
             self.layered(&seq, lengths, train)
         } else {

@@ -309,6 +309,7 @@ pub(super) mod tests {
             channels: 1,
             length: 40,
             classes: 10,
+            full_length: true,
         };
         let copies = (0..3)
             .map(|seed| {

@@ -130,11 +130,7 @@ pub struct Setup<'a> {
 
 impl Setup<'_> {
     pub(crate) fn input(&self) -> InputShape {
-        InputShape {
-            channels: self.prepared.channels,
-            length: self.prepared.length,
-            classes: self.prepared.classes,
-        }
+        self.prepared.input()
     }
 
     /// A fresh model from `factory`, its loss and its optimizer (the arm's, at its base

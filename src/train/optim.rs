@@ -316,7 +316,10 @@ impl FusedAdam {
             .collect();
         if self.copies == 1 {
             let pick = |ts: &[Tensor]| -> Vec<Tensor> {
-                with_grad.iter().map(|(i, _)| ts[*i].shallow_clone()).collect()
+                with_grad
+                    .iter()
+                    .map(|(i, _)| ts[*i].shallow_clone())
+                    .collect()
             };
             let grads: Vec<Tensor> = with_grad.iter().map(|(_, g)| g.shallow_clone()).collect();
             let (p, m, v, t) = (

@@ -12,7 +12,7 @@ use super::select::{self, Selector};
 use super::{optim, schedule, CurvePoint, Outcome, Status, TrainError};
 use crate::data::prep::{self, Split};
 use crate::data::Dataset;
-use crate::model::{self, InputShape, ModelError};
+use crate::model::{self, ModelError};
 use crate::spec::{Monitor, ResolvedArm, Schedule, Selection, TrainSpec};
 
 /// Token ids must be whole numbers in `[0, vocab)` (padding is id 0).
@@ -66,11 +66,7 @@ pub(super) fn check_no_test_decisions(arm: &ResolvedArm, has_val: bool) -> Resul
 pub fn probe(arm: &ResolvedArm, data: &Dataset, seed: i64) -> Result<(), TrainError> {
     crate::provenance::seed(seed);
     let prepared = prep::prepare(data, &arm.data, seed)?;
-    let input = InputShape {
-        channels: prepared.channels,
-        length: prepared.length,
-        classes: prepared.classes,
-    };
+    let input = prepared.input();
     let built = model::build(&arm.model, arm.init, input, Device::Cpu)?;
     let n = prepared.train.x.size()[0];
     let xs = prepared.train.x.narrow(0, 0, arm.train.batch_size.min(n));
@@ -137,11 +133,7 @@ pub fn train_reading_back(
                 .into(),
         ));
     }
-    let input = InputShape {
-        channels: prepared.channels,
-        length: prepared.length,
-        classes: prepared.classes,
-    };
+    let input = prepared.input();
     let built = model::build(&arm.model, arm.init, input, device)?;
     if let crate::spec::ModelSpec::Rnn {
         embedding: Some(e), ..

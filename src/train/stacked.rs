@@ -18,7 +18,7 @@ use super::{optim, schedule, CurvePoint, Outcome, Status, TrainError};
 use crate::data::prep::{self, Prepared, Split};
 use crate::data::Dataset;
 use crate::model::stacked::Stacked;
-use crate::model::{self, Built, InputShape};
+use crate::model::{self, Built};
 use crate::spec::{ResolvedArm, Schedule};
 
 /// One seed of the stack: its data, its ordinary model (where its weights are evaluated,
@@ -89,11 +89,7 @@ pub fn train_stacked(
         // generator, so the model's initial weights are this seed's).
         crate::provenance::seed(seed);
         let prepared = prep::prepare(data, &arm.data, seed)?;
-        let input = InputShape {
-            channels: prepared.channels,
-            length: prepared.length,
-            classes: prepared.classes,
-        };
+        let input = prepared.input();
         let built = model::build(&arm.model, arm.init, input, device)?;
         check_no_test_decisions(arm, prepared.val.is_some())?;
         let n = prepared.train.x.size()[0];

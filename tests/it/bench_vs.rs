@@ -145,6 +145,7 @@ fn the_pytorch_half_starts_from_repros_initial_weights() {
             channels: 1,
             length,
             classes,
+            full_length: false,
         };
         let built = model::build(&a.model, a.init, input, Device::Cpu).expect("model");
         let vars = built.vs.trainable_variables().len();

@@ -145,6 +145,7 @@ fn rnn_with_weights(
         channels,
         length,
         classes,
+        full_length: false,
     };
     let built = repro::model::build(
         &spec,

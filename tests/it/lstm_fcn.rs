@@ -110,6 +110,7 @@ fn lstm_fcn_draws_pytorchs_weights_and_matches_its_step() {
             channels: case.channels,
             length: case.length,
             classes: case.classes,
+            full_length: false,
         };
         tch::manual_seed(0);
         let built = model::build(&case.spec(), InitScheme::Torch, input, tch::Device::Cpu).unwrap();

@@ -164,6 +164,7 @@ fn input() -> InputShape {
         channels: 1,
         length: 40,
         classes: 10,
+        full_length: false,
     }
 }
 

@@ -11,6 +11,7 @@ const GUNPOINT: InputShape = InputShape {
     channels: 1,
     length: 150,
     classes: 2,
+    full_length: false,
 };
 
 fn params(spec: &ModelSpec, input: InputShape) -> i64 {
@@ -111,6 +112,7 @@ fn recurrent_weights_are_orthogonal_per_gate_and_forget_bias_is_set() {
         channels: 3,
         length: 10,
         classes: 5,
+        full_length: false,
     };
     let built = model::build(&lstm, InitScheme::Xavier, input, tch::Device::Cpu).unwrap();
     let vars = built.vs.variables();
@@ -216,6 +218,7 @@ fn every_activation_and_mlp_dropout() {
         channels: 1,
         length: 6,
         classes: 3,
+        full_length: false,
     };
     let x = Tensor::from_slice(&[-2f32, -1.0, -0.5, 0.5, 1.0, 2.0]).view([1, 1, 6]);
     let lengths = Tensor::from_slice(&[6i64]);
@@ -292,6 +295,7 @@ fn rnn_dropout_between_layers_only_in_training() {
             channels: 2,
             length: 7,
             classes: 3,
+            full_length: false,
         };
         let built = model::build(&spec, InitScheme::Torch, input, tch::Device::Cpu).unwrap();
         let x = Tensor::randn([4, 2, 7], (Kind::Float, tch::Device::Cpu));
@@ -384,6 +388,7 @@ fn cnn_with_state(case: &CnnCase, g: &CnnGolden) -> model::Built {
         channels: g.channels,
         length: g.length,
         classes: g.classes,
+        full_length: false,
     };
     let built = model::build(&case.spec(), InitScheme::Torch, input, tch::Device::Cpu).unwrap();
     let vars = built.vs.variables();
@@ -581,6 +586,7 @@ fn fed_order(hidden: i64, seed: i64) -> Vec<i64> {
         channels: 1,
         length: 8,
         classes: 3,
+        full_length: false,
     };
     let built = model::build(&arm.model, arm.init, input, tch::Device::Cpu).unwrap();
     let lengths = Tensor::from_slice(&[8i64; 10]);
@@ -687,6 +693,7 @@ fn cuda_models_start_from_the_cpu_weights() {
         channels: 2,
         length: 12,
         classes: 3,
+        full_length: false,
     };
     let gru = ModelSpec::Rnn {
         cell: Cell::Gru,

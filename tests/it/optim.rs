@@ -210,7 +210,9 @@ fn optimizers_and_schedules_match_pytorch() {
         close(&b, &case.b, &format!("{what}: b"));
         // The fused step is PyTorch's own kernel: the same bits, wherever the learning rates
         // are the same bits too (the cosine and plateau schedules' differ by an ulp or so).
-        if case.optimizer.ends_with("_fused") && ["constant", "step"].contains(&case.schedule.as_str()) {
+        if case.optimizer.ends_with("_fused")
+            && ["constant", "step"].contains(&case.schedule.as_str())
+        {
             fused_bits += 1;
             identical(&w, &case.w, &format!("{what}: w"));
             identical(&b, &case.b, &format!("{what}: b"));
@@ -222,5 +224,9 @@ fn optimizers_and_schedules_match_pytorch() {
 fn identical(got: &Tensor, want: &[f32], what: &str) {
     let got = Vec::<f32>::try_from(got.flatten(0, -1)).unwrap();
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&got), bits(want), "{what}: not PyTorch's bits ({got:?} vs {want:?})");
+    assert_eq!(
+        bits(&got),
+        bits(want),
+        "{what}: not PyTorch's bits ({got:?} vs {want:?})"
+    );
 }

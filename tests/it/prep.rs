@@ -138,6 +138,7 @@ fn check_padding_invariance(spec: ModelSpec, channels: i64) {
         channels,
         length: 6,
         classes: 4,
+        full_length: false,
     };
     let built = model::build(&spec, InitScheme::Torch, input, tch::Device::Cpu).unwrap();
     let lengths = [6i64, 4, 1];
@@ -265,4 +266,98 @@ fn subset_never_shrinks_the_test_split_unless_asked() {
     };
     let p = crate::util::prepared(&ds, &asked, 2);
     assert_eq!((p.train.len(), p.test.len()), (270, 90));
+}
+
+/// `InputShape::full_length` is decided once from every split, and it only saves the models'
+/// question (a host read per forward pass): on data without padding, a model told so computes
+/// the same bits as one that asks; told so wrongly, it would skip the masking (which is why
+/// only `Prepared::input` sets it).
+#[test]
+fn full_length_data_skips_the_padding_question_without_changing_a_bit() {
+    let _torch = util::torch_lock();
+    let mnist = data::load("mnist1d", &util::data_dir()).unwrap();
+    let full = crate::util::prepared(&mnist, &DataSpec::default(), 1);
+    assert!(
+        full.input().full_length,
+        "MNIST-1D: every series has 40 steps"
+    );
+    let ds = vowels();
+    let ninety = DataSpec {
+        pad: Pad::Percentile(90.0),
+        ..DataSpec::default()
+    };
+    let padded = crate::util::prepared(&ds, &ninety, 1);
+    assert!(!padded.input().full_length, "JapaneseVowels: 7 to 29 steps");
+    // Truncated to its shortest series' length, every series fills it (in every split).
+    let shortest = DataSpec {
+        pad: Pad::Length(7),
+        ..DataSpec::default()
+    };
+    assert!(crate::util::prepared(&ds, &shortest, 1).input().full_length);
+
+    let specs = [
+        ModelSpec::Cnn1d {
+            channels: vec![6, 6],
+            kernel: vec![3, 3],
+            stride: 1,
+            padding: repro::spec::Padding::Same,
+            activation: repro::spec::Activation::Relu,
+            batch_norm: true,
+            head: CnnHead::Gap,
+            dropout: 0.0,
+            embedding_dim: None,
+        },
+        ModelSpec::Resnet1d {
+            channels: vec![6],
+            kernel: vec![5, 3],
+            activation: repro::spec::Activation::Relu,
+            dropout: 0.0,
+            embedding_dim: None,
+        },
+        ModelSpec::Rnn {
+            cell: Cell::Lstm, // a bidirectional GRU on the CPU takes its own paired loop, padded or not
+            hidden: 5,
+            layers: 2,
+            bidirectional: true,
+            readout: Readout::Mean,
+            dropout: 0.0,
+            layer_norm: false,
+            output_dropout: 0.0,
+            forget_bias: None,
+            embedding: None,
+            embedding_dim: None,
+        },
+    ];
+    let x = full.train.x.narrow(0, 0, 16);
+    let full_lengths = full.train.lengths.narrow(0, 0, 16);
+    let short = Tensor::from_slice(&[
+        40i64, 40, 25, 40, 10, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 3,
+    ]);
+    let x_short = &x * prep::mask(&short, 40).unsqueeze(1);
+    for spec in &specs {
+        let build = |full_length: bool| {
+            repro::provenance::seed(11);
+            let input = InputShape {
+                full_length,
+                ..full.input()
+            };
+            model::build(spec, InitScheme::Torch, input, tch::Device::Cpu).unwrap()
+        };
+        let (told, asks) = (build(true), build(false));
+        for train in [false, true] {
+            let a = told.net.forward(&x, &full_lengths, train);
+            let b = asks.net.forward(&x, &full_lengths, train);
+            assert!(
+                a.equal(&b),
+                "{spec:?} (train {train}): told full-length, other bits"
+            );
+        }
+        // The flag is what skips the masking: on a padded batch the two differ.
+        let a = told.net.forward(&x_short, &short, false);
+        let b = asks.net.forward(&x_short, &short, false);
+        assert!(
+            !a.equal(&b),
+            "{spec:?}: the flag changed nothing on a padded batch"
+        );
+    }
 }

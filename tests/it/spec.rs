@@ -250,6 +250,13 @@ fn optimizer_specific_keys_are_checked() {
         s.arms[0].resolved.train.optimizer,
         spec::Optimizer::Adam { fused: false, .. }
     ));
+    // In the key only when on: a spec without `fused` keeps the canonical JSON it had.
+    let json = |o: &spec::Optimizer| serde_json::to_string(o).unwrap();
+    assert_eq!(
+        json(&s.arms[0].resolved.train.optimizer),
+        r#"{"name":"adam","beta1":0.9,"beta2":0.999,"eps":1e-8}"#
+    );
+    assert!(json(&s.arms[1].resolved.train.optimizer).contains(r#""fused":true"#));
 }
 
 #[test]

@@ -71,6 +71,7 @@ fn same_seed_same_weights_and_as_saved_keeps_the_files_weights() {
         channels: 1,
         length: 40,
         classes: 10,
+        full_length: false,
     };
     let build = |init: InitScheme, seed: i64| {
         repro::provenance::seed(seed);

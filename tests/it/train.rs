@@ -13,6 +13,7 @@ fn parameter_counts_match_the_paper() {
         channels: 1,
         length: 40,
         classes: 10,
+        full_length: false,
     };
     // Building draws initial weights from libtorch's global generator: hold the lock so no
     // concurrently running test sees its sequence disturbed.
