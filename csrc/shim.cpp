@@ -12,6 +12,7 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <sys/resource.h>
 
 #include <cstring>
 #include <string>
@@ -212,5 +213,16 @@ int repro_fused_adam(at::Tensor* const* params, at::Tensor* const* grads,
     copy_error(e.what(), err, len);
     return -1;
   }
+}
+
+// CPU seconds this process has used so far, user plus system, every thread counted
+// (`getrusage(RUSAGE_SELF)`); -1 when the call fails.
+double repro_process_cpu_seconds() {
+  struct rusage u;
+  if (getrusage(RUSAGE_SELF, &u) != 0) return -1.0;
+  auto s = [](const struct timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  return s(u.ru_utime) + s(u.ru_stime);
 }
 }

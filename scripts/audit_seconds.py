@@ -7,7 +7,9 @@ Reads every `record.json` under STORE (default `runs`) and prints, per spec and 
 of runs and their wall seconds (median, sum) for each (numerics mode, code build) present, then
 the total per (mode, build). A run's `wall_time_s` is its worker's own time, so the sum over a
 store divided by the pool's jobs is a lower bound on the wall time of a `repro run` that trains
-them all (scheduling gaps and start-up come on top). Only the standard library: it runs
+them all (scheduling gaps and start-up come on top). Records that carry `cpu_time_s` (the
+worker's CPU seconds for the run, which a paused or oversubscribed worker does not inflate) add
+their CPU median and sum; older records show "-" there. Only the standard library: it runs
 anywhere the store is.
 """
 import collections
@@ -36,16 +38,22 @@ def main(argv):
         if code and not build.startswith(code):
             continue
         mode = (r.get("numerics") or {}).get("mode", "?")
+        cpu = r.get("cpu_time_s")
         groups[(r["spec_id"], r["arm_id"], mode, build, bool(r.get("quick")))].append(
-            float(r["wall_time_s"])
+            (float(r["wall_time_s"]), None if cpu is None else float(cpu))
         )
     totals = collections.defaultdict(float)
-    print(f"{'spec':28} {'arm':34} {'mode':8} {'build':12} {'n':>3} {'median s':>9} {'sum s':>9}")
-    for (spec, arm, mode, build, quick), secs in sorted(groups.items()):
+    print(f"{'spec':28} {'arm':34} {'mode':8} {'build':12} {'n':>3} {'median s':>9} {'sum s':>9}"
+          f" {'cpu median':>10} {'cpu sum':>9}")
+    for (spec, arm, mode, build, quick), runs in sorted(groups.items()):
         tag = " (quick)" if quick else ""
+        secs = [w for w, _ in runs]
+        cpus = [c for _, c in runs if c is not None]
+        cpu = (f"{statistics.median(cpus):10.1f} {sum(cpus):9.1f}" if len(cpus) == len(runs)
+               else f"{'-':>10} {'-':>9}")
         print(
             f"{spec:28} {arm:34} {mode:8} {build:12} {len(secs):3d} "
-            f"{statistics.median(secs):9.1f} {sum(secs):9.1f}{tag}"
+            f"{statistics.median(secs):9.1f} {sum(secs):9.1f} {cpu}{tag}"
         )
         if not quick:
             totals[(mode, build)] += sum(secs)

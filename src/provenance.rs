@@ -20,6 +20,7 @@ unsafe extern "C" {
     fn repro_cuda_runtime_version() -> c_long;
     fn repro_cuda_device_name(index: c_int, buf: *mut c_char, len: c_int) -> c_int;
     fn repro_tune_malloc(mmap_threshold: c_long, trim_threshold: c_long) -> c_int;
+    fn repro_process_cpu_seconds() -> f64;
 }
 
 /// Environment variables that change numerics or threading, recorded when set.
@@ -106,6 +107,15 @@ fn tune_malloc() {
         // SAFETY: mallopt on the process's allocator; returns a status, never fails otherwise.
         let _ = unsafe { repro_tune_malloc(MALLOC_MMAP_THRESHOLD, MALLOC_TRIM_THRESHOLD) };
     }
+}
+
+/// CPU seconds this process has used so far (user + system, all its threads), or `None` where
+/// the C library cannot say. A worker's difference across a run is the run's `cpu_time_s`.
+#[cfg(torch)]
+pub fn process_cpu_seconds() -> Option<f64> {
+    // SAFETY: no arguments; the shim calls getrusage on this process.
+    let s = unsafe { repro_process_cpu_seconds() };
+    (s >= 0.0).then_some(s)
 }
 
 /// The one place that sets threads and determinism for a training process (and the CPU

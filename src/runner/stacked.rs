@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[cfg(torch)]
+use super::worker::{cpu_since, Timing};
+#[cfg(torch)]
 use super::worker::{curve_row, ProgressLines, CURVE_HEADER};
 use super::PlannedRun;
 #[cfg(torch)]
@@ -116,6 +118,7 @@ pub fn worker_stacked(
     }
 
     let start = Instant::now();
+    let cpu_start = provenance::process_cpu_seconds();
     let seeds: Vec<i64> = held.iter().map(|h| h.config.seed).collect();
     let mut curves = vec![String::from(CURVE_HEADER); held.len()];
     let mut write_error: Option<StoreError> = None;
@@ -137,10 +140,14 @@ pub fn worker_stacked(
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    // The group's time, shared out: each record's wall time is its part of it.
-    let wall = start.elapsed().as_secs_f64() / held.len() as f64;
+    // The group's time, shared out: each record's wall and CPU time is its part of it.
+    let k = held.len() as f64;
+    let time = Timing {
+        wall_s: start.elapsed().as_secs_f64() / k,
+        cpu_s: cpu_since(cpu_start).map(|s| s / k),
+    };
     held.into_iter()
         .zip(outcomes)
-        .map(|(h, outcome)| record_of(h, outcome, &dataset, &prov, wall))
+        .map(|(h, outcome)| record_of(h, outcome, &dataset, &prov, time))
         .collect()
 }

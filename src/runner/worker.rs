@@ -47,6 +47,7 @@ pub fn worker(
     run.write_json(store::PROVENANCE, &prov)?;
 
     let start = Instant::now();
+    let cpu_start = provenance::process_cpu_seconds();
     let mut curve_csv = String::from(CURVE_HEADER);
     let mut write_error: Option<StoreError> = None;
     let mut lines = ProgressLines::new(progress);
@@ -66,13 +67,11 @@ pub fn worker(
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    record_of(
-        held,
-        outcome,
-        &dataset,
-        &prov,
-        start.elapsed().as_secs_f64(),
-    )
+    let time = Timing {
+        wall_s: start.elapsed().as_secs_f64(),
+        cpu_s: cpu_since(cpu_start),
+    };
+    record_of(held, outcome, &dataset, &prov, time)
 }
 
 /// The first line of a run's `curve.csv`.
@@ -172,6 +171,18 @@ pub(crate) fn hold(dir: &Path, config: Option<RunConfig>, force: bool) -> Result
     })
 }
 
+/// A run's training time: wall seconds, and the CPU seconds the worker used meanwhile.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub wall_s: f64,
+    pub cpu_s: Option<f64>,
+}
+
+/// CPU seconds this process used since `start` (a [`provenance::process_cpu_seconds`]).
+pub(crate) fn cpu_since(start: Option<f64>) -> Option<f64> {
+    Some(provenance::process_cpu_seconds()? - start?)
+}
+
 /// What a worker does after training a run: its record, written with `DONE` (replacing the
 /// finished run under `--force`).
 pub(crate) fn record_of(
@@ -179,7 +190,7 @@ pub(crate) fn record_of(
     outcome: Outcome,
     dataset: &data::Dataset,
     prov: &provenance::Provenance,
-    wall_time_s: f64,
+    time: Timing,
 ) -> Result<Record, RunError> {
     let Held {
         target,
@@ -208,7 +219,8 @@ pub(crate) fn record_of(
         test_total: outcome.test_total,
         eval_split: outcome.eval_split,
         class_names: dataset.class_names.clone(),
-        wall_time_s,
+        wall_time_s: time.wall_s,
+        cpu_time_s: time.cpu_s,
         peak_rss_mib: crate::record::peak_rss_mib(),
         weights_sha256: outcome.weights_sha256,
         arm_sha256: config.arm_sha256.clone(),

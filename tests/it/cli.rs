@@ -101,7 +101,16 @@ fn run_writes_records_and_a_rerun_trains_nothing() {
         assert!(r["curve_diagnosis"]["shape"].is_string(), "{r}");
         assert_eq!(r["seed"].as_i64().map(|s| s == 5 || s == 6), Some(true));
         assert_eq!(r["spec_sha256"].as_str().unwrap().len(), 64);
-        assert!(r["wall_time_s"].as_f64().unwrap() > 0.0);
+        let wall = r["wall_time_s"].as_f64().unwrap();
+        assert!(wall > 0.0);
+        // The worker's CPU seconds over the same span: more than nothing, and no more than
+        // every core could give it (one intra-op thread here; loaders and the runtime besides).
+        let cpu = r["cpu_time_s"].as_f64().unwrap();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        assert!(
+            cpu > 0.0 && cpu <= wall * cores + 0.1,
+            "cpu {cpu} s, wall {wall} s"
+        );
         assert!(r["code"]["repository"].is_boolean());
         assert_eq!(r["curve"].as_array().unwrap().len(), 2);
         assert_eq!(r["weights_sha256"].as_str().unwrap().len(), 64);

@@ -243,6 +243,7 @@ fn record(
         eval_split: "train".into(),
         class_names: Vec::new(),
         wall_time_s: 1.0,
+        cpu_time_s: None,
         peak_rss_mib: None,
         weights_sha256: String::new(),
         arm_sha256: String::new(),

@@ -371,7 +371,7 @@ fn stored(root: &std::path::Path, stack: &str) -> (Vec<(String, serde_json::Valu
             let mut r: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
             // The spec file itself differs (its `stack`), and so do the time taken and the memory.
-            for field in ["wall_time_s", "peak_rss_mib", "spec_sha256"] {
+            for field in ["wall_time_s", "cpu_time_s", "peak_rss_mib", "spec_sha256"] {
                 r.as_object_mut().unwrap().remove(field);
             }
             let rel = p

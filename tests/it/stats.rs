@@ -301,6 +301,23 @@ compare:
     );
     assert!(c[1].paired.is_none());
     assert!(c[1].sentence.contains("no seed finished for both"));
+
+    // Arms sized to one parameter budget are like for like within 1%: gru-vs-lstm's 200,846
+    // vs 200,458 (0.19%) is not flagged, 1.5% is.
+    for (lstm, flagged) in [(200_458, false), (200_846, false), (197_800, true)] {
+        let results = vec![
+            result("gru", 200_846, &[1, 2, 3], &[0.90, 0.91, 0.92]),
+            result("lstm", lstm, &[1, 2, 3], &[0.95, 0.97, 0.96]),
+            result("mlp", 200_846, &[], &[]),
+        ];
+        let c = audit::comparisons(&spec, &results, &budgets);
+        assert_eq!(
+            c[0].flags.iter().any(|f| f.ends_with("parameters")),
+            flagged,
+            "{lstm}: {:?}",
+            c[0].flags
+        );
+    }
 }
 
 /// Protocol flags from the spec alone (no finished runs yet): what was asked for.
