@@ -19,12 +19,15 @@
 #      benches/gpu/throughput.yaml (16 runs: the paper's CNN and a tuned 2-layer LSTM), each K
 #      into a fresh store;
 #   5. the same with Adam's fused step (`fused: true`, one `_fused_adam_` launch per step
-#      instead of several per parameter) for K = 1 and 8 (KS_FUSED), against step 4's rows.
+#      instead of several per parameter) for K = 1 and 8 (KS_FUSED), against step 4's rows;
+#   6. stacked seeds on the GPU: benches/gpu/stacked.yaml (8 seeds each of the CNN and an MLP,
+#      `stack: 8`), one model per worker (its `stack` dropped) at K = 1 and 8, then stacked at
+#      K = 1 and 2 (one worker per arm's group). Each stacked run's key names its group.
 #
 # Environment: REPRO (the binary), KS (default "1 2 4 8"), KS_FUSED (default "1 8"), DEVICE (default cuda; `cpu` runs the
 # same steps on the CPU, a dry run of this script), QUICK_THROUGHPUT=1 (the throughput spec's
 # `quick:` block, for a dry run), BUDGET_S (default 480: later steps are skipped once spent),
-# STEPS (default "1 2 3 4 5": which of the steps above to run).
+# STEPS (default "1 2 3 4 5 6": which of the steps above to run).
 set -uo pipefail
 
 if [ $# -lt 1 ]; then
@@ -39,7 +42,8 @@ DEVICE=${DEVICE:-cuda}
 BUDGET_S=${BUDGET_S:-480}
 SPEC=benches/gpu/throughput.yaml
 KS_FUSED=${KS_FUSED:-1 8}
-STEPS=${STEPS:-1 2 3 4 5}
+STACK_SPEC=benches/gpu/stacked.yaml
+STEPS=${STEPS:-1 2 3 4 5 6}
 want() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 if [ -d "$TORCH_ARG" ]; then
@@ -185,5 +189,22 @@ else
     throughput "$FUSED_SPEC" "$KS_FUSED" fused
 fi
 fi
+if want 6; then
+say ""
+say "## 6. Stacked seeds ($STACK_SPEC): one model per worker, then one stacked model per arm"
+ALONE_SPEC="$WORK/stacked-alone.yaml"
+sed 's/, stack: 8 }/ }/' "$STACK_SPEC" > "$ALONE_SPEC"
+if grep -q '^seeds:.*stack' "$ALONE_SPEC" || ! grep -q '^seeds:.*stack: 8' "$STACK_SPEC"; then
+    say "skipped: expected \`seeds: { ..., stack: 8 }\` in $STACK_SPEC"
+else
+    say ""
+    say "One model per worker (\`stack\` dropped):"
+    throughput "$ALONE_SPEC" "1 8" alone
+    say ""
+    say "Stacked (\`stack: 8\`: each arm's 8 seeds one model in one worker):"
+    throughput "$STACK_SPEC" "1 2" stacked
+fi
+fi
+
 say ""
 say "Total wall time of the check: $(( $(date +%s) - START )) s"

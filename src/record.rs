@@ -41,6 +41,13 @@ pub struct RunConfig {
     /// `arm`); the worker checks the file still has that digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<ModuleFile>,
+    /// Stacked seeds whose stacked kernels may round otherwise than separate runs' (on a GPU,
+    /// or a `cnn1d` with oneDNN's convolutions): the seeds trained together with this one, in
+    /// order, this one among them. Part of the key (the result is the group's), so a worker
+    /// trains the whole group, whichever of its runs it writes. `None`: trained alone, or
+    /// stacked where that changes no bit (then stacking is not in the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_group: Option<Vec<i64>>,
 }
 
 /// A TorchScript module file and its sha256, as planned (`config.json`) and as trained

@@ -28,6 +28,7 @@ pub use worker::worker;
 pub(crate) use worker::{hold, record_of, Held};
 
 pub use local::{execute_local, Finished, LocalOptions, RunResult};
+pub use stacked::grouped as stacked_grouped;
 pub use stacked::groups;
 #[cfg(torch)]
 pub use stacked::worker_stacked;
@@ -133,9 +134,20 @@ impl KeyMaterial {
     }
 
     fn key(&self, seed: i64) -> String {
+        self.key_in(seed, None)
+    }
+
+    /// The key of `seed` trained in `group` (`RunConfig::stack_group`): `stack_group` follows
+    /// `seed` in the hashed object, keys still sorted; without a group, [`KeyMaterial::key`].
+    fn key_in(&self, seed: i64, group: Option<&[i64]>) -> String {
         let mut hasher = Sha256::new();
         hasher.update(self.0.as_bytes());
-        hasher.update(format!(",\"seed\":{seed}}}").as_bytes());
+        hasher.update(format!(",\"seed\":{seed}").as_bytes());
+        if let Some(g) = group {
+            let list: Vec<String> = g.iter().map(i64::to_string).collect();
+            hasher.update(format!(",\"stack_group\":[{}]", list.join(",")).as_bytes());
+        }
+        hasher.update(b"}");
         hex::encode(hasher.finalize())
     }
 }
@@ -152,7 +164,8 @@ pub struct PlannedRun {
     pub config: RunConfig,
     pub done: bool,
     /// The arm's `seeds.stack`: the local pool trains up to this many of its pending runs in
-    /// one worker, as one stacked model (1: each alone). Not in the key.
+    /// one worker, as one stacked model (1: each alone). Not in the key, except as the group
+    /// where stacking moves bits (`config.stack_group`).
     pub stack: u32,
 }
 
@@ -190,34 +203,6 @@ pub fn plan(
         };
         let numerics = &classes[mode as usize];
         let seeds = spec.seeds(quick);
-        if seeds.stack.unwrap_or(1) > 1 && device == DeviceKind::Cuda {
-            // Batched GPU kernels may round otherwise than a separate run's, and no key says so.
-            return Err(RunError::Config {
-                path: spec.path.clone(),
-                message: "`seeds.stack` trains on the CPU only, where each stacked seed is bit \
-                          for bit its separate run; drop it for `--device cuda`"
-                    .into(),
-            });
-        }
-        if seeds.stack.unwrap_or(1) > 1 && mode == Mode::Native {
-            // oneDNN's convolutions round a grouped convolution otherwise than K separate ones.
-            if let Some(arm) = spec.arms.iter().find(|a| {
-                matches!(
-                    a.resolved(quick).model,
-                    crate::spec::ModelSpec::Cnn1d { .. }
-                )
-            }) {
-                return Err(RunError::Config {
-                    path: spec.path.clone(),
-                    message: format!(
-                        "`seeds.stack` trains the `cnn1d` arm `{}` bit for bit only with \
-                         `numerics: portable` (oneDNN off); set it, pass `--portable`, or drop \
-                         `stack`",
-                        arm.id
-                    ),
-                });
-            }
-        }
         for arm in &spec.arms {
             // An arm that needs another device (`requires:`) is reported, not planned.
             if arm.requires.as_ref().is_some_and(|r| !r.met_by(device)) {
@@ -257,9 +242,28 @@ pub fn plan(
                 numerics,
             );
             let arm_sha256 = resolved.sha256();
-            let make = |seed: i64| {
+            let stack = seeds.stack.unwrap_or(1);
+            // Stacked where that moves bits: each run's key names its group.
+            let grouped = stack > 1 && stacked::grouped(&resolved.model, device, mode);
+            if grouped && seeds.max.is_some() {
+                return Err(RunError::Config {
+                    path: spec.path.clone(),
+                    message: format!(
+                        "arm `{}`: `seeds.stack` {} computes each seed in its group (its key \
+                         names the group), which adaptive seeding (`seeds.max`) would change as \
+                         it adds seeds; drop `max` or `stack`",
+                        arm.id,
+                        if device == DeviceKind::Cuda {
+                            "on a GPU"
+                        } else {
+                            "of a `cnn1d` with native kernels"
+                        }
+                    ),
+                });
+            }
+            let make = |seed: i64, group: Option<&[i64]>| {
                 let mut numerics = numerics.clone();
-                let mut key = material.key(seed);
+                let mut key = material.key_in(seed, group);
                 // A planner that cannot see the device (a CUDA store read on a machine without
                 // one) takes the class of the results the store already holds for this run.
                 if numerics.class == numerics::UNOBSERVED {
@@ -268,15 +272,8 @@ pub fn plan(
                             mode: numerics.mode,
                             class: class.to_string(),
                         };
-                        run_key(
-                            resolved,
-                            seed,
-                            &digests,
-                            &fingerprint,
-                            &libtorch,
-                            device,
-                            &n,
-                        )
+                        KeyMaterial::new(resolved, &digests, &fingerprint, &libtorch, device, &n)
+                            .key_in(seed, group)
                     }) {
                         (key, numerics) = found;
                     }
@@ -289,7 +286,7 @@ pub fn plan(
                     point: arm.point.clone(),
                     seed,
                     done: dir.is_done(),
-                    stack: seeds.stack.unwrap_or(1),
+                    stack,
                     dir,
                     config: RunConfig {
                         key,
@@ -306,6 +303,7 @@ pub fn plan(
                         device,
                         numerics,
                         module: RunConfig::module_of(resolved),
+                        stack_group: group.map(<[i64]>::to_vec),
                     },
                 }
             };
@@ -314,7 +312,7 @@ pub fn plan(
                 .copied()
                 .unwrap_or(seeds.count);
             if seeds.max.is_some() {
-                while n < seeds.limit() && make(seeds.seed(&arm.base, n)).done {
+                while n < seeds.limit() && make(seeds.seed(&arm.base, n), None).done {
                     n += 1;
                 }
             }
@@ -329,7 +327,13 @@ pub fn plan(
                     message: format!("arm `{}` derives seed {} twice", arm.id, w[0]),
                 });
             }
-            runs.extend(list.into_iter().map(make));
+            if grouped {
+                for group in list.chunks(stack as usize) {
+                    runs.extend(group.iter().map(|&s| make(s, Some(group))));
+                }
+            } else {
+                runs.extend(list.into_iter().map(|s| make(s, None)));
+            }
         }
     }
     Ok(runs)

@@ -15,15 +15,30 @@ use super::worker::{curve_row, ProgressLines, CURVE_HEADER};
 use super::PlannedRun;
 #[cfg(torch)]
 use super::{hold, record_of, Held, RunError, WorkerOptions};
+use crate::device::DeviceKind;
+use crate::numerics::Mode;
 #[cfg(torch)]
 use crate::record::{Record, RunConfig};
+use crate::spec::ModelSpec;
 #[cfg(torch)]
 use crate::store::{self, StoreError};
 #[cfg(torch)]
+use crate::train::Outcome;
+#[cfg(torch)]
 use crate::{data, numerics, provenance, train};
 
+/// Whether stacking `model`'s seeds on `device` under `mode` moves their bits, so that each
+/// run's key must name its group (`RunConfig::stack_group`): on a GPU always (batched kernels
+/// may round otherwise than K separate ones), on the CPU for a `cnn1d` with oneDNN's
+/// convolutions (native numerics), whose grouped convolution does. Elsewhere each stacked seed
+/// is bit for bit its separate run and stacking stays out of the key.
+pub fn grouped(model: &ModelSpec, device: DeviceKind, mode: Mode) -> bool {
+    device == DeviceKind::Cuda || (mode == Mode::Native && matches!(model, ModelSpec::Cnn1d { .. }))
+}
+
 /// `pending` (in plan order) cut into the groups one worker trains: consecutive runs of one
-/// arm, at most its `stack` at a time; a run of an arm without `stack` is a group of one.
+/// arm, at most its `stack` at a time, and never across two keyed groups
+/// (`config.stack_group`); a run of an arm without `stack` is a group of one.
 pub fn groups<'a>(pending: &[&'a PlannedRun]) -> Vec<Vec<&'a PlannedRun>> {
     let mut out: Vec<Vec<&PlannedRun>> = Vec::new();
     for &run in pending {
@@ -33,6 +48,7 @@ pub fn groups<'a>(pending: &[&'a PlannedRun]) -> Vec<Vec<&'a PlannedRun>> {
                 && (g.len() as u32) < first.stack
                 && first.spec_id == run.spec_id
                 && first.arm_id == run.arm_id
+                && first.config.stack_group == run.config.stack_group
         });
         match out.last_mut() {
             Some(g) if fits => g.push(run),
@@ -82,11 +98,12 @@ pub fn worker_stacked(
             || c.device != c0.device
             || c.numerics != c0.numerics
             || c.data != c0.data
+            || c.stack_group != c0.stack_group
         {
             return Err(RunError::Config {
                 path: h.run.path().join(store::CONFIG),
                 message: format!(
-                    "stacked with `{}`, but not the same arm, device, numerics and data",
+                    "stacked with `{}`, but not the same arm, device, numerics, data and group",
                     first.run.path().display()
                 ),
             });
@@ -119,35 +136,58 @@ pub fn worker_stacked(
 
     let start = Instant::now();
     let cpu_start = provenance::process_cpu_seconds();
-    let seeds: Vec<i64> = held.iter().map(|h| h.config.seed).collect();
-    let mut curves = vec![String::from(CURVE_HEADER); held.len()];
+    // A keyed group trains whole, whichever of its runs this worker holds (the others are
+    // done, or another worker's): each seed's result is the group's computation.
+    let seeds: Vec<i64> = match &c0.stack_group {
+        Some(group) => group.clone(),
+        None => held.iter().map(|h| h.config.seed).collect(),
+    };
+    // Copy `k` of the stacked model → the held run it is, if any.
+    let slot: Vec<Option<usize>> = seeds
+        .iter()
+        .map(|s| held.iter().position(|h| h.config.seed == *s))
+        .collect();
+    if let Some(h) = held.iter().find(|h| !seeds.contains(&h.config.seed)) {
+        return Err(RunError::Config {
+            path: h.run.path().join(store::CONFIG),
+            message: format!("seed {} is not in its own `stack_group`", h.config.seed),
+        });
+    }
+    let mut curves = vec![String::from(CURVE_HEADER); seeds.len()];
     let mut write_error: Option<StoreError> = None;
     let mut lines = ProgressLines::new(progress);
-    let outcomes = train::train_stacked(
-        &c0.arm,
-        &dataset,
-        &seeds,
-        device,
-        |k, p| {
-            let csv = &mut curves[k];
-            csv.push_str(&curve_row(p));
-            if write_error.is_none() {
-                write_error = held[k].run.write_text(store::CURVE, csv).err();
-            }
-        },
-        |done, total, loss| lines.step(done, total, loss),
-    )?;
+    let on_point = |k: usize, p: &train::CurvePoint| {
+        let Some(i) = slot[k] else { return };
+        let csv = &mut curves[k];
+        csv.push_str(&curve_row(p));
+        if write_error.is_none() {
+            write_error = held[i].run.write_text(store::CURVE, csv).err();
+        }
+    };
+    let on_step = |done, total, loss| lines.step(done, total, loss);
+    let outcomes = if c0.stack_group.is_some() {
+        train::train_stacked_grouped(&c0.arm, &dataset, &seeds, device, on_point, on_step)?
+    } else {
+        train::train_stacked(&c0.arm, &dataset, &seeds, device, on_point, on_step)?
+    };
     if let Some(e) = write_error {
         return Err(e.into());
     }
     // The group's time, shared out: each record's wall and CPU time is its part of it.
-    let k = held.len() as f64;
+    let k = seeds.len() as f64;
     let time = Timing {
         wall_s: start.elapsed().as_secs_f64() / k,
         cpu_s: cpu_since(cpu_start).map(|s| s / k),
     };
+    let mut outcomes: Vec<Option<Outcome>> = outcomes.into_iter().map(Some).collect();
     held.into_iter()
-        .zip(outcomes)
-        .map(|(h, outcome)| record_of(h, outcome, &dataset, &prov, time))
+        .map(|h| {
+            let k = seeds.iter().position(|s| *s == h.config.seed).unwrap_or(0);
+            let outcome = outcomes[k].take().ok_or_else(|| RunError::Config {
+                path: h.run.path().join(store::CONFIG),
+                message: format!("seed {} held twice", h.config.seed),
+            })?;
+            record_of(h, outcome, &dataset, &prov, time)
+        })
         .collect()
 }

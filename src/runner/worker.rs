@@ -12,7 +12,9 @@ use crate::train::{self, Outcome};
 use crate::{data, numerics, provenance};
 
 /// One worker process: locks the run in `dir`, writes `config` there (or, without one, trains
-/// the `config.json` already there), trains, and writes the record and `DONE`.
+/// the `config.json` already there), trains, and writes the record and `DONE`. A run keyed in
+/// a stacked group (`stack_group`: a Slurm array task, or the last pending run of a group) is
+/// trained with its whole group, as its key says, and only its own record written.
 pub fn worker(
     dir: &Path,
     config: Option<RunConfig>,
@@ -20,7 +22,19 @@ pub fn worker(
     data_dir: &Path,
     force: bool,
 ) -> Result<Record, RunError> {
-    let held = hold(dir, config, force)?;
+    let config = match config {
+        Some(c) => c,
+        None => RunDir::from_path(dir).read_json(store::CONFIG)?,
+    };
+    if config.stack_group.is_some() {
+        let dirs = [dir.to_path_buf()];
+        let mut records =
+            super::stacked::worker_stacked(&dirs, Some(vec![config]), opts, data_dir, force)?;
+        return records
+            .pop()
+            .ok_or_else(|| RunError::Held(dir.to_path_buf()));
+    }
+    let held = hold(dir, Some(config), force)?;
     let config = held.config.clone();
     let run = held.run.clone();
     let WorkerOptions { gpu, progress } = opts;

@@ -1,5 +1,6 @@
 //! `repro run --verify-determinism`: each arm's first seed trained twice in this process,
-//! compared loss by loss and by the final weights' digest.
+//! compared loss by loss and by the final weights' digest (an arm whose seeds are keyed in
+//! stacked groups: its first group, stacked, twice).
 
 use crate::data;
 use crate::numerics::{self, Mode};
@@ -83,10 +84,31 @@ impl Session {
                     device,
                     numerics: numerics::observe(mode, self.device, 0),
                 });
-                let seed = spec.seeds(self.quick).seed(&arm.base, 0);
+                let seeds = spec.seeds(self.quick);
+                let seed = seeds.seed(&arm.base, 0);
+                // An arm keyed in stacked groups is trained as its first group, twice: its
+                // seeds' results are that computation's (the first seed's is compared).
+                let stack = seeds.stack.unwrap_or(1) as usize;
+                let group: Vec<i64> = (0..seeds.count.min(stack as u32))
+                    .map(|i| seeds.seed(&arm.base, i))
+                    .collect();
+                let grouped =
+                    stack > 1 && crate::runner::stacked_grouped(&resolved.model, self.device, mode);
                 let train = || {
-                    crate::train::train(resolved, data, seed, device, |_| {})
-                        .map_err(|e| SessionError::Train(e.to_string()))
+                    let out = if grouped {
+                        crate::train::train_stacked_grouped(
+                            resolved,
+                            data,
+                            &group,
+                            device,
+                            |_, _| {},
+                            |_, _, _| {},
+                        )
+                        .map(|mut o| o.swap_remove(0))
+                    } else {
+                        crate::train::train(resolved, data, seed, device, |_| {})
+                    };
+                    out.map_err(|e| SessionError::Train(e.to_string()))
                 };
                 let (a, b) = (train()?, train()?);
                 let first = a

@@ -52,7 +52,7 @@ pub use eval::{evaluate, final_metrics, macro_f1, EvalPlan};
 #[cfg(torch)]
 pub use run::{probe, train, train_reading_back, train_with_progress, READBACK_EVERY};
 #[cfg(torch)]
-pub use stacked::train_stacked;
+pub use stacked::{train_stacked, train_stacked_grouped};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {

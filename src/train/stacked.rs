@@ -61,13 +61,42 @@ fn refuse(arm: &ResolvedArm, why: impl std::fmt::Display) -> TrainError {
 }
 
 /// Trains `arm` once per seed in `seeds`, all seeds as one stacked model; returns one
-/// [`Outcome`] per seed, in order. `on_point(i, point)` sees seed `i`'s curve points,
-/// `on_step(done, total, loss)` each stacked step (the mean loss of the seeds still training).
+/// [`Outcome`] per seed, in order, each bit for bit the seed's separate run on CPU (an arm
+/// whose stacked computation would round otherwise, a `cnn1d` with oneDNN on or any arm on a
+/// GPU, is refused: [`train_stacked_grouped`] trains those). `on_point(i, point)` sees seed
+/// `i`'s curve points, `on_step(done, total, loss)` each stacked step (the mean loss of the
+/// seeds still training).
 pub fn train_stacked(
     arm: &ResolvedArm,
     data: &Dataset,
     seeds: &[i64],
     device: Device,
+    on_point: impl FnMut(usize, &CurvePoint),
+    on_step: impl FnMut(i64, i64, f64),
+) -> Result<Vec<Outcome>, TrainError> {
+    stacked(arm, data, seeds, device, true, on_point, on_step)
+}
+
+/// [`train_stacked`] where the stacked kernels may round otherwise than separate runs' (a GPU,
+/// a `cnn1d` with oneDNN's convolutions): each seed's result is then that of this group, which
+/// is why the runner puts the group into each run's key (`RunConfig::stack_group`).
+pub fn train_stacked_grouped(
+    arm: &ResolvedArm,
+    data: &Dataset,
+    seeds: &[i64],
+    device: Device,
+    on_point: impl FnMut(usize, &CurvePoint),
+    on_step: impl FnMut(i64, i64, f64),
+) -> Result<Vec<Outcome>, TrainError> {
+    stacked(arm, data, seeds, device, false, on_point, on_step)
+}
+
+fn stacked(
+    arm: &ResolvedArm,
+    data: &Dataset,
+    seeds: &[i64],
+    device: Device,
+    exact: bool,
     mut on_point: impl FnMut(usize, &CurvePoint),
     mut on_step: impl FnMut(i64, i64, f64),
 ) -> Result<Vec<Outcome>, TrainError> {
@@ -130,14 +159,21 @@ pub fn train_stacked(
     let stacked_vs = tch::nn::VarStore::new(device);
     let vss: Vec<_> = copies.iter().map(|c| &c.built.vs).collect();
     let stacked = Stacked::stack(&arm.model, &vss, &stacked_vs)?;
+    if exact && device != Device::Cpu {
+        return Err(refuse(
+            arm,
+            "bit for bit on a GPU, where batched kernels may round otherwise than K separate \
+             ones (`train_stacked_grouped` trains the group as its own computation)",
+        ));
+    }
     if stacked.convolves() {
         // A grouped convolution is each copy's own bit for bit only on ATen's own CPU kernels.
-        if device != Device::Cpu || crate::numerics::onednn_enabled() {
+        if exact && crate::numerics::onednn_enabled() {
             return Err(refuse(
                 arm,
-                "a `cnn1d` with oneDNN on (native numerics) or on a GPU, where a grouped \
-                 convolution rounds otherwise than K separate ones; compute it with \
-                 `numerics: portable` (or `--portable`) on the CPU",
+                "a `cnn1d` with oneDNN on (native numerics) bit for bit: a grouped convolution \
+                 rounds otherwise than K separate ones; compute it with `numerics: portable` \
+                 (or `--portable`), or let the runner group it (the group in each key)",
             ));
         }
         // Padded batches would be masked per copy; every sequence must fill the length.

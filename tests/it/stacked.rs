@@ -273,10 +273,17 @@ fn stacking_refuses_what_it_cannot_train_exactly() {
     assert!(
         err.contains(
             "mnist1d, arm `cnn`: stacked seeds cannot train a `cnn1d` with oneDNN on (native \
-             numerics) or on a GPU"
+             numerics) bit for bit"
         ),
         "{err}"
     );
+    // Grouped, the same arm trains: each seed's result is then its group's (the runner keys it
+    // so). Two seeds, a few steps, oneDNN still on.
+    let grouped =
+        train::train_stacked_grouped(&cnn, &data, &SEEDS[..2], dev, |_, _| {}, |_, _, _| {})
+            .expect("a grouped native cnn1d trains");
+    assert_eq!(grouped.len(), 2);
+    assert!(grouped.iter().all(|o| o.steps == 10 && o.metrics.is_some()));
     let with = |f: &dyn Fn(&mut repro::spec::ModelSpec)| {
         let mut arm = cnn.clone();
         f(&mut arm.model);
@@ -439,31 +446,135 @@ fn a_stack_over_an_arm_that_cannot_stack_is_refused_with_file_and_line() {
     );
 }
 
+/// `config.json` of every run under `store`: `(arm, seed, stack_group, key)`, sorted.
+fn configs(store: &std::path::Path) -> Vec<(String, i64, Option<Vec<i64>>, String)> {
+    let mut out: Vec<_> = util::walk(store, "config.json")
+        .into_iter()
+        .map(|p| {
+            let c: repro::record::RunConfig =
+                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (c.arm.arm_id, c.seed, c.stack_group, c.key)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A `cnn1d` stacked with oneDNN's convolutions (native numerics) rounds otherwise than its
+/// separate runs, so the runner keys each of its runs by its group (`stack_group`), as it does
+/// every stacked run on a GPU: tested here, on the CPU, where it can be.
 #[test]
-fn a_stacked_cnn_needs_portable_numerics_and_the_runner_says_so() {
+fn a_native_stacked_cnn_is_keyed_by_its_group_and_trained_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = STACK_SPEC
-        .replace("STACK", ", stack: 2")
-        .replace("numerics: portable", "numerics: native");
-    std::fs::write(dir.path().join("stack.yaml"), spec).unwrap();
-    let store = dir.path().join("store");
-    let plan = |extra: &[&str]| {
-        let mut args = vec!["plan", "stack.yaml", "--store", store.to_str().unwrap()];
+    let native = STACK_SPEC.replace("numerics: portable", "numerics: native");
+    let run = |name: &str, text: &str, store: &str, extra: &[&str]| {
+        std::fs::write(dir.path().join(name), text).unwrap();
+        let mut args = vec!["run", name, "--store", store, "--jobs", "2"];
         args.extend(extra);
-        util::repro(dir.path(), &args, &[])
+        let out = util::repro(dir.path(), &args, &[]);
+        let (stdout, stderr) = util::text(&out);
+        (out.status.code(), format!("{stdout}{stderr}"))
     };
-    let out = plan(&[]);
-    let (_, stderr) = util::text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(
-            "stack.yaml: `seeds.stack` trains the `cnn1d` arm `cnn` bit for bit only with \
-             `numerics: portable` (oneDNN off); set it, pass `--portable`, or drop `stack`"
-        ),
-        "{stderr}"
+    let (code, out) = run("alone.yaml", &native.replace("STACK", ""), "alone", &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(
+        "stacked.yaml",
+        &native.replace("STACK", ", stack: 2"),
+        "stacked",
+        &[],
     );
-    // `--portable` makes the native spec portable: then it stacks.
-    let out = plan(&["--portable"]);
-    let (_, stderr) = util::text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(code, Some(0), "{out}");
+    let (alone, stacked) = (
+        configs(&dir.path().join("alone")),
+        configs(&dir.path().join("stacked")),
+    );
+    assert_eq!(stacked.len(), 9);
+    for ((arm, seed, group, key), (_, _, _, alone_key)) in stacked.iter().zip(&alone) {
+        if arm == "cnn" {
+            // Seeds 7, 8, 9 in groups of 2 by their order: [7, 8] and [9].
+            let want = if *seed == 9 { vec![9] } else { vec![7, 8] };
+            assert_eq!(group.as_deref(), Some(want.as_slice()), "cnn seed {seed}");
+            assert_ne!(key, alone_key, "cnn seed {seed}: the group is in the key");
+        } else {
+            // An MLP and a linear model stack bit for bit: no group, the keys of separate runs.
+            assert_eq!(group, &None, "{arm} seed {seed}");
+            assert_eq!(key, alone_key, "{arm} seed {seed}");
+        }
+    }
+
+    // A run of each group lost: each group's worker trains the whole group again (seeds 8 and
+    // 9 pending side by side are not one group), writes only the lost run, and gets its bits
+    // back.
+    let store = dir.path().join("stacked");
+    let record = |seed: i64| -> (std::path::PathBuf, serde_json::Value) {
+        let p = util::walk(&store, "record.json")
+            .into_iter()
+            .find(|p| {
+                let r: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+                r["arm_id"] == "cnn" && r["seed"] == seed
+            })
+            .unwrap();
+        let r = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        (p, r)
+    };
+    let (path8, before8) = record(8);
+    let (path9, before9) = record(9);
+    let (_, before7) = record(7);
+    std::fs::remove_dir_all(path8.parent().unwrap()).unwrap();
+    std::fs::remove_dir_all(path9.parent().unwrap()).unwrap();
+    let (code, out) = run(
+        "stacked.yaml",
+        &native.replace("STACK", ", stack: 2"),
+        "stacked",
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    for (seed, before) in [(8, &before8), (9, &before9)] {
+        let (_, after) = record(seed);
+        assert_eq!(
+            after["weights_sha256"], before["weights_sha256"],
+            "seed {seed}"
+        );
+        assert_eq!(after["metrics"], before["metrics"], "seed {seed}");
+    }
+    assert_eq!(
+        record(7).1,
+        before7,
+        "the run that was done is left as it was"
+    );
+    let journal = std::fs::read_to_string(store.join("journal.log")).unwrap();
+    assert_eq!(
+        journal.lines().filter(|l| l.starts_with("start ")).count(),
+        11
+    );
+
+    // --verify-determinism trains the cnn's first group twice.
+    let (code, out) = run(
+        "stacked.yaml",
+        &native.replace("STACK", ", stack: 2"),
+        "verify",
+        &["--verify-determinism"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("differ"), "{out}");
+
+    // Adaptive seeding would move seeds between groups: refused, before anything runs.
+    let (code, out) = run(
+        "adaptive.yaml",
+        &native.replace(
+            "count: 3, base: 7STACK",
+            "min: 3, max: 6, until: decisive, base: 7, stack: 2",
+        ),
+        "adaptive",
+        &[],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(
+            "arm `cnn`: `seeds.stack` of a `cnn1d` with native kernels computes each seed in \
+             its group"
+        ),
+        "{out}"
+    );
 }
