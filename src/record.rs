@@ -107,8 +107,9 @@ pub struct Record {
     pub class_names: Vec<String>,
     pub wall_time_s: f64,
     /// CPU seconds (user + system, all threads) the worker spent on this run: its share of a
-    /// stacked group's. Unlike `wall_time_s`, a paused or oversubscribed worker does not
-    /// inflate it (`None` for records written before this field). Not in the run key.
+    /// stacked group's. Unlike `wall_time_s`, a paused worker, or one waiting for a core at one
+    /// intra-op thread, does not inflate it (threads spinning in a parallel region do count);
+    /// `None` for records written before this field. Not in the run key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_time_s: Option<f64>,
     /// The worker process's peak resident memory in MiB (`VmHWM`; `None` off Linux and for

@@ -254,6 +254,20 @@ pub fn submit(
     force: bool,
     opts: &SlurmOptions,
 ) -> Result<Option<Submission>, RunError> {
+    // An array task trains one run; a run keyed in a stacked group needs its whole group
+    // trained, so each of the group's K tasks would train all K copies.
+    if let Some(r) = runs.iter().find(|r| r.config.stack_group.is_some()) {
+        return Err(RunError::Config {
+            path: r.config.spec_path.clone(),
+            message: format!(
+                "arm `{}`: its stacked seeds are keyed by their group (`seeds.stack` on a GPU, \
+                 or of a `cnn1d` with native kernels), and a Slurm array task trains one run, \
+                 so each task would train the whole group (K times the work); train it with \
+                 the local executor, or drop `stack`",
+                r.arm_id
+            ),
+        });
+    }
     let plan = write_plan(store, runs)?;
     // Indices an earlier submission of this same plan still has in the queue.
     let mut queued: Vec<usize> = Vec::new();

@@ -1,7 +1,9 @@
-//! Stacked seeds in the runner (`seeds: { stack: K }`): the groups of an arm's seeds that one
-//! worker process trains together ([`groups`]), and that worker ([`worker_stacked`]): it holds
-//! each run as [`super::worker`] holds one, trains them as one stacked model
-//! ([`crate::train::train_stacked`]) and writes one ordinary record per run.
+//! Stacked seeds in the runner (`seeds: { stack: K }`): where stacking moves bits and the group
+//! goes into each run's key ([`grouped`]), the groups of an arm's seeds that one worker process
+//! trains together ([`groups`]), and that worker ([`worker_stacked`]): it holds each run as
+//! [`super::worker`] holds one, trains them as one stacked model
+//! ([`crate::train::train_stacked`], or for a keyed group the whole group with
+//! [`crate::train::train_stacked_grouped`]) and writes one ordinary record per held run.
 
 #[cfg(torch)]
 use std::path::{Path, PathBuf};

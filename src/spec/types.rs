@@ -72,7 +72,10 @@ pub struct Seeds {
     #[serde(default)]
     pub derive: SeedDerive,
     /// `stack: K`: the local pool trains up to K seeds of an arm in one process, as one
-    /// stacked model (`train::train_stacked`); each seed's results are its separate run's.
+    /// stacked model. On the CPU each seed's results are its separate run's
+    /// (`train::train_stacked`); where stacking moves bits (a GPU, a `cnn1d` with native
+    /// kernels) the seeds are grouped by their order and each run's key names its group
+    /// (`train::train_stacked_grouped`, `RunConfig::stack_group`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<u32>,
 }

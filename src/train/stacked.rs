@@ -188,15 +188,15 @@ fn stacked(
     // The shortest batch a step can take: an epoch's last one, or any under a sequential order
     // that wraps around the split.
     let smallest = if n % batch == 0 { batch } else { 1 };
-    stacked.check_sizes(smallest)?;
+    if exact {
+        // Below these sizes the batched kernels round otherwise than K separate ones.
+        stacked.check_sizes(smallest)?;
+    }
     let loss_fn = Loss::new(t.loss, t.label_smoothing, &stacked_vs.root(), None, classes);
-    let mut opt = optim::Optim::stacked(
-        &t.optimizer,
-        t.weight_decay,
-        t.lr,
-        &stacked_vs,
-        copies.len() as i64,
-    )?;
+    // Exact: a fused step per copy, as each separate run steps its own tensors; grouped, one
+    // call over all copies (fewer launches; the group is its own computation).
+    let per_copy = if exact { copies.len() as i64 } else { 1 };
+    let mut opt = optim::Optim::stacked(&t.optimizer, t.weight_decay, t.lr, &stacked_vs, per_copy)?;
     let steps_per_epoch = (n + batch - 1) / batch;
     let total_steps = match (t.steps, t.epochs) {
         (Some(s), _) => s,

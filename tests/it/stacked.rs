@@ -488,7 +488,7 @@ fn a_native_stacked_cnn_is_keyed_by_its_group_and_trained_whole() {
         configs(&dir.path().join("alone")),
         configs(&dir.path().join("stacked")),
     );
-    assert_eq!(stacked.len(), 9);
+    assert_eq!((alone.len(), stacked.len()), (9, 9));
     for ((arm, seed, group, key), (_, _, _, alone_key)) in stacked.iter().zip(&alone) {
         if arm == "cnn" {
             // Seeds 7, 8, 9 in groups of 2 by their order: [7, 8] and [9].
@@ -501,6 +501,39 @@ fn a_native_stacked_cnn_is_keyed_by_its_group_and_trained_whole() {
             assert_eq!(key, alone_key, "{arm} seed {seed}");
         }
     }
+
+    // The premise, on this machine: the group of two computes other bits than the seeds alone
+    // (oneDNN's grouped convolution), so a key without the group would mix two computations.
+    let weights = |store: &str, seed: i64| {
+        util::walk(&dir.path().join(store), "record.json")
+            .into_iter()
+            .map(|p| {
+                serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).unwrap())
+                    .unwrap()
+            })
+            .find(|r| r["arm_id"] == "cnn" && r["seed"] == seed)
+            .unwrap()["weights_sha256"]
+            .clone()
+    };
+    assert!(
+        [7, 8]
+            .iter()
+            .any(|&s| weights("alone", s) != weights("stacked", s)),
+        "the stacked native cnn1d gave its seeds their separate runs' bits"
+    );
+
+    // Slurm array tasks train one run each: refused for keyed groups, nothing submitted.
+    let (code, out) = run(
+        "stacked.yaml",
+        &native.replace("STACK", ", stack: 2"),
+        "slurm",
+        &["--executor", "slurm"],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("arm `cnn`: its stacked seeds are keyed by their group"),
+        "{out}"
+    );
 
     // A run of each group lost: each group's worker trains the whole group again (seeds 8 and
     // 9 pending side by side are not one group), writes only the lost run, and gets its bits
