@@ -314,31 +314,23 @@ impl FusedAdam {
             .map(|(i, p)| (i, p.grad()))
             .filter(|(_, g)| g.defined())
             .collect();
-        if self.copies == 1 {
-            let pick = |ts: &[Tensor]| -> Vec<Tensor> {
-                with_grad
-                    .iter()
-                    .map(|(i, _)| ts[*i].shallow_clone())
-                    .collect()
-            };
-            let grads: Vec<Tensor> = with_grad.iter().map(|(_, g)| g.shallow_clone()).collect();
-            let (p, m, v, t) = (
-                pick(&self.params),
-                pick(&self.exp_avgs),
-                pick(&self.exp_avg_sqs),
-                pick(&self.steps),
-            );
-            self.call(&p, &grads, &m, &v, &t);
-            return;
-        }
         // Stacked seeds: one call per copy, over its slices. The kernel computes the last
         // `numel % lanes` elements of a tensor outside its vector loop, and those round
         // otherwise; slicing per copy puts each copy's elements where its own run has them.
-        for k in 0..self.copies {
-            let pick = |ts: &[Tensor]| -> Vec<Tensor> {
-                with_grad.iter().map(|(i, _)| ts[*i].get(k)).collect()
+        let parts: Vec<Option<i64>> = if self.copies == 1 {
+            vec![None]
+        } else {
+            (0..self.copies).map(Some).collect()
+        };
+        for k in parts {
+            let part = |t: &Tensor| match k {
+                Some(k) => t.get(k),
+                None => t.shallow_clone(),
             };
-            let grads: Vec<Tensor> = with_grad.iter().map(|(_, g)| g.get(k)).collect();
+            let pick = |ts: &[Tensor]| -> Vec<Tensor> {
+                with_grad.iter().map(|(i, _)| part(&ts[*i])).collect()
+            };
+            let grads: Vec<Tensor> = with_grad.iter().map(|(_, g)| part(g)).collect();
             let (p, m, v, t) = (
                 pick(&self.params),
                 pick(&self.exp_avgs),
