@@ -111,7 +111,8 @@ pub fn execute_local(
             .map(|g| Item {
                 spec: g[0].spec_id.clone(),
                 arm: g[0].arm_id.clone(),
-                runs: g.len(),
+                // A keyed group trains all its copies, however few of its runs are pending.
+                runs: g[0].config.stack_group.as_ref().map_or(g.len(), Vec::len),
             })
             .collect(),
     );

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 /// One pending group (a run, or the stacked seeds one worker trains together) as the queue
-/// sees it: its arm and how many runs it holds.
+/// sees it: its arm and how many runs it trains (a keyed stacked group: all its copies).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub spec: String,
