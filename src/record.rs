@@ -43,7 +43,8 @@ pub struct RunConfig {
     pub module: Option<ModuleFile>,
     /// Stacked seeds whose stacked kernels may round otherwise than separate runs' (on a GPU,
     /// or a `cnn1d` with oneDNN's convolutions): the seeds trained together with this one, in
-    /// order, this one among them. Part of the key (the result is the group's), so a worker
+    /// order, this one among them: always `stack` seeds by index (those past the arm's count
+    /// trained and not kept). Part of the key (the result is the group's), so a worker
     /// trains the whole group, whichever of its runs it writes. `None`: trained alone, or
     /// stacked where that changes no bit (then stacking is not in the key).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -245,22 +245,17 @@ pub fn plan(
             let stack = seeds.stack.unwrap_or(1);
             // Stacked where that moves bits: each run's key names its group.
             let grouped = stack > 1 && stacked::grouped(&resolved.model, device, mode);
-            if grouped && seeds.max.is_some() {
-                return Err(RunError::Config {
-                    path: spec.path.clone(),
-                    message: format!(
-                        "arm `{}`: `seeds.stack` {} computes each seed in its group (its key \
-                         names the group), which adaptive seeding (`seeds.max`) would change as \
-                         it adds seeds; drop `max` or `stack`",
-                        arm.id,
-                        if device == DeviceKind::Cuda {
-                            "on a GPU"
-                        } else {
-                            "of a `cnn1d` with native kernels"
-                        }
-                    ),
-                });
-            }
+            // Seed index i's group: the `stack` seeds at indices [i - i % stack, … + stack),
+            // whatever the count (a group the count stops inside is trained whole all the same),
+            // so raising the count, or adaptive seeding adding seeds, keeps every key.
+            let group_of = |i: u32| -> Option<Vec<i64>> {
+                grouped.then(|| {
+                    let start = i - i % stack;
+                    (start..start + stack)
+                        .map(|j| seeds.seed(&arm.base, j))
+                        .collect()
+                })
+            };
             let make = |seed: i64, group: Option<&[i64]>| {
                 let mut numerics = numerics.clone();
                 let mut key = material.key_in(seed, group);
@@ -312,7 +307,9 @@ pub fn plan(
                 .copied()
                 .unwrap_or(seeds.count);
             if seeds.max.is_some() {
-                while n < seeds.limit() && make(seeds.seed(&arm.base, n), None).done {
+                while n < seeds.limit()
+                    && make(seeds.seed(&arm.base, n), group_of(n).as_deref()).done
+                {
                     n += 1;
                 }
             }
@@ -327,13 +324,11 @@ pub fn plan(
                     message: format!("arm `{}` derives seed {} twice", arm.id, w[0]),
                 });
             }
-            if grouped {
-                for group in list.chunks(stack as usize) {
-                    runs.extend(group.iter().map(|&s| make(s, Some(group))));
-                }
-            } else {
-                runs.extend(list.into_iter().map(|s| make(s, None)));
-            }
+            runs.extend(
+                list.into_iter()
+                    .enumerate()
+                    .map(|(i, s)| make(s, group_of(i as u32).as_deref())),
+            );
         }
     }
     Ok(runs)

@@ -89,7 +89,7 @@ impl Session {
                 // An arm keyed in stacked groups is trained as its first group, twice: its
                 // seeds' results are that computation's (the first seed's is compared).
                 let stack = seeds.stack.unwrap_or(1) as usize;
-                let group: Vec<i64> = (0..seeds.count.min(stack as u32))
+                let group: Vec<i64> = (0..stack as u32)
                     .map(|i| seeds.seed(&arm.base, i))
                     .collect();
                 let grouped =

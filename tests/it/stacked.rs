@@ -491,8 +491,9 @@ fn a_native_stacked_cnn_is_keyed_by_its_group_and_trained_whole() {
     assert_eq!((alone.len(), stacked.len()), (9, 9));
     for ((arm, seed, group, key), (_, _, _, alone_key)) in stacked.iter().zip(&alone) {
         if arm == "cnn" {
-            // Seeds 7, 8, 9 in groups of 2 by their order: [7, 8] and [9].
-            let want = if *seed == 9 { vec![9] } else { vec![7, 8] };
+            // Seeds 7, 8, 9 in groups of 2 by index: [7, 8] and [9, 10] (10 is trained with 9
+            // and not kept: the count stops inside its group).
+            let want = if *seed == 9 { vec![9, 10] } else { vec![7, 8] };
             assert_eq!(group.as_deref(), Some(want.as_slice()), "cnn seed {seed}");
             assert_ne!(key, alone_key, "cnn seed {seed}: the group is in the key");
         } else {
@@ -592,22 +593,35 @@ fn a_native_stacked_cnn_is_keyed_by_its_group_and_trained_whole() {
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("differ"), "{out}");
 
-    // Adaptive seeding would move seeds between groups: refused, before anything runs.
+    // Raising the count keeps every key: seed 10 joins the group [9, 10] it was always in, and
+    // only its run is trained (its worker trains the group, writes seed 10).
+    let (_, before9) = record(9);
     let (code, out) = run(
-        "adaptive.yaml",
-        &native.replace(
-            "count: 3, base: 7STACK",
-            "min: 3, max: 6, until: decisive, base: 7, stack: 2",
-        ),
-        "adaptive",
+        "stacked.yaml",
+        &native.replace("count: 3, base: 7STACK", "count: 4, base: 7, stack: 2"),
+        "stacked",
         &[],
     );
-    assert_eq!(code, Some(2), "{out}");
-    assert!(
-        out.contains(
-            "arm `cnn`: `seeds.stack` of a `cnn1d` with native kernels computes each seed in \
-             its group"
-        ),
-        "{out}"
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(record(9).1, before9, "seed 9 kept its key and its record");
+    let journal = std::fs::read_to_string(store.join("journal.log")).unwrap();
+    assert_eq!(
+        journal.lines().filter(|l| l.starts_with("start ")).count(),
+        14,
+        "the 3 new runs (seed 10 of mlp, logistic and cnn), nothing else: {journal}"
+    );
+    let cnn: Vec<_> = configs(&store)
+        .into_iter()
+        .filter(|c| c.0 == "cnn")
+        .map(|c| (c.1, c.2.unwrap()))
+        .collect();
+    assert_eq!(
+        cnn,
+        [
+            (7, vec![7, 8]),
+            (8, vec![7, 8]),
+            (9, vec![9, 10]),
+            (10, vec![9, 10])
+        ]
     );
 }
