@@ -1,15 +1,16 @@
 //! What stacked seeds (`seeds: { stack: K }`) can train: the arms whose K copies, trained as
 //! one set of batched tensors, give each seed the bits of its own separate run on CPU
-//! (`model::stacked`, `train::stacked`). Everything else is refused, by the spec decoder with
-//! file and line, and by the trainer for arms built in code.
+//! (`model::stacked`, `train::stacked`; where the kernels still round otherwise, a GPU or
+//! oneDNN's convolutions, the runner keys each run by its group instead). Everything else is
+//! refused, by the spec decoder with file and line, and by the trainer for arms built in code.
 
 use super::types::{Activation, CnnHead, ModelSpec, ResolvedArm, Schedule};
 
 /// Why a model cannot be stacked, or `None`: an MLP or linear classifier without dropout and
 /// without an embedding head, or a plain `cnn1d` with ReLU, no batch norm, no dropout and a
 /// `flatten` head (whose grouped convolutions are each copy's own bit for bit only with oneDNN
-/// off: `numerics: portable`, checked by the runner and the trainer, which know the numerics
-/// in force).
+/// off, `numerics: portable`; with it on, the runner keys the runs by their group:
+/// `runner::stacked::grouped`).
 pub fn model_refusal(model: &ModelSpec) -> Option<String> {
     let kind = match model {
         ModelSpec::Linear { embedding_dim }
