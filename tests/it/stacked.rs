@@ -475,14 +475,18 @@ fn a_native_stacked_cnn_is_keyed_by_its_group_and_trained_whole() {
         let (stdout, stderr) = util::text(&out);
         (out.status.code(), format!("{stdout}{stderr}"))
     };
+    // The spec with `stack: 2`, into store `store`.
+    let stacked_run = |store: &str, extra: &[&str]| {
+        run(
+            "stacked.yaml",
+            &native.replace("STACK", ", stack: 2"),
+            store,
+            extra,
+        )
+    };
     let (code, out) = run("alone.yaml", &native.replace("STACK", ""), "alone", &[]);
     assert_eq!(code, Some(0), "{out}");
-    let (code, out) = run(
-        "stacked.yaml",
-        &native.replace("STACK", ", stack: 2"),
-        "stacked",
-        &[],
-    );
+    let (code, out) = stacked_run("stacked", &[]);
     assert_eq!(code, Some(0), "{out}");
     let (alone, stacked) = (
         configs(&dir.path().join("alone")),
@@ -524,12 +528,7 @@ fn a_native_stacked_cnn_is_keyed_by_its_group_and_trained_whole() {
     );
 
     // Slurm array tasks train one run each: refused for keyed groups, nothing submitted.
-    let (code, out) = run(
-        "stacked.yaml",
-        &native.replace("STACK", ", stack: 2"),
-        "slurm",
-        &["--executor", "slurm"],
-    );
+    let (code, out) = stacked_run("slurm", &["--executor", "slurm"]);
     assert_eq!(code, Some(2), "{out}");
     assert!(
         out.contains("arm `cnn`: its stacked seeds are keyed by their group"),
@@ -557,12 +556,7 @@ fn a_native_stacked_cnn_is_keyed_by_its_group_and_trained_whole() {
     let (_, before7) = record(7);
     std::fs::remove_dir_all(path8.parent().unwrap()).unwrap();
     std::fs::remove_dir_all(path9.parent().unwrap()).unwrap();
-    let (code, out) = run(
-        "stacked.yaml",
-        &native.replace("STACK", ", stack: 2"),
-        "stacked",
-        &[],
-    );
+    let (code, out) = stacked_run("stacked", &[]);
     assert_eq!(code, Some(0), "{out}");
     for (seed, before) in [(8, &before8), (9, &before9)] {
         let (_, after) = record(seed);
@@ -584,12 +578,7 @@ fn a_native_stacked_cnn_is_keyed_by_its_group_and_trained_whole() {
     );
 
     // --verify-determinism trains the cnn's first group twice.
-    let (code, out) = run(
-        "stacked.yaml",
-        &native.replace("STACK", ", stack: 2"),
-        "verify",
-        &["--verify-determinism"],
-    );
+    let (code, out) = stacked_run("verify", &["--verify-determinism"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("differ"), "{out}");
 
